@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The HTTP server: libmicrohttpd with epoll and a thread pool, a router, and
+ * the handlers (one file per API family). Handlers parse the request, call one
+ * subsystem function and render the answer; no SQL here.
+ */
+#ifndef LG_HTTP_HTTP_H
+#define LG_HTTP_HTTP_H
+
+#include "core/common.h"
+
+struct lg_config;
+struct lg_store;
+struct lg_auth;
+struct lg_scanner;
+
+/* What the handlers need; borrowed, must outlive the server. */
+struct lg_http_deps {
+    const struct lg_config *cfg;
+    struct lg_store *store;
+    struct lg_auth *auth;
+    struct lg_scanner *scanner; /* may be NULL */
+};
+
+struct lg_http;
+
+/* Binds cfg->listen and starts serving. Caller owns *out (lg_http_stop). */
+int lg_http_start(const struct lg_http_deps *deps, struct lg_http **out) LG_MUST_CHECK;
+/* The port actually bound (useful with port 0). */
+int lg_http_port(const struct lg_http *h);
+/* Stops accepting, closes connections, frees h. */
+void lg_http_stop(struct lg_http *h);
+
+#endif

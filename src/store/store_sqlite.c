@@ -1,0 +1,787 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The SQLite store. One connection per thread (thread-specific data), each
+ * with its own cache of prepared statements; all connections of a store are
+ * also linked in a list so lg_store_close can close those of threads still
+ * alive. Statements for tracks are generated once from a column table, so a
+ * column is named in exactly one place in C.
+ */
+#include "store/store.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <pthread.h>
+#include <sys/stat.h>
+
+#include <sqlite3.h>
+
+#include "core/log.h"
+
+static const struct lg_log slog = { "store" };
+
+struct lg_embedded {
+    const char *name;
+    const unsigned char *data;
+    size_t len;
+};
+extern const struct lg_embedded lg_migration_files[];
+extern const size_t lg_migration_count;
+
+enum stmt_id {
+    S_BEGIN,
+    S_COMMIT,
+    S_ROLLBACK,
+    S_META_GET,
+    S_META_SET,
+    S_TRACK_GET,
+    S_TRACK_UPSERT,
+    S_TRACK_DELETE,
+    S_ARTIST_UPSERT,
+    S_ALBUM_UPSERT,
+    S_FILES,
+    S_PRUNE_ALBUMS,
+    S_PRUNE_ARTISTS,
+    S_COUNTS,
+    S_USER_ADD,
+    S_USER_BY_NAME,
+    S_USER_BY_ID,
+    S_USER_SET_PASSWORD,
+    S_APIKEY_ADD,
+    S_APIKEY_FIND,
+    S_COUNT_
+};
+
+/* Filled in once by build_track_sql(). */
+static char track_get_sql[2048];
+static char track_upsert_sql[4096];
+
+static const char *const stmt_sql[S_COUNT_] = {
+    [S_BEGIN] = "BEGIN IMMEDIATE",
+    [S_COMMIT] = "COMMIT",
+    [S_ROLLBACK] = "ROLLBACK",
+    [S_META_GET] = "SELECT value FROM meta WHERE key = ?1",
+    [S_META_SET] = "INSERT INTO meta(key, value) VALUES (?1, ?2) "
+                   "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+    [S_TRACK_GET] = track_get_sql,
+    [S_TRACK_UPSERT] = track_upsert_sql,
+    [S_TRACK_DELETE] = "DELETE FROM tracks WHERE id = ?1",
+    [S_ARTIST_UPSERT] = "INSERT INTO artists(name, mbid) VALUES (?1, ?2) "
+                        "ON CONFLICT(name) DO UPDATE SET mbid = CASE WHEN excluded.mbid <> '' "
+                        "THEN excluded.mbid ELSE mbid END RETURNING id",
+    [S_ALBUM_UPSERT] = "INSERT INTO albums(artist_id, name, year, genre, compilation, mbid) "
+                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6) "
+                       "ON CONFLICT(artist_id, name) DO UPDATE SET "
+                       "year = CASE WHEN excluded.year > 0 THEN excluded.year ELSE year END, "
+                       "genre = CASE WHEN excluded.genre <> '' THEN excluded.genre ELSE genre END, "
+                       "compilation = excluded.compilation OR compilation, "
+                       "mbid = CASE WHEN excluded.mbid <> '' THEN excluded.mbid ELSE mbid END "
+                       "RETURNING id",
+    [S_FILES] = "SELECT id, path, size, mtime_ns FROM tracks",
+    [S_PRUNE_ALBUMS] = "DELETE FROM albums WHERE NOT EXISTS "
+                       "(SELECT 1 FROM tracks WHERE tracks.album_id = albums.id)",
+    [S_PRUNE_ARTISTS] = "DELETE FROM artists WHERE NOT EXISTS "
+                        "(SELECT 1 FROM albums WHERE albums.artist_id = artists.id)",
+    [S_COUNTS] = "SELECT (SELECT count(*) FROM tracks), (SELECT count(*) FROM albums), "
+                 "(SELECT count(*) FROM artists), (SELECT count(*) FROM users)",
+    [S_USER_ADD] = "INSERT INTO users(name, pass_hash, pass_box, is_admin) VALUES (?1, ?2, ?3, ?4)",
+    [S_USER_BY_NAME] = "SELECT id, name, pass_hash, pass_box, is_admin, created_at FROM users "
+                       "WHERE name = ?1",
+    [S_USER_BY_ID] = "SELECT id, name, pass_hash, pass_box, is_admin, created_at FROM users "
+                     "WHERE id = ?1",
+    [S_USER_SET_PASSWORD] = "UPDATE users SET pass_hash = ?2, pass_box = ?3 WHERE id = ?1",
+    [S_APIKEY_ADD] = "INSERT INTO api_keys(user_id, key_hash, label) VALUES (?1, ?2, ?3)",
+    [S_APIKEY_FIND] = "SELECT user_id FROM api_keys WHERE key_hash = ?1",
+};
+
+struct conn {
+    sqlite3 *db;
+    sqlite3_stmt *stmt[S_COUNT_];
+    struct lg_store *store;
+    struct conn *next;
+};
+
+struct lg_store {
+    char *path;
+    pthread_key_t key;
+    pthread_mutex_t lock; /* guards conns */
+    struct conn *conns;
+    int version;
+};
+
+/* --- the track column table --- */
+
+enum col_type { C_TEXT, C_INT, C_I64 };
+
+struct col {
+    const char *name;
+    enum col_type type;
+    size_t off;
+};
+
+#define TC(name, type) { #name, type, offsetof(struct lg_track, name) }
+
+/* Columns written by upsert and read back by get, in this order. */
+static const struct col track_cols[] = {
+    TC(path, C_TEXT),
+    TC(size, C_I64),
+    TC(mtime_ns, C_I64),
+    TC(title, C_TEXT),
+    TC(artist, C_TEXT),
+    TC(album_artist, C_TEXT),
+    TC(album, C_TEXT),
+    TC(genre, C_TEXT),
+    TC(composer, C_TEXT),
+    TC(track_no, C_INT),
+    TC(disc_no, C_INT),
+    TC(year, C_INT),
+    TC(compilation, C_INT),
+    TC(duration_ms, C_I64),
+    TC(bitrate_kbps, C_INT),
+    TC(sample_rate, C_INT),
+    TC(channels, C_INT),
+    TC(bits_per_sample, C_INT),
+    TC(codec, C_TEXT),
+    TC(suffix, C_TEXT),
+    TC(content_type, C_TEXT),
+    TC(mb_track_id, C_TEXT),
+    TC(mb_album_id, C_TEXT),
+    TC(mb_artist_id, C_TEXT),
+    TC(mb_album_artist_id, C_TEXT),
+    TC(has_picture, C_INT),
+    TC(cover_path, C_TEXT),
+};
+#define N_TRACK_COLS ((int)LG_ARRAY_LEN(track_cols))
+
+static pthread_once_t sql_once = PTHREAD_ONCE_INIT;
+
+static void build_track_sql(void)
+{
+    char cols[1024] = "", params[512] = "", sets[2048] = "";
+    size_t nc = 0, np = 0, ns = 0;
+    for (int i = 0; i < N_TRACK_COLS; i++) {
+        const char *sep = i ? ", " : "";
+        const char *n = track_cols[i].name;
+        nc += (size_t)snprintf(cols + nc, sizeof(cols) - nc, "%st.%s", sep, n);
+        np += (size_t)snprintf(params + np, sizeof(params) - np, "%s?%d", sep, i + 1);
+        ns += (size_t)snprintf(sets + ns, sizeof(sets) - ns, "%s%s = excluded.%s", sep, n, n);
+    }
+    snprintf(track_get_sql, sizeof(track_get_sql),
+             "SELECT t.id, t.album_id, a.artist_id, t.created_at, %s FROM tracks t "
+             "JOIN albums a ON a.id = t.album_id WHERE t.id = ?1",
+             cols);
+    /* Column names without the "t." prefix for the INSERT list. */
+    char plain[1024] = "";
+    size_t pn = 0;
+    for (int i = 0; i < N_TRACK_COLS; i++)
+        pn += (size_t)snprintf(plain + pn, sizeof(plain) - pn, "%s%s", i ? ", " : "",
+                               track_cols[i].name);
+    snprintf(track_upsert_sql, sizeof(track_upsert_sql),
+             "INSERT INTO tracks(%s, album_id) VALUES (%s, ?%d) ON CONFLICT(path) DO UPDATE SET "
+             "%s, album_id = excluded.album_id, updated_at = unixepoch() RETURNING id",
+             plain, params, N_TRACK_COLS + 1, sets);
+}
+
+/* --- connections --- */
+
+static int fail_db(sqlite3 *db, const char *what)
+{
+    lg_log(&slog, LG_LOG_ERROR, "%s: %s", what, db ? sqlite3_errmsg(db) : "out of memory");
+    return LG_ESTORE;
+}
+
+static void conn_close(struct conn *c)
+{
+    for (int i = 0; i < S_COUNT_; i++)
+        sqlite3_finalize(c->stmt[i]);
+    sqlite3_close_v2(c->db);
+    free(c);
+}
+
+static void unlink_conn(struct lg_store *s, struct conn *c)
+{
+    pthread_mutex_lock(&s->lock);
+    for (struct conn **pp = &s->conns; *pp; pp = &(*pp)->next) {
+        if (*pp == c) {
+            *pp = c->next;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* Runs at thread exit for threads that used the store. */
+static void conn_destructor(void *p)
+{
+    struct conn *c = p;
+    unlink_conn(c->store, c);
+    conn_close(c);
+}
+
+static int exec(sqlite3 *db, const char *sql)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        lg_log(&slog, LG_LOG_ERROR, "%s: %s", sql, msg ? msg : "?");
+        sqlite3_free(msg);
+        return LG_ESTORE;
+    }
+    return 0;
+}
+
+static int conn_open(const char *path, sqlite3 **out)
+{
+    sqlite3 *db = NULL;
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+    if (sqlite3_open_v2(path, &db, flags, NULL) != SQLITE_OK) {
+        int r = fail_db(db, path);
+        sqlite3_close_v2(db);
+        return r;
+    }
+    sqlite3_busy_timeout(db, 15000);
+    /* WAL lets readers run beside the writer; FULL makes a commit durable when
+     * it returns, which user writes (accounts, playlists, stars) rely on. */
+    int r = exec(db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; "
+                     "PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY;");
+    if (r < 0) {
+        sqlite3_close_v2(db);
+        return r;
+    }
+    *out = db;
+    return 0;
+}
+
+static struct conn *get_conn(struct lg_store *s)
+{
+    struct conn *c = pthread_getspecific(s->key);
+    if (c)
+        return c;
+    sqlite3 *db;
+    if (conn_open(s->path, &db) < 0)
+        return NULL;
+    c = lg_xcalloc(1, sizeof(*c));
+    c->db = db;
+    c->store = s;
+    pthread_mutex_lock(&s->lock);
+    c->next = s->conns;
+    s->conns = c;
+    pthread_mutex_unlock(&s->lock);
+    pthread_setspecific(s->key, c);
+    return c;
+}
+
+/* The cached statement id for this thread, reset and unbound; NULL on error. */
+static sqlite3_stmt *stmt(struct lg_store *s, enum stmt_id id)
+{
+    struct conn *c = get_conn(s);
+    if (!c)
+        return NULL;
+    sqlite3_stmt *st = c->stmt[id];
+    if (st) {
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+        return st;
+    }
+    if (sqlite3_prepare_v3(c->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) !=
+        SQLITE_OK) {
+        fail_db(c->db, stmt_sql[id]);
+        return NULL;
+    }
+    c->stmt[id] = st;
+    return st;
+}
+
+/* Steps a statement that returns no row (or whose rows are ignored). */
+static int step_done(sqlite3_stmt *st)
+{
+    int rc = sqlite3_step(st);
+    int r = 0;
+    if (rc == SQLITE_CONSTRAINT) {
+        r = LG_EEXIST;
+    } else if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+        r = fail_db(sqlite3_db_handle(st), sqlite3_sql(st));
+    }
+    sqlite3_reset(st);
+    return r;
+}
+
+/* Steps a statement expected to return one row; LG_ENOTFOUND when none. The
+ * statement is left on the row for the caller to read, then reset. */
+static int step_row(sqlite3_stmt *st)
+{
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        return 0;
+    int r = rc == SQLITE_DONE ? LG_ENOTFOUND : fail_db(sqlite3_db_handle(st), sqlite3_sql(st));
+    if (rc == SQLITE_CONSTRAINT)
+        r = LG_EEXIST;
+    sqlite3_reset(st);
+    return r;
+}
+
+static char *col_text(sqlite3_stmt *st, int i)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    return lg_xstrdup(t ? (const char *)t : "");
+}
+
+/* --- migrations --- */
+
+static int migrate(sqlite3 *db, int *version)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
+        return fail_db(db, "user_version");
+    int v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
+    sqlite3_finalize(st);
+    if (v < 0)
+        return fail_db(db, "user_version");
+    if (v > (int)lg_migration_count) {
+        lg_log(&slog, LG_LOG_ERROR,
+               "database schema version %d is newer than this legato knows (%zu); "
+               "use a newer legato",
+               v, lg_migration_count);
+        return LG_ESTORE;
+    }
+    for (size_t i = (size_t)v; i < lg_migration_count; i++) {
+        const struct lg_embedded *m = &lg_migration_files[i];
+        lg_assert(strtol(m->name, NULL, 10) == (long)i + 1);
+        char pragma[64];
+        snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %zu", i + 1);
+        int r = exec(db, "BEGIN IMMEDIATE");
+        if (r == 0)
+            r = exec(db, (const char *)m->data);
+        if (r == 0)
+            r = exec(db, pragma);
+        if (r == 0)
+            r = exec(db, "COMMIT");
+        if (r < 0) {
+            exec(db, "ROLLBACK");
+            lg_log(&slog, LG_LOG_ERROR, "migration %s failed", m->name);
+            return r;
+        }
+        lg_log(&slog, LG_LOG_INFO, "applied migration %s", m->name);
+    }
+    *version = (int)lg_migration_count;
+    return 0;
+}
+
+static int mkdir_parent(const char *path)
+{
+    char *dir = lg_xstrdup(path);
+    char *slash = strrchr(dir, '/');
+    int r = 0;
+    if (slash && slash != dir) {
+        *slash = '\0';
+        for (char *p = dir + 1; *p; p++) {
+            if (*p != '/')
+                continue;
+            *p = '\0';
+            if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+                r = -errno;
+            *p = '/';
+        }
+        if (r == 0 && mkdir(dir, 0700) < 0 && errno != EEXIST)
+            r = -errno;
+    }
+    if (r < 0)
+        lg_log(&slog, LG_LOG_ERROR, "cannot create folder %s: %s", dir, lg_strerror(r));
+    free(dir);
+    return r;
+}
+
+int lg_store_open(const char *path, struct lg_store **out)
+{
+    pthread_once(&sql_once, build_track_sql);
+    int r = mkdir_parent(path);
+    if (r < 0)
+        return r;
+    struct lg_store *s = lg_xcalloc(1, sizeof(*s));
+    s->path = lg_xstrdup(path);
+    pthread_mutex_init(&s->lock, NULL);
+    if (pthread_key_create(&s->key, conn_destructor) != 0) {
+        pthread_mutex_destroy(&s->lock);
+        free(s->path);
+        free(s);
+        return -EAGAIN;
+    }
+    struct conn *c = get_conn(s);
+    r = c ? migrate(c->db, &s->version) : LG_ESTORE;
+    if (r < 0) {
+        lg_store_close(s);
+        return r;
+    }
+    *out = s;
+    return 0;
+}
+
+void lg_store_close(struct lg_store *s)
+{
+    if (!s)
+        return;
+    pthread_setspecific(s->key, NULL);
+    pthread_key_delete(s->key);
+    while (s->conns) {
+        struct conn *c = s->conns;
+        s->conns = c->next;
+        conn_close(c);
+    }
+    pthread_mutex_destroy(&s->lock);
+    free(s->path);
+    free(s);
+}
+
+int lg_store_schema_version(struct lg_store *s)
+{
+    return s->version;
+}
+
+int lg_store_migrations_count(void)
+{
+    return (int)lg_migration_count;
+}
+
+int lg_store_begin(struct lg_store *s)
+{
+    sqlite3_stmt *st = stmt(s, S_BEGIN);
+    return st ? step_done(st) : LG_ESTORE;
+}
+
+int lg_store_commit(struct lg_store *s)
+{
+    sqlite3_stmt *st = stmt(s, S_COMMIT);
+    int r = st ? step_done(st) : LG_ESTORE;
+    if (r < 0)
+        lg_store_rollback(s);
+    return r;
+}
+
+void lg_store_rollback(struct lg_store *s)
+{
+    struct conn *c = get_conn(s);
+    if (c && !sqlite3_get_autocommit(c->db)) {
+        sqlite3_stmt *st = stmt(s, S_ROLLBACK);
+        if (st && step_done(st) < 0)
+            lg_log(&slog, LG_LOG_WARN, "rollback failed");
+    }
+}
+
+/* --- meta --- */
+
+int lg_store_meta_get(struct lg_store *s, const char *key, char **out)
+{
+    sqlite3_stmt *st = stmt(s, S_META_GET);
+    if (!st)
+        return LG_ESTORE;
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    int r = step_row(st);
+    if (r < 0)
+        return r;
+    *out = col_text(st, 0);
+    sqlite3_reset(st);
+    return 0;
+}
+
+int lg_store_meta_set(struct lg_store *s, const char *key, const char *value)
+{
+    sqlite3_stmt *st = stmt(s, S_META_SET);
+    if (!st)
+        return LG_ESTORE;
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
+    return step_done(st);
+}
+
+/* --- tracks --- */
+
+void lg_track_free(struct lg_track *t)
+{
+    if (!t)
+        return;
+    for (int i = 0; i < N_TRACK_COLS; i++) {
+        if (track_cols[i].type == C_TEXT) {
+            char **p = (char **)((char *)t + track_cols[i].off);
+            free(*p);
+            *p = NULL;
+        }
+    }
+}
+
+int lg_store_track_get(struct lg_store *s, int64_t id, struct lg_track *out)
+{
+    sqlite3_stmt *st = stmt(s, S_TRACK_GET);
+    if (!st)
+        return LG_ESTORE;
+    sqlite3_bind_int64(st, 1, id);
+    int r = step_row(st);
+    if (r < 0)
+        return r;
+    struct lg_track t = { 0 };
+    t.id = sqlite3_column_int64(st, 0);
+    t.album_id = sqlite3_column_int64(st, 1);
+    t.artist_id = sqlite3_column_int64(st, 2);
+    t.created_at = sqlite3_column_int64(st, 3);
+    for (int i = 0; i < N_TRACK_COLS; i++) {
+        char *field = (char *)&t + track_cols[i].off;
+        int c = i + 4;
+        if (track_cols[i].type == C_TEXT)
+            *(char **)field = col_text(st, c);
+        else if (track_cols[i].type == C_INT)
+            *(int *)field = sqlite3_column_int(st, c);
+        else
+            *(int64_t *)field = sqlite3_column_int64(st, c);
+    }
+    sqlite3_reset(st);
+    *out = t;
+    return 0;
+}
+
+static const char *nz(const char *s)
+{
+    return s ? s : "";
+}
+
+/* The artist an album is filed under. */
+static const char *album_artist_name(const struct lg_track *t)
+{
+    if (t->album_artist && *t->album_artist)
+        return t->album_artist;
+    if (t->compilation)
+        return "Various Artists";
+    if (t->artist && *t->artist)
+        return t->artist;
+    return "Unknown Artist";
+}
+
+static int upsert_returning(sqlite3_stmt *st, int64_t *id)
+{
+    int r = step_row(st);
+    if (r < 0)
+        return r;
+    *id = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    return 0;
+}
+
+static int upsert_album(struct lg_store *s, const struct lg_track *t, int64_t *album_id)
+{
+    sqlite3_stmt *st = stmt(s, S_ARTIST_UPSERT);
+    if (!st)
+        return LG_ESTORE;
+    const char *mbid = *nz(t->mb_album_artist_id) ? t->mb_album_artist_id : "";
+    if (!*mbid && !(t->album_artist && *t->album_artist))
+        mbid = nz(t->mb_artist_id);
+    sqlite3_bind_text(st, 1, album_artist_name(t), -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, mbid, -1, SQLITE_STATIC);
+    int64_t artist_id;
+    int r = upsert_returning(st, &artist_id);
+    if (r < 0)
+        return r;
+    st = stmt(s, S_ALBUM_UPSERT);
+    if (!st)
+        return LG_ESTORE;
+    sqlite3_bind_int64(st, 1, artist_id);
+    sqlite3_bind_text(st, 2, *nz(t->album) ? t->album : "Unknown Album", -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 3, t->year);
+    sqlite3_bind_text(st, 4, nz(t->genre), -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 5, t->compilation != 0);
+    sqlite3_bind_text(st, 6, nz(t->mb_album_id), -1, SQLITE_STATIC);
+    return upsert_returning(st, album_id);
+}
+
+int lg_store_track_upsert(struct lg_store *s, const struct lg_track *t, int64_t *id_out)
+{
+    int64_t album_id;
+    int r = upsert_album(s, t, &album_id);
+    if (r < 0)
+        return r;
+    sqlite3_stmt *st = stmt(s, S_TRACK_UPSERT);
+    if (!st)
+        return LG_ESTORE;
+    for (int i = 0; i < N_TRACK_COLS; i++) {
+        const char *field = (const char *)t + track_cols[i].off;
+        if (track_cols[i].type == C_TEXT)
+            sqlite3_bind_text(st, i + 1, nz(*(char *const *)field), -1, SQLITE_STATIC);
+        else if (track_cols[i].type == C_INT)
+            sqlite3_bind_int(st, i + 1, *(const int *)field);
+        else
+            sqlite3_bind_int64(st, i + 1, *(const int64_t *)field);
+    }
+    sqlite3_bind_int64(st, N_TRACK_COLS + 1, album_id);
+    int64_t id;
+    r = upsert_returning(st, &id);
+    if (r == 0 && id_out)
+        *id_out = id;
+    return r;
+}
+
+int lg_store_track_delete(struct lg_store *s, int64_t id)
+{
+    sqlite3_stmt *st = stmt(s, S_TRACK_DELETE);
+    if (!st)
+        return LG_ESTORE;
+    sqlite3_bind_int64(st, 1, id);
+    return step_done(st);
+}
+
+int lg_store_files_each(struct lg_store *s, lg_store_file_fn *fn, void *ud)
+{
+    sqlite3_stmt *st = stmt(s, S_FILES);
+    if (!st)
+        return LG_ESTORE;
+    int rc;
+    int r = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const unsigned char *path = sqlite3_column_text(st, 1);
+        r = fn(ud, sqlite3_column_int64(st, 0), path ? (const char *)path : "",
+               sqlite3_column_int64(st, 2), sqlite3_column_int64(st, 3));
+        if (r != 0)
+            break;
+    }
+    if (r == 0 && rc != SQLITE_DONE)
+        r = fail_db(sqlite3_db_handle(st), "listing files");
+    sqlite3_reset(st);
+    return r;
+}
+
+int lg_store_prune(struct lg_store *s)
+{
+    int n = 0;
+    static const enum stmt_id ids[] = { S_PRUNE_ALBUMS, S_PRUNE_ARTISTS };
+    for (size_t i = 0; i < LG_ARRAY_LEN(ids); i++) {
+        sqlite3_stmt *st = stmt(s, ids[i]);
+        if (!st)
+            return LG_ESTORE;
+        int r = step_done(st);
+        if (r < 0)
+            return r;
+        n += sqlite3_changes(sqlite3_db_handle(st));
+    }
+    return n;
+}
+
+int lg_store_counts(struct lg_store *s, struct lg_store_counts *out)
+{
+    sqlite3_stmt *st = stmt(s, S_COUNTS);
+    if (!st)
+        return LG_ESTORE;
+    int r = step_row(st);
+    if (r < 0)
+        return r;
+    out->tracks = sqlite3_column_int64(st, 0);
+    out->albums = sqlite3_column_int64(st, 1);
+    out->artists = sqlite3_column_int64(st, 2);
+    out->users = sqlite3_column_int64(st, 3);
+    sqlite3_reset(st);
+    return 0;
+}
+
+/* --- users --- */
+
+void lg_user_free(struct lg_user *u)
+{
+    if (!u)
+        return;
+    free(u->name);
+    free(u->pass_hash);
+    free(u->pass_box);
+    u->name = NULL;
+    u->pass_hash = NULL;
+    u->pass_box = NULL;
+}
+
+int lg_store_user_add(struct lg_store *s, const struct lg_user *u, int64_t *id_out)
+{
+    sqlite3_stmt *st = stmt(s, S_USER_ADD);
+    if (!st)
+        return LG_ESTORE;
+    sqlite3_bind_text(st, 1, u->name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, u->pass_hash, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 3, u->pass_box, (int)u->pass_box_len, SQLITE_STATIC);
+    sqlite3_bind_int(st, 4, u->is_admin != 0);
+    int r = step_done(st);
+    if (r == 0 && id_out)
+        *id_out = sqlite3_last_insert_rowid(sqlite3_db_handle(st));
+    return r;
+}
+
+static int user_read(sqlite3_stmt *st, struct lg_user *out)
+{
+    int r = step_row(st);
+    if (r < 0)
+        return r;
+    struct lg_user u = { 0 };
+    u.id = sqlite3_column_int64(st, 0);
+    u.name = col_text(st, 1);
+    u.pass_hash = col_text(st, 2);
+    u.pass_box_len = (size_t)sqlite3_column_bytes(st, 3);
+    u.pass_box = lg_xmalloc(u.pass_box_len);
+    if (u.pass_box_len)
+        memcpy(u.pass_box, sqlite3_column_blob(st, 3), u.pass_box_len);
+    u.is_admin = sqlite3_column_int(st, 4);
+    u.created_at = sqlite3_column_int64(st, 5);
+    sqlite3_reset(st);
+    *out = u;
+    return 0;
+}
+
+int lg_store_user_get_by_name(struct lg_store *s, const char *name, struct lg_user *out)
+{
+    sqlite3_stmt *st = stmt(s, S_USER_BY_NAME);
+    if (!st)
+        return LG_ESTORE;
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    return user_read(st, out);
+}
+
+int lg_store_user_get(struct lg_store *s, int64_t id, struct lg_user *out)
+{
+    sqlite3_stmt *st = stmt(s, S_USER_BY_ID);
+    if (!st)
+        return LG_ESTORE;
+    sqlite3_bind_int64(st, 1, id);
+    return user_read(st, out);
+}
+
+int lg_store_user_set_password(struct lg_store *s, int64_t id, const char *pass_hash,
+                               const unsigned char *box, size_t box_len)
+{
+    sqlite3_stmt *st = stmt(s, S_USER_SET_PASSWORD);
+    if (!st)
+        return LG_ESTORE;
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_text(st, 2, pass_hash, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 3, box, (int)box_len, SQLITE_STATIC);
+    int r = step_done(st);
+    if (r == 0 && sqlite3_changes(sqlite3_db_handle(st)) == 0)
+        r = LG_ENOTFOUND;
+    return r;
+}
+
+int lg_store_apikey_add(struct lg_store *s, int64_t user_id, const unsigned char hash[32],
+                        const char *label)
+{
+    sqlite3_stmt *st = stmt(s, S_APIKEY_ADD);
+    if (!st)
+        return LG_ESTORE;
+    sqlite3_bind_int64(st, 1, user_id);
+    sqlite3_bind_blob(st, 2, hash, 32, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, nz(label), -1, SQLITE_STATIC);
+    return step_done(st);
+}
+
+int lg_store_apikey_find(struct lg_store *s, const unsigned char hash[32], int64_t *user_id)
+{
+    sqlite3_stmt *st = stmt(s, S_APIKEY_FIND);
+    if (!st)
+        return LG_ESTORE;
+    sqlite3_bind_blob(st, 1, hash, 32, SQLITE_STATIC);
+    int r = step_row(st);
+    if (r < 0)
+        return r;
+    *user_id = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    return 0;
+}

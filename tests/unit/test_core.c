@@ -1,0 +1,153 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Unit tests of src/core: integer parsing, hex, UTF-8, path safety, MD5 and
+ * the limited buffer.
+ */
+#include <stdlib.h>
+
+#include "core/buf.h"
+#include "core/str.h"
+#include "harness.h"
+
+LG_TEST(parse_integers)
+{
+    static const struct {
+        const char *in;
+        int64_t min, max;
+        int ret;
+        int64_t val;
+    } rows[] = {
+        { "0", 0, 10, 0, 0 },
+        { "10", 0, 10, 0, 10 },
+        { "11", 0, 10, LG_ETOOBIG, 0 },
+        { "-1", 0, 10, LG_EPARSE, 0 },
+        { "-5", -10, 10, 0, -5 },
+        { "", 0, 10, LG_EPARSE, 0 },
+        { " 1", 0, 10, LG_EPARSE, 0 },
+        { "1 ", 0, 10, LG_EPARSE, 0 },
+        { "1x", 0, 10, LG_EPARSE, 0 },
+        { "+1", 0, 10, LG_EPARSE, 0 },
+        { "99999999999999999999999", 0, INT64_MAX, LG_ETOOBIG, 0 },
+        { "9223372036854775807", 0, INT64_MAX, 0, INT64_MAX },
+        { "-9223372036854775808", INT64_MIN, 0, 0, INT64_MIN },
+    };
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        int64_t v = -42;
+        int r = lg_str_to_i64(rows[i].in, rows[i].min, rows[i].max, &v);
+        CHECK_INT(r, rows[i].ret);
+        CHECK_INT(v, r == 0 ? rows[i].val : -42);
+    }
+}
+
+LG_TEST(hex_round_trip)
+{
+    unsigned char in[] = { 0x00, 0x7f, 0x80, 0xff };
+    char hex[9];
+    lg_hex_encode(hex, in, sizeof(in));
+    CHECK_STR(hex, "007f80ff");
+    unsigned char out[4];
+    CHECK_INT(lg_hex_decode(out, sizeof(out), "007F80fF"), 4);
+    CHECK(memcmp(in, out, 4) == 0);
+    CHECK_INT(lg_hex_decode(out, sizeof(out), "abc"), LG_EPARSE);
+    CHECK_INT(lg_hex_decode(out, sizeof(out), "zz"), LG_EPARSE);
+    CHECK_INT(lg_hex_decode(out, sizeof(out), "0011223344"), LG_ETOOBIG);
+}
+
+LG_TEST(utf8)
+{
+    CHECK(lg_utf8_valid("abc", 3));
+    CHECK(lg_utf8_valid("\xc3\xa9", 2));
+    CHECK(lg_utf8_valid("\xf0\x9f\x8e\xb5", 4));
+    CHECK(!lg_utf8_valid("\xc0\xaf", 2));         /* overlong '/' */
+    CHECK(!lg_utf8_valid("\xed\xa0\x80", 3));     /* surrogate */
+    CHECK(!lg_utf8_valid("\xe9t\xe9", 3));        /* Latin-1 */
+    CHECK(!lg_utf8_valid("\xf0\x9f\x8e", 3));     /* truncated */
+    char *s = lg_utf8_sanitize("\xe9t\xe9", 3);
+    CHECK_STR(s, "\xef\xbf\xbdt\xef\xbf\xbd");
+    free(s);
+    s = lg_utf8_sanitize("caf\xc3\xa9", 5);
+    CHECK_STR(s, "caf\xc3\xa9");
+    free(s);
+}
+
+LG_TEST(path_safety)
+{
+    static const struct {
+        const char *path;
+        bool safe;
+    } rows[] = {
+        { "a.mp3", true },
+        { "Artist/Album/01 Song.flac", true },
+        { "..hidden/x", true },
+        { "a..b", true },
+        { "", false },
+        { "/etc/passwd", false },
+        { "../x", false },
+        { "a/../../x", false },
+        { "a/..", false },
+        { "./a", false },
+        { "a//b", false },
+        { "a/", false },
+        { "a\\..\\b", false },
+    };
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        if (lg_path_rel_safe(rows[i].path) != rows[i].safe) {
+            fprintf(stderr, "  path '%s'\n", rows[i].path);
+            CHECK(0);
+        }
+    }
+    CHECK(!lg_path_rel_safe(NULL));
+}
+
+LG_TEST(md5_vectors)
+{
+    /* RFC 1321, appendix A.5, plus the Subsonic documentation's example. */
+    static const struct {
+        const char *in;
+        const char *hex;
+    } rows[] = {
+        { "", "d41d8cd98f00b204e9800998ecf8427e" },
+        { "abc", "900150983cd24fb0d6963f7d28e17f72" },
+        { "message digest", "f96b697d7cb7938d525a2f31aaf161d0" },
+        { "12345678901234567890123456789012345678901234567890123456789012345678901234567890",
+          "57edf4a22be3c955ac49da2e2107b67a" },
+        { "sesamec19b2d", "26719a1196d2a940705a59634eb18eab" },
+    };
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        unsigned char d[16];
+        char hex[33];
+        lg_md5(rows[i].in, strlen(rows[i].in), d);
+        lg_hex_encode(hex, d, 16);
+        CHECK_STR(hex, rows[i].hex);
+    }
+}
+
+LG_TEST(buf_limit)
+{
+    struct lg_buf b;
+    lg_buf_init(&b, 8);
+    CHECK_INT(lg_buf_puts(&b, "abcd"), 0);
+    CHECK_INT(lg_buf_printf(&b, "%d", 123), 0);
+    CHECK_STR(b.data, "abcd123");
+    CHECK_INT(lg_buf_puts(&b, "xy"), LG_ETOOBIG);
+    CHECK_INT(b.len, 0);
+    CHECK_INT(lg_buf_append(&b, "12345678", 8), 0);
+    CHECK_INT(lg_buf_append(&b, "", 0), 0);
+    CHECK_INT(lg_buf_append(&b, "9", 1), LG_ETOOBIG);
+    char *s = lg_buf_steal(&b);
+    CHECK_STR(s, "");
+    free(s);
+    lg_buf_free(&b);
+}
+
+LG_TEST(case_helpers)
+{
+    CHECK(lg_str_casecmp("Cover.JPG", "cover.jpg") == 0);
+    CHECK(lg_str_casecmp("a", "b") < 0);
+    CHECK(lg_str_has_suffix_ci("Song.MP3", ".mp3"));
+    CHECK(!lg_str_has_suffix_ci("mp3", ".mp3"));
+}
+
+LG_TEST_MAIN(LG_CASE(parse_integers), LG_CASE(hex_round_trip), LG_CASE(utf8),
+             LG_CASE(path_safety), LG_CASE(md5_vectors), LG_CASE(buf_limit),
+             LG_CASE(case_helpers))

@@ -1,0 +1,243 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Unit tests of the SQLite store: migrations, track upsert with stable ids,
+ * album grouping, pruning, users and API keys, and per-thread connections.
+ */
+#include <stdlib.h>
+
+#include <pthread.h>
+
+#include "harness.h"
+#include "store/store.h"
+
+static char *tmp;
+
+static struct lg_store *open_fresh(const char *name)
+{
+    char *path = lg_xasprintf("%s/%s/sub/legato.db", tmp, name);
+    struct lg_store *s = NULL;
+    int r = lg_store_open(path, &s);
+    lg_assert(r == 0);
+    free(path);
+    return s;
+}
+
+static struct lg_track track(const char *path, const char *artist, const char *album_artist,
+                             const char *album)
+{
+    struct lg_track t = { 0 };
+    t.path = (char *)path;
+    t.size = 1000;
+    t.mtime_ns = 1;
+    t.title = (char *)"Title";
+    t.artist = (char *)artist;
+    t.album_artist = (char *)album_artist;
+    t.album = (char *)album;
+    t.suffix = (char *)"mp3";
+    return t;
+}
+
+LG_TEST(setup)
+{
+    tmp = lg_test_tmpdir("store");
+}
+
+LG_TEST(migrations)
+{
+    struct lg_store *s = open_fresh("mig");
+    CHECK(lg_store_migrations_count() >= 1);
+    CHECK_INT(lg_store_schema_version(s), lg_store_migrations_count());
+    lg_store_close(s);
+    /* Reopening applies nothing and keeps the version. */
+    s = open_fresh("mig");
+    CHECK_INT(lg_store_schema_version(s), lg_store_migrations_count());
+    char *v = NULL;
+    CHECK_INT(lg_store_meta_get(s, "nothing", &v), LG_ENOTFOUND);
+    CHECK_INT(lg_store_meta_set(s, "k", "v1"), 0);
+    CHECK_INT(lg_store_meta_set(s, "k", "v2"), 0);
+    CHECK_INT(lg_store_meta_get(s, "k", &v), 0);
+    CHECK_STR(v, "v2");
+    free(v);
+    lg_store_close(s);
+}
+
+LG_TEST(track_upsert_stable_ids)
+{
+    struct lg_store *s = open_fresh("tracks");
+    struct lg_track t = track("A/B/01.mp3", "Artist", "", "Album");
+    t.track_no = 1;
+    t.year = 2001;
+    int64_t id1 = 0, id2 = 0, id3 = 0;
+    CHECK_INT(lg_store_begin(s), 0);
+    CHECK_INT(lg_store_track_upsert(s, &t, &id1), 0);
+    struct lg_track u = track("A/B/02.mp3", "Artist", "", "Album");
+    CHECK_INT(lg_store_track_upsert(s, &u, &id2), 0);
+    CHECK_INT(lg_store_commit(s), 0);
+    CHECK(id1 > 0 && id2 > 0 && id1 != id2);
+    /* Updating the same path keeps the id. */
+    t.title = (char *)"New Title";
+    t.size = 2000;
+    CHECK_INT(lg_store_track_upsert(s, &t, &id3), 0);
+    CHECK_INT(id3, id1);
+    struct lg_track got;
+    CHECK_INT(lg_store_track_get(s, id1, &got), 0);
+    CHECK_STR(got.title, "New Title");
+    CHECK_STR(got.path, "A/B/01.mp3");
+    CHECK_INT(got.size, 2000);
+    CHECK_INT(got.track_no, 1);
+    CHECK_INT(got.year, 2001);
+    CHECK_STR(got.genre, "");
+    struct lg_track got2;
+    CHECK_INT(lg_store_track_get(s, id2, &got2), 0);
+    CHECK_INT(got.album_id, got2.album_id);
+    CHECK_INT(got.artist_id, got2.artist_id);
+    lg_track_free(&got);
+    lg_track_free(&got2);
+    CHECK_INT(lg_store_track_get(s, 99999, &got), LG_ENOTFOUND);
+    lg_store_close(s);
+}
+
+LG_TEST(grouping)
+{
+    struct lg_store *s = open_fresh("group");
+    /* A compilation: different track artists, one album. */
+    struct lg_track a = track("c/1.mp3", "One", "", "Hits");
+    a.compilation = 1;
+    struct lg_track b = track("c/2.mp3", "Two", "", "Hits");
+    b.compilation = 1;
+    /* Album artist wins over track artist. */
+    struct lg_track c = track("d/1.mp3", "Guest", "Band", "Record");
+    struct lg_track d = track("d/2.mp3", "Band", "Band", "Record");
+    /* Untagged. */
+    struct lg_track e = track("e.mp3", "", "", "");
+    int64_t ids[5];
+    struct lg_track *all[] = { &a, &b, &c, &d, &e };
+    for (int i = 0; i < 5; i++)
+        CHECK_INT(lg_store_track_upsert(s, all[i], &ids[i]), 0);
+    struct lg_track g[5];
+    for (int i = 0; i < 5; i++)
+        CHECK_INT(lg_store_track_get(s, ids[i], &g[i]), 0);
+    CHECK_INT(g[0].album_id, g[1].album_id);
+    CHECK_INT(g[2].album_id, g[3].album_id);
+    CHECK(g[0].album_id != g[2].album_id);
+    struct lg_store_counts n;
+    CHECK_INT(lg_store_counts(s, &n), 0);
+    CHECK_INT(n.albums, 3);
+    CHECK_INT(n.artists, 3); /* Various Artists, Band, Unknown Artist */
+    for (int i = 0; i < 5; i++)
+        lg_track_free(&g[i]);
+    /* Deleting the tracks of an album and pruning removes album and artist. */
+    CHECK_INT(lg_store_track_delete(s, ids[2]), 0);
+    CHECK_INT(lg_store_track_delete(s, ids[3]), 0);
+    CHECK_INT(lg_store_prune(s), 2);
+    CHECK_INT(lg_store_counts(s, &n), 0);
+    CHECK_INT(n.tracks, 3);
+    CHECK_INT(n.albums, 2);
+    CHECK_INT(n.artists, 2);
+    lg_store_close(s);
+}
+
+static int count_files(void *ud, int64_t id, const char *path, int64_t size, int64_t mtime_ns)
+{
+    (void)id;
+    (void)path;
+    (void)size;
+    (void)mtime_ns;
+    (*(int *)ud)++;
+    return 0;
+}
+
+LG_TEST(rollback_keeps_nothing)
+{
+    struct lg_store *s = open_fresh("rollback");
+    struct lg_track t = track("x.mp3", "A", "", "B");
+    CHECK_INT(lg_store_begin(s), 0);
+    CHECK_INT(lg_store_track_upsert(s, &t, NULL), 0);
+    lg_store_rollback(s);
+    int n = 0;
+    CHECK_INT(lg_store_files_each(s, count_files, &n), 0);
+    CHECK_INT(n, 0);
+    lg_store_close(s);
+}
+
+LG_TEST(users_and_keys)
+{
+    struct lg_store *s = open_fresh("users");
+    struct lg_user u = { 0 };
+    u.name = (char *)"alice";
+    u.pass_hash = (char *)"$argon2id$fake";
+    unsigned char box[4] = { 1, 2, 3, 4 };
+    u.pass_box = box;
+    u.pass_box_len = sizeof(box);
+    u.is_admin = 1;
+    int64_t id = 0;
+    CHECK_INT(lg_store_user_add(s, &u, &id), 0);
+    CHECK(id > 0);
+    CHECK_INT(lg_store_user_add(s, &u, NULL), LG_EEXIST);
+    struct lg_user got;
+    CHECK_INT(lg_store_user_get_by_name(s, "alice", &got), 0);
+    CHECK_INT(got.id, id);
+    CHECK_INT(got.is_admin, 1);
+    CHECK_INT(got.pass_box_len, 4);
+    CHECK(memcmp(got.pass_box, box, 4) == 0);
+    lg_user_free(&got);
+    CHECK_INT(lg_store_user_get_by_name(s, "bob", &got), LG_ENOTFOUND);
+    CHECK_INT(lg_store_user_set_password(s, id, "$argon2id$new", box, 2), 0);
+    CHECK_INT(lg_store_user_get(s, id, &got), 0);
+    CHECK_STR(got.pass_hash, "$argon2id$new");
+    lg_user_free(&got);
+    CHECK_INT(lg_store_user_set_password(s, 9999, "x", box, 2), LG_ENOTFOUND);
+
+    unsigned char h[32] = { 7 };
+    int64_t who = 0;
+    CHECK_INT(lg_store_apikey_find(s, h, &who), LG_ENOTFOUND);
+    CHECK_INT(lg_store_apikey_add(s, id, h, "phone"), 0);
+    CHECK_INT(lg_store_apikey_find(s, h, &who), 0);
+    CHECK_INT(who, id);
+    CHECK_INT(lg_store_apikey_add(s, id, h, "again"), LG_EEXIST);
+    lg_store_close(s);
+}
+
+static void *reader(void *p)
+{
+    struct lg_store *s = p;
+    struct lg_store_counts n;
+    intptr_t bad = 0;
+    for (int i = 0; i < 200; i++)
+        bad += lg_store_counts(s, &n) != 0 || n.tracks != 1;
+    return (void *)bad;
+}
+
+LG_TEST(threads_have_own_connections)
+{
+    struct lg_store *s = open_fresh("threads");
+    struct lg_track t = track("t.mp3", "A", "", "B");
+    CHECK_INT(lg_store_track_upsert(s, &t, NULL), 0);
+    pthread_t th[4];
+    for (int i = 0; i < 4; i++)
+        pthread_create(&th[i], NULL, reader, s);
+    for (int i = 0; i < 4; i++) {
+        void *bad;
+        pthread_join(th[i], &bad);
+        CHECK(bad == NULL);
+    }
+    lg_store_close(s);
+}
+
+LG_TEST(newer_schema_refused)
+{
+    struct lg_store *s = open_fresh("newer");
+    lg_store_close(s);
+    char *cmd = lg_xasprintf("sqlite3 %s/newer/sub/legato.db 'PRAGMA user_version = 999'", tmp);
+    CHECK_INT(system(cmd), 0);
+    free(cmd);
+    char *path = lg_xasprintf("%s/newer/sub/legato.db", tmp);
+    struct lg_store *s2 = NULL;
+    CHECK_INT(lg_store_open(path, &s2), LG_ESTORE);
+    CHECK(s2 == NULL);
+    free(path);
+}
+
+LG_TEST_MAIN(LG_CASE(setup), LG_CASE(migrations), LG_CASE(track_upsert_stable_ids),
+             LG_CASE(grouping), LG_CASE(rollback_keeps_nothing), LG_CASE(users_and_keys),
+             LG_CASE(threads_have_own_connections), LG_CASE(newer_schema_refused))
