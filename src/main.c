@@ -1,0 +1,452 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * legato's entry point: parses the subcommand and its flags, resolves the
+ * configuration and hands over to the subsystems. Exit status: 0 success,
+ * 1 failure at run time, 2 bad usage (one line that names the problem).
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <pthread.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "auth/auth.h"
+#include "core/config.h"
+#include "core/log.h"
+#include "http/http.h"
+#include "library/library.h"
+#include "lg_build.h"
+#include "store/store.h"
+
+static const struct lg_log mlog = { "main" };
+
+enum { EXIT_USAGE = 2 };
+
+/* A subcommand-specific boolean flag. */
+struct opt {
+    const char *name;
+    int *value;
+};
+
+struct cmd {
+    const char *name;
+    const char *args;
+    const char *summary;
+    int (*run)(struct lg_config *cfg, int argc, char **argv);
+    int min_args, max_args;
+    const struct opt *opts;
+};
+
+static int usage_error(const char *fmt, ...) LG_PRINTF(1, 2);
+
+static int usage_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("legato: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputs(" (see legato help)\n", stderr);
+    va_end(ap);
+    return EXIT_USAGE;
+}
+
+static void print_cmd_help(const struct cmd *c)
+{
+    printf("usage: legato %s%s%s [options]\n\n%s\n\n", c->name, *c->args ? " " : "", c->args,
+           c->summary);
+    if (c->opts) {
+        printf("Options of this command:\n");
+        for (const struct opt *o = c->opts; o->name; o++)
+            printf("  --%s\n", o->name);
+        printf("\n");
+    }
+    printf("Options of every command (flag, then environment variable; flags win):\n");
+    lg_config_print_flags(stdout);
+}
+
+/* Splits argv into configuration flags, this command's own flags and
+ * positional arguments (left in pos). Returns 0, or an exit status. */
+static int parse_args(const struct cmd *c, struct lg_config *cfg, int argc, char **argv,
+                      char **pos, int *n_pos)
+{
+    char err[512];
+    *n_pos = 0;
+    for (int i = 0; i < argc;) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            print_cmd_help(c);
+            return -1;
+        }
+        int r = lg_config_take_flag(cfg, argc, argv, &i, err, sizeof(err));
+        if (r < 0)
+            return usage_error("%s", err);
+        if (r > 0)
+            continue;
+        const struct opt *o = c->opts;
+        while (o && o->name && !(strncmp(argv[i], "--", 2) == 0 && !strcmp(argv[i] + 2, o->name)))
+            o++;
+        if (o && o->name) {
+            *o->value = 1;
+        } else if (strncmp(argv[i], "-", 1) == 0 && argv[i][1]) {
+            return usage_error("unknown option %s", argv[i]);
+        } else {
+            if (*n_pos >= c->max_args)
+                return usage_error("unexpected argument '%s'", argv[i]);
+            pos[(*n_pos)++] = argv[i];
+        }
+        i++;
+    }
+    if (*n_pos < c->min_args)
+        return usage_error("%s needs more arguments", c->name);
+    if (lg_config_finish(cfg, err, sizeof(err)) < 0)
+        return usage_error("%s", err);
+    lg_log_setup((enum lg_log_level)cfg->log_level, cfg->log_json);
+    return 0;
+}
+
+static int open_store(const struct lg_config *cfg, struct lg_store **out)
+{
+    char *path = lg_config_db_path(cfg);
+    int r = lg_store_open(path, out);
+    if (r < 0)
+        lg_log(&mlog, LG_LOG_ERROR, "cannot open database %s: %s", path, lg_strerror(r));
+    free(path);
+    return r;
+}
+
+/* --- scan --- */
+
+static void progress_bar(void *ud, int64_t done, int64_t total)
+{
+    (void)ud;
+    if (total <= 0) {
+        fprintf(stderr, "\rscanning: %lld files found", (long long)done);
+    } else {
+        int width = 30;
+        int fill = (int)(done * width / total);
+        fprintf(stderr, "\r[%.*s%*s] %lld/%lld", fill, "##############################",
+                width - fill, "", (long long)done, (long long)total);
+    }
+    fflush(stderr);
+}
+
+static int cmd_scan(struct lg_config *cfg, int argc, char **argv)
+{
+    struct lg_store *store;
+    if (open_store(cfg, &store) < 0)
+        return 1;
+    int tty = isatty(STDERR_FILENO);
+    struct lg_scan_stats st;
+    int r = lg_library_scan(store, cfg->music_dir, 0, tty ? progress_bar : NULL, NULL, &st);
+    if (tty)
+        fputs("\r\033[K", stderr);
+    lg_store_close(store);
+    if (r < 0) {
+        fprintf(stderr, "legato: scan of %s failed: %s\n", cfg->music_dir, lg_strerror(r));
+        return 1;
+    }
+    printf("scanned %s: %lld files, %lld added, %lld updated, %lld unchanged, %lld removed, "
+           "%lld failed in %.2f s\n",
+           cfg->music_dir, (long long)st.files, (long long)st.added, (long long)st.updated,
+           (long long)st.unchanged, (long long)st.removed, (long long)st.failed, st.seconds);
+    return 0;
+}
+
+/* --- user --- */
+
+/* Reads one line from stdin without its newline; caller frees. NULL at EOF. */
+static char *read_line_stdin(int echo_off)
+{
+    struct termios old, quiet;
+    int tty = echo_off && isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &old) == 0;
+    if (tty) {
+        quiet = old;
+        quiet.c_lflag &= ~(tcflag_t)ECHO;
+        tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+    }
+    char buf[1024];
+    char *line = fgets(buf, sizeof(buf), stdin) ? lg_xstrdup(buf) : NULL;
+    if (tty) {
+        tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+        fputc('\n', stderr);
+    }
+    if (line)
+        line[strcspn(line, "\r\n")] = '\0';
+    explicit_bzero(buf, sizeof(buf));
+    return line;
+}
+
+static int user_admin;
+static int user_pw_stdin;
+
+static char *obtain_password(int *generated)
+{
+    *generated = 0;
+    if (user_pw_stdin)
+        return read_line_stdin(0);
+    if (isatty(STDIN_FILENO)) {
+        fputs("password: ", stderr);
+        char *a = read_line_stdin(1);
+        fputs("again: ", stderr);
+        char *b = read_line_stdin(1);
+        int same = a && b && strcmp(a, b) == 0;
+        free(b);
+        if (same)
+            return a;
+        free(a);
+        fputs("legato: the passwords differ\n", stderr);
+        return NULL;
+    }
+    *generated = 1;
+    return lg_auth_random_password();
+}
+
+static int with_auth(struct lg_config *cfg, struct lg_store **store, struct lg_auth **auth)
+{
+    if (open_store(cfg, store) < 0)
+        return 1;
+    int r = lg_auth_new(*store, cfg->data_dir, cfg->login_attempts_per_min, auth);
+    if (r < 0) {
+        fprintf(stderr, "legato: %s\n", lg_strerror(r));
+        lg_store_close(*store);
+        return 1;
+    }
+    return 0;
+}
+
+static int cmd_user_add(struct lg_config *cfg, int argc, char **argv)
+{
+    struct lg_store *store;
+    struct lg_auth *auth;
+    if (with_auth(cfg, &store, &auth))
+        return 1;
+    int generated;
+    char *pw = obtain_password(&generated);
+    int r = pw ? lg_auth_user_create(auth, argv[0], pw, user_admin, NULL) : LG_EINVAL;
+    if (r == 0) {
+        printf("created %suser %s\n", user_admin ? "admin " : "", argv[0]);
+        if (generated)
+            printf("password: %s\n", pw);
+    } else if (r == LG_EEXIST) {
+        fprintf(stderr, "legato: user %s already exists\n", argv[0]);
+    } else {
+        fprintf(stderr, "legato: cannot create user %s: %s\n", argv[0],
+                pw ? lg_strerror(r) : "no password given");
+    }
+    if (pw)
+        explicit_bzero(pw, strlen(pw));
+    free(pw);
+    lg_auth_free(auth);
+    lg_store_close(store);
+    return r == 0 ? 0 : 1;
+}
+
+static int cmd_user_apikey(struct lg_config *cfg, int argc, char **argv)
+{
+    struct lg_store *store;
+    struct lg_auth *auth;
+    if (with_auth(cfg, &store, &auth))
+        return 1;
+    char *key = NULL;
+    int r = lg_auth_apikey_create(auth, argv[0], &key);
+    if (r == 0) {
+        printf("%s\n", key);
+        fprintf(stderr, "API key for %s; it is shown only this once\n", argv[0]);
+        explicit_bzero(key, strlen(key));
+        free(key);
+    } else {
+        fprintf(stderr, "legato: cannot create an API key for %s: %s\n", argv[0],
+                lg_strerror(r));
+    }
+    lg_auth_free(auth);
+    lg_store_close(store);
+    return r == 0 ? 0 : 1;
+}
+
+/* --- serve --- */
+
+/* Creates the first user when there is none, printing its password once. */
+static int first_user(struct lg_store *store, struct lg_auth *auth)
+{
+    struct lg_store_counts n;
+    int r = lg_store_counts(store, &n);
+    if (r < 0 || n.users > 0)
+        return r;
+    char *pw = lg_auth_random_password();
+    r = lg_auth_user_create(auth, "admin", pw, 1, NULL);
+    if (r == 0) {
+        printf("\nCreated the first user.\n  user:     admin\n  password: %s\n"
+               "This password is shown only once.\n\n",
+               pw);
+        fflush(stdout);
+    }
+    explicit_bzero(pw, strlen(pw));
+    free(pw);
+    return r;
+}
+
+static int serve_until_signal(struct lg_config *cfg, struct lg_store *store, struct lg_auth *auth)
+{
+    struct lg_scanner *scanner = NULL;
+    int r = lg_scanner_start(store, cfg->music_dir, cfg->scan_interval_s, &scanner);
+    if (r < 0) {
+        lg_log(&mlog, LG_LOG_ERROR, "cannot start the scanner: %s", lg_strerror(r));
+        return 1;
+    }
+    struct lg_http_deps deps = { cfg, store, auth, scanner };
+    struct lg_http *http;
+    r = lg_http_start(&deps, &http);
+    if (r < 0) {
+        lg_log(&mlog, LG_LOG_ERROR, "cannot listen on %s: %s", cfg->listen, lg_strerror(r));
+        lg_scanner_stop(scanner);
+        return 1;
+    }
+    lg_log(&mlog, LG_LOG_INFO, "legato %s serving %s", LG_VERSION, cfg->music_dir);
+    lg_log(&mlog, LG_LOG_INFO, "listening on http://%.*s:%d",
+           (int)(strrchr(cfg->listen, ':') ? strrchr(cfg->listen, ':') - cfg->listen
+                                           : (long)strlen(cfg->listen)),
+           cfg->listen, lg_http_port(http));
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    int sig = 0;
+    sigwait(&set, &sig);
+    lg_log(&mlog, LG_LOG_INFO, "stopping on signal %d", sig);
+    lg_http_stop(http);
+    lg_scanner_stop(scanner);
+    return 0;
+}
+
+static int cmd_serve(struct lg_config *cfg, int argc, char **argv)
+{
+    struct lg_store *store;
+    struct lg_auth *auth;
+    if (with_auth(cfg, &store, &auth))
+        return 1;
+    int status = 1;
+    if (first_user(store, auth) < 0)
+        lg_log(&mlog, LG_LOG_ERROR, "cannot create the first user");
+    else
+        status = serve_until_signal(cfg, store, auth);
+    lg_auth_free(auth);
+    lg_store_close(store);
+    return status;
+}
+
+static int cmd_help(struct lg_config *cfg, int argc, char **argv);
+
+static const struct opt user_add_opts[] = {
+    { "admin", &user_admin },
+    { "password-stdin", &user_pw_stdin },
+    { NULL, NULL },
+};
+
+static const struct cmd cmds[] = {
+    { "serve", "", "Serve the music folder over HTTP (Subsonic API, streaming).", cmd_serve, 0, 0,
+      NULL },
+    { "scan", "", "Scan the music folder now and update the catalogue.", cmd_scan, 0, 0, NULL },
+    { "user add", "NAME",
+      "Create a user. The password is read from standard input with --password-stdin, asked\n"
+      "for on a terminal, or else generated and printed.",
+      cmd_user_add, 1, 1, user_add_opts },
+    { "user apikey", "NAME", "Create an API key (OpenSubsonic apiKey) for a user; printed once.",
+      cmd_user_apikey, 1, 1, NULL },
+    { "help", "[COMMAND|config]", "Show help for legato or one command.", cmd_help, 0, 2, NULL },
+};
+
+static void print_help(void)
+{
+    printf("legato %s: a music streaming server\n\nusage: legato COMMAND [options]\n\n"
+           "Commands:\n",
+           LG_VERSION);
+    for (size_t i = 0; i < LG_ARRAY_LEN(cmds); i++)
+        printf("  %-12s %s\n", cmds[i].name, cmds[i].args);
+    printf("\n'legato COMMAND --help' tells more; 'legato help config' prints every setting.\n");
+}
+
+static int cmd_help(struct lg_config *cfg, int argc, char **argv)
+{
+    if (argc == 0) {
+        print_help();
+        return 0;
+    }
+    if (strcmp(argv[0], "config") == 0) {
+        lg_config_print_markdown(stdout);
+        return 0;
+    }
+    for (size_t i = 0; i < LG_ARRAY_LEN(cmds); i++) {
+        size_t n = strlen(argv[0]);
+        if (strncmp(cmds[i].name, argv[0], n) == 0 &&
+            (cmds[i].name[n] == '\0' || (argc > 1 && !strcmp(cmds[i].name + n + 1, argv[1])))) {
+            print_cmd_help(&cmds[i]);
+            return 0;
+        }
+    }
+    return usage_error("no command '%s'", argv[0]);
+}
+
+/* Finds the command named by argv[0] (and argv[1] for two-word commands);
+ * *used is how many words it took. */
+static const struct cmd *find_cmd(int argc, char **argv, int *used)
+{
+    for (size_t i = 0; i < LG_ARRAY_LEN(cmds); i++) {
+        const char *name = cmds[i].name;
+        const char *sp = strchr(name, ' ');
+        if (!sp && strcmp(name, argv[0]) == 0) {
+            *used = 1;
+            return &cmds[i];
+        }
+        if (sp && argc > 1 && strncmp(name, argv[0], (size_t)(sp - name)) == 0 &&
+            argv[0][sp - name] == '\0' && strcmp(sp + 1, argv[1]) == 0) {
+            *used = 2;
+            return &cmds[i];
+        }
+    }
+    return NULL;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        print_help();
+        return argc < 2 ? EXIT_USAGE : 0;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("legato %s\n", LG_VERSION);
+        return 0;
+    }
+    int used = 0;
+    const struct cmd *c = find_cmd(argc - 1, argv + 1, &used);
+    if (!c) {
+        if (!strcmp(argv[1], "user"))
+            return usage_error("'user' needs a subcommand: add or apikey");
+        return usage_error("unknown command '%s'", argv[1]);
+    }
+    /* Signals are taken by sigwait in serve; block them before any thread
+     * starts so that no other thread receives them. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    if (strcmp(c->name, "serve") == 0)
+        pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    struct lg_config cfg;
+    lg_config_init(&cfg);
+    char *pos[4];
+    int n_pos;
+    int r = parse_args(c, &cfg, argc - 1 - used, argv + 1 + used, pos, &n_pos);
+    if (r != 0) {
+        lg_config_free(&cfg);
+        return r < 0 ? 0 : r;
+    }
+    r = c->run(&cfg, n_pos, pos);
+    lg_config_free(&cfg);
+    return r;
+}
