@@ -47,9 +47,8 @@ struct lg_auth;
  * atomically with mode 0600. Errors: LG_EINVAL for a bad argument, or for a
  * key file that is not a regular file of exactly 32 bytes or that group or
  * others may access (logged under "auth"; the file is never repaired), -errno
- * when the folder or file cannot be created or read. Costs one argon2id hash
- * (a dummy that keeps unknown user names as slow to refuse as known ones).
- * The store is borrowed. Caller owns *out (lg_auth_free). */
+ * when the folder or file cannot be created or read. The store is borrowed.
+ * Caller owns *out (lg_auth_free). */
 int lg_auth_new(struct lg_store *s, const char *data_dir, int64_t failures_per_min,
                 struct lg_auth **out) LG_MUST_CHECK;
 /* Wipes the keys and frees. NULL does nothing. */
@@ -64,8 +63,7 @@ int lg_auth_user_create(struct lg_auth *a, const char *name, const char *passwor
  * old password stops working at once, cached verifications included, on this
  * process and (through the changed hash) on every other one. LG_ENOTFOUND,
  * LG_EINVAL for an empty or over-long password, LG_ESTORE. */
-int lg_auth_password_set(struct lg_auth *a, const char *name, const char *password)
-    LG_MUST_CHECK;
+int lg_auth_password_set(struct lg_auth *a, const char *name, const char *password) LG_MUST_CHECK;
 /* Creates an API key for user name: "lg_" and 43 base64url characters (256
  * random bits). Only its hash is stored, so this is the one chance to show it.
  * LG_ENOTFOUND, LG_ESTORE. Caller owns *key_out (free()). */
@@ -100,7 +98,7 @@ struct lg_principal {
  * limit). Cost: u + p runs argon2id the first time a user/password pair is
  * seen, then hits a cache for 5 minutes; u + t + s and apiKey cost a store
  * lookup and a few microseconds. */
-int lg_auth_check(struct lg_auth *a, const struct lg_auth_request *req, struct lg_principal *out)
-    LG_MUST_CHECK;
+int lg_auth_check(struct lg_auth *a, const struct lg_auth_request *req,
+                  struct lg_principal *out) LG_MUST_CHECK;
 
 #endif

@@ -27,7 +27,7 @@ void lg_buf_free(struct lg_buf *b);
 int lg_buf_append(struct lg_buf *b, const void *p, size_t len) LG_MUST_CHECK;
 int lg_buf_puts(struct lg_buf *b, const char *s) LG_MUST_CHECK;
 int lg_buf_printf(struct lg_buf *b, const char *fmt, ...) LG_PRINTF(2, 3) LG_MUST_CHECK;
-int lg_buf_vprintf(struct lg_buf *b, const char *fmt, va_list ap) LG_MUST_CHECK;
+int lg_buf_vprintf(struct lg_buf *b, const char *fmt, va_list ap) LG_PRINTF(2, 0) LG_MUST_CHECK;
 /* Hands the data to the caller (free()); the buffer is left empty. Never NULL. */
 char *lg_buf_steal(struct lg_buf *b);
 
