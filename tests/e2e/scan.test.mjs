@@ -1,0 +1,161 @@
+// SPDX-License-Identifier: MIT
+// `legato scan` as a user runs it: a generated library (ffmpeg) is scanned
+// into an empty data folder, the summary line and exit status are checked,
+// the database is read back with the sqlite3 command line, and rescans show
+// that unchanged files are skipped, changed ones updated and deleted ones
+// removed. Broken files are reported and do not fail the scan; a missing
+// music folder does. Skipped when ffmpeg is not installed.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, mkdirSync, writeFileSync, copyFileSync, rmSync, utimesSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const BIN = process.env.LEGATO_BIN || 'build-test/legato';
+const HAVE_FFMPEG = spawnSync('ffmpeg', ['-version']).status === 0;
+const HAVE_SQLITE3 = spawnSync('sqlite3', ['-version']).status === 0;
+
+function legato(args, home) {
+  const env = { ...process.env, HOME: home };
+  for (const k of Object.keys(env)) {
+    if (k.startsWith('LEGATO_') && k !== 'LEGATO_BIN') delete env[k];
+  }
+  delete env.XDG_CONFIG_HOME;
+  delete env.XDG_DATA_HOME;
+  const r = spawnSync(BIN, args, { input: '', env, encoding: 'utf8' });
+  return { status: r.status, out: r.stdout, err: r.stderr };
+}
+
+function ffmpeg(args) {
+  const r = spawnSync('ffmpeg', ['-nostdin', '-loglevel', 'error', '-y', ...args]);
+  assert.equal(r.status, 0, `ffmpeg ${args.join(' ')}: ${r.stderr}`);
+}
+
+function tone(out, seconds, tags = {}) {
+  const meta = Object.entries(tags).flatMap(([k, v]) => ['-metadata', `${k}=${v}`]);
+  ffmpeg(['-f', 'lavfi', '-i', `sine=frequency=440:duration=${seconds}`, ...meta, out]);
+}
+
+const SUMMARY =
+  /^scanned .+: (\d+) files, (\d+) added, (\d+) updated, (\d+) unchanged, (\d+) removed, (\d+) failed in [\d.]+ s$/m;
+
+function summary(r) {
+  assert.equal(r.status, 0, `exit status; stderr: ${r.err}`);
+  const m = SUMMARY.exec(r.out);
+  assert.ok(m, `summary line in: ${r.out}`);
+  const [files, added, updated, unchanged, removed, failed] = m.slice(1).map(Number);
+  return { files, added, updated, unchanged, removed, failed };
+}
+
+function sql(db, query) {
+  const r = spawnSync('sqlite3', ['-readonly', db, query], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  return r.stdout.trim();
+}
+
+// A library of five tracks on two albums, a sidecar cover, and three broken
+// files; built once and copied for each test that changes it.
+let base;
+function library() {
+  if (base) return base;
+  base = mkdtempSync(join(tmpdir(), 'legato-scan-lib-'));
+  const album = join(base, 'Ann', 'First');
+  mkdirSync(album, { recursive: true });
+  for (const [i, ext] of [[1, 'mp3'], [2, 'flac'], [3, 'ogg']]) {
+    tone(join(album, `0${i}.${ext}`), 1, {
+      title: `Song ${i}`, artist: 'Ann', album: 'First', track: `${i}/3`, date: '2020',
+    });
+  }
+  writeFileSync(join(album, 'Folder.JPG'), 'not really a jpeg');
+  mkdirSync(join(base, 'Bob'));
+  tone(join(base, 'Bob', 'b.m4a'), 1, { title: 'Bee', artist: 'Bob', album: 'Second' });
+  tone(join(base, 'untagged song.mp3'), 1);
+  mkdirSync(join(base, 'broken'));
+  writeFileSync(join(base, 'broken', 'empty.mp3'), '');
+  writeFileSync(join(base, 'broken', 'text.mp3'), 'hello, not audio\n');
+  writeFileSync(join(base, 'broken', 'cut.flac'), 'fLaC\0\0\0\x22');
+  writeFileSync(join(base, 'notes.txt'), 'ignored: not audio by name');
+  return base;
+}
+
+function fresh() {
+  const root = mkdtempSync(join(tmpdir(), 'legato-scan-'));
+  const music = join(root, 'music');
+  spawnSync('cp', ['-r', library(), music]);
+  return { root, music, data: join(root, 'data'), db: join(root, 'data', 'legato.db') };
+}
+
+const opts = { skip: HAVE_FFMPEG ? false : 'ffmpeg not installed' };
+
+test('first scan: summary line, exit status 0, catalogue in the database', opts, () => {
+  const t = fresh();
+  const s = summary(legato(['scan', '--music', t.music, '--data', t.data], t.root));
+  assert.deepEqual(s, { files: 8, added: 5, updated: 0, unchanged: 0, removed: 0, failed: 3 });
+  if (HAVE_SQLITE3) {
+    assert.equal(sql(t.db, 'SELECT count(*) FROM tracks'), '5');
+    assert.equal(sql(t.db, "SELECT title FROM tracks WHERE path = 'untagged song.mp3'"),
+      'untagged song');
+    assert.equal(
+      sql(t.db, "SELECT title, artist, album, track_no, year, codec, content_type, cover_path " +
+        "FROM tracks WHERE path = 'Ann/First/02.flac'"),
+      'Song 2|Ann|First|2|2020|flac|audio/flac|Ann/First/Folder.JPG');
+    assert.equal(sql(t.db, "SELECT codec, suffix FROM tracks WHERE path = 'Bob/b.m4a'"),
+      'aac|m4a');
+    const d = Number(sql(t.db, "SELECT duration_ms FROM tracks WHERE path = 'Ann/First/01.mp3'"));
+    assert.ok(d > 900 && d < 1200, `duration ${d}`);
+    assert.equal(sql(t.db, "SELECT count(*) FROM albums"), '3'); // First, Second, Unknown Album
+  }
+  rmSync(t.root, { recursive: true, force: true });
+});
+
+test('rescan: unchanged skipped, changed updated, deleted removed, ids stable', opts, () => {
+  const t = fresh();
+  const args = ['scan', '--music', t.music, '--data', t.data];
+  summary(legato(args, t.root));
+  const id = (p) => HAVE_SQLITE3 && sql(t.db, `SELECT id FROM tracks WHERE path = '${p}'`);
+  const before = id('Ann/First/01.mp3');
+
+  let s = summary(legato(args, t.root));
+  assert.deepEqual(s, { files: 8, added: 0, updated: 0, unchanged: 5, removed: 0, failed: 3 });
+
+  // A retagged file, a new one, a deleted one and one with only a new mtime.
+  tone(join(t.music, 'Ann', 'First', '01.mp3'), 2, { title: 'Retitled', artist: 'Ann', album: 'First' });
+  copyFileSync(join(t.music, 'untagged song.mp3'), join(t.music, 'Ann', 'new.mp3'));
+  rmSync(join(t.music, 'Bob', 'b.m4a'));
+  utimesSync(join(t.music, 'untagged song.mp3'), new Date(2001, 0, 1), new Date(2001, 0, 1));
+  s = summary(legato(args, t.root));
+  assert.deepEqual(s, { files: 8, added: 1, updated: 2, unchanged: 2, removed: 1, failed: 3 });
+  if (HAVE_SQLITE3) {
+    assert.equal(id('Ann/First/01.mp3'), before);
+    assert.equal(sql(t.db, `SELECT title FROM tracks WHERE id = ${before}`), 'Retitled');
+    assert.equal(id('Bob/b.m4a'), '');
+    assert.equal(sql(t.db, 'SELECT count(*) FROM tracks'), '5');
+    // The album and artist of the deleted track went with it.
+    assert.equal(sql(t.db, "SELECT count(*) FROM albums WHERE name = 'Second'"), '0');
+    assert.equal(sql(t.db, "SELECT count(*) FROM artists WHERE name = 'Bob'"), '0');
+  }
+  rmSync(t.root, { recursive: true, force: true });
+});
+
+test('broken files are named in warnings, the scan still succeeds', opts, () => {
+  const t = fresh();
+  const r = legato(['scan', '--music', t.music, '--data', t.data], t.root);
+  summary(r);
+  for (const name of ['broken/empty.mp3', 'broken/text.mp3', 'broken/cut.flac']) {
+    assert.ok(r.err.includes(name), `warning for ${name} in: ${r.err}`);
+  }
+  rmSync(t.root, { recursive: true, force: true });
+});
+
+test('a missing music folder fails with exit status 1 and a message', () => {
+  const root = mkdtempSync(join(tmpdir(), 'legato-scan-'));
+  const r = legato(['scan', '--music', join(root, 'nope'), '--data', join(root, 'data')], root);
+  assert.equal(r.status, 1);
+  assert.match(r.err, /nope/);
+  rmSync(root, { recursive: true, force: true });
+});
+
+test('cleanup', () => {
+  if (base) rmSync(base, { recursive: true, force: true });
+});

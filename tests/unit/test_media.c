@@ -1,0 +1,281 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Unit tests of media/: tag mapping across containers (ID3v2, Vorbis
+ * comments in FLAC, Ogg and Opus, MP4 atoms), number and year parsing,
+ * sanitising of tags that are not UTF-8, stream parameters, embedded
+ * pictures, the failures a scan meets (empty, truncated, text and missing
+ * files) and the suffix/content-type table. Test files are made with the
+ * ffmpeg command line in a temporary folder; without it the test is skipped.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/str.h"
+#include "media/media.h"
+
+#include "harness.h"
+
+static char *tmp;
+
+/* Runs an ffmpeg command line in tmp (quiet, overwriting). */
+static void ffmpeg(const char *args)
+{
+    char *cmd =
+        lg_xasprintf("cd '%s' && ffmpeg -nostdin -hide_banner -loglevel error -y %s", tmp, args);
+    int r = system(cmd);
+    if (r != 0)
+        fprintf(stderr, "  command failed: %s\n", cmd);
+    lg_assert(r == 0);
+    free(cmd);
+}
+
+static char *path_of(const char *name)
+{
+    return lg_xasprintf("%s/%s", tmp, name);
+}
+
+static int probe(const char *name, struct lg_media_info *mi, char *err, size_t err_len)
+{
+    char *p = path_of(name);
+    int r = lg_media_probe(p, mi, err, err_len);
+    free(p);
+    return r;
+}
+
+#define SINE "-f lavfi -i sine=frequency=440:sample_rate=44100:duration=1 -ac 2 "
+#define TAGS                                                                                  \
+    "-metadata title='Song One' -metadata artist='The Artist' -metadata album='First Album' " \
+    "-metadata track=3/12 -metadata disc=1/2 -metadata date=2003-04-05 -metadata genre=Rock " \
+    "-metadata composer='A Composer' "
+
+LG_TEST(setup)
+{
+    if (system("ffmpeg -version >/dev/null 2>&1") != 0) {
+        printf("ffmpeg not found: skipping\n");
+        exit(77);
+    }
+    lg_media_init();
+    tmp = lg_test_tmpdir("media");
+    ffmpeg(SINE TAGS "-metadata album_artist='Album Artist' -metadata compilation=1 "
+                     "-metadata 'MusicBrainz Track Id=11111111-1111-1111-1111-111111111111' "
+                     "-metadata 'MusicBrainz Album Id=22222222-2222-2222-2222-222222222222' "
+                     "-metadata 'MusicBrainz Artist Id=33333333-3333-3333-3333-333333333333' "
+                     "-metadata 'MusicBrainz Album Artist Id=44444444-4444-4444-4444-444444444444' "
+                     "tagged.mp3");
+    ffmpeg(SINE TAGS "-metadata 'album artist=Spaced AA' -metadata TRACKTOTAL=14 "
+                     "-metadata MUSICBRAINZ_TRACKID=55555555-5555-5555-5555-555555555555 "
+                     "-sample_fmt s16 tagged.flac");
+    ffmpeg(SINE TAGS "-metadata ALBUMARTIST=OggAA -c:a libvorbis tagged.ogg");
+    ffmpeg(SINE TAGS "-metadata album_artist=OpusAA -c:a libopus tagged.opus");
+    ffmpeg(SINE TAGS "-metadata album_artist=M4aAA -metadata compilation=1 -c:a aac tagged.m4a");
+    ffmpeg(SINE "-metadata title=$(printf 'Caf\\351') -metadata artist=$(printf 'Bj\\366rk') "
+                "latin1.flac");
+    ffmpeg(SINE "-metadata title=$(printf 'Caf\\351') latin1.mp3");
+    ffmpeg(SINE "untagged.mp3");
+    ffmpeg("-f lavfi -i color=c=red:s=32x32:d=1 -frames:v 1 cover.png");
+    ffmpeg(SINE "-i cover.png -map 0 -map 1 -c:v png -disposition:v attached_pic "
+                "-metadata title=Pictured pictured.mp3");
+    ffmpeg("-f lavfi -i sine=frequency=440:sample_rate=48000:duration=1 -ac 1 -sample_fmt s32 "
+           "deep.flac");
+    char *cmd = lg_xasprintf("cd '%s' && : > empty.mp3 && echo 'not audio at all' > text.mp3 "
+                             "&& head -c 200 tagged.flac > truncated.flac "
+                             "&& head -c 2000 tagged.m4a > truncated.m4a",
+                             tmp);
+    int r = system(cmd);
+    free(cmd);
+    lg_assert(r == 0);
+}
+
+/* One row per container: the common tags must read the same everywhere. */
+LG_TEST(common_tags)
+{
+    static const struct {
+        const char *file, *album_artist, *codec;
+        int sample_rate;
+    } rows[] = {
+        { "tagged.mp3", "Album Artist", "mp3", 44100 },
+        { "tagged.flac", "Spaced AA", "flac", 44100 },
+        { "tagged.ogg", "OggAA", "vorbis", 44100 },
+        { "tagged.opus", "OpusAA", "opus", 48000 },
+        { "tagged.m4a", "M4aAA", "aac", 44100 },
+    };
+    for (size_t i = 0; i < LG_ARRAY_LEN(rows); i++) {
+        struct lg_media_info mi = { 0 };
+        char err[128] = "";
+        int r = probe(rows[i].file, &mi, err, sizeof(err));
+        CHECK_INT(r, 0);
+        if (r != 0) {
+            fprintf(stderr, "  %s: %s\n", rows[i].file, err);
+            continue;
+        }
+        CHECK_STR(mi.title, "Song One");
+        CHECK_STR(mi.artist, "The Artist");
+        CHECK_STR(mi.album, "First Album");
+        CHECK_STR(mi.album_artist, rows[i].album_artist);
+        CHECK_STR(mi.genre, "Rock");
+        CHECK_STR(mi.codec, rows[i].codec);
+        CHECK_INT(mi.track_no, 3);
+        CHECK_INT(mi.disc_no, 1);
+        CHECK_INT(mi.year, 2003);
+        CHECK_INT(mi.sample_rate, rows[i].sample_rate);
+        CHECK_INT(mi.channels, 2);
+        CHECK(mi.duration_ms > 950 && mi.duration_ms < 1100);
+        CHECK(mi.bitrate_kbps > 0);
+        CHECK_INT(mi.has_picture, 0);
+        lg_media_info_free(&mi);
+    }
+}
+
+LG_TEST(mp3_specifics)
+{
+    struct lg_media_info mi = { 0 };
+    CHECK_INT(probe("tagged.mp3", &mi, NULL, 0), 0);
+    CHECK_STR(mi.composer, "A Composer");
+    CHECK_INT(mi.track_total, 12);
+    CHECK_INT(mi.disc_total, 2);
+    CHECK_INT(mi.compilation, 1);
+    CHECK_INT(mi.bits_per_sample, 0);
+    CHECK_STR(mi.mb_track_id, "11111111-1111-1111-1111-111111111111");
+    CHECK_STR(mi.mb_album_id, "22222222-2222-2222-2222-222222222222");
+    CHECK_STR(mi.mb_artist_id, "33333333-3333-3333-3333-333333333333");
+    CHECK_STR(mi.mb_album_artist_id, "44444444-4444-4444-4444-444444444444");
+    CHECK_STR(mi.container, "mp3");
+    lg_media_info_free(&mi);
+}
+
+LG_TEST(flac_specifics)
+{
+    struct lg_media_info mi = { 0 };
+    CHECK_INT(probe("tagged.flac", &mi, NULL, 0), 0);
+    CHECK_INT(mi.track_total, 14); /* TRACKTOTAL wins over "3/12" */
+    CHECK_INT(mi.bits_per_sample, 16);
+    CHECK_INT(mi.compilation, 0);
+    CHECK_STR(mi.mb_track_id, "55555555-5555-5555-5555-555555555555");
+    CHECK_STR(mi.mb_album_id, "");
+    lg_media_info_free(&mi);
+
+    CHECK_INT(probe("deep.flac", &mi, NULL, 0), 0);
+    CHECK_INT(mi.bits_per_sample, 24); /* FLAC stores s32 input as 24 bits */
+    CHECK_INT(mi.channels, 1);
+    CHECK_INT(mi.sample_rate, 48000);
+    lg_media_info_free(&mi);
+
+    CHECK_INT(probe("tagged.m4a", &mi, NULL, 0), 0);
+    CHECK_INT(mi.compilation, 1); /* cpil atom */
+    lg_media_info_free(&mi);
+}
+
+LG_TEST(untagged_and_invalid_utf8)
+{
+    struct lg_media_info mi = { 0 };
+    CHECK_INT(probe("untagged.mp3", &mi, NULL, 0), 0);
+    CHECK_STR(mi.title, "");
+    CHECK_STR(mi.artist, "");
+    CHECK_STR(mi.album_artist, "");
+    CHECK_INT(mi.track_no, 0);
+    CHECK_INT(mi.year, 0);
+    lg_media_info_free(&mi);
+
+    static const char *const files[] = { "latin1.flac", "latin1.mp3" };
+    for (size_t i = 0; i < LG_ARRAY_LEN(files); i++) {
+        CHECK_INT(probe(files[i], &mi, NULL, 0), 0);
+        CHECK_STR(mi.title, "Caf\xef\xbf\xbd"); /* U+FFFD for the stray byte */
+        CHECK(lg_utf8_valid(mi.artist, strlen(mi.artist)));
+        lg_media_info_free(&mi);
+    }
+}
+
+LG_TEST(failures)
+{
+    static const struct {
+        const char *file;
+        int err;
+    } rows[] = {
+        { "empty.mp3", LG_EMEDIA },     { "text.mp3", LG_EMEDIA },  { "truncated.flac", LG_EMEDIA },
+        { "truncated.m4a", LG_EMEDIA }, { "cover.png", LG_EMEDIA }, { "missing.mp3", -ENOENT },
+    };
+    for (size_t i = 0; i < LG_ARRAY_LEN(rows); i++) {
+        struct lg_media_info mi = { 0 };
+        mi.title = (char *)"untouched";
+        char err[128] = "";
+        CHECK_INT(probe(rows[i].file, &mi, err, sizeof(err)), rows[i].err);
+        CHECK(*err != '\0'); /* a reason for the log */
+        CHECK_STR(mi.title, "untouched");
+    }
+}
+
+LG_TEST(pictures)
+{
+    struct lg_media_info mi = { 0 };
+    CHECK_INT(probe("pictured.mp3", &mi, NULL, 0), 0);
+    CHECK_INT(mi.has_picture, 1);
+    CHECK_STR(mi.title, "Pictured");
+    CHECK(mi.duration_ms > 950 && mi.duration_ms < 1100);
+    lg_media_info_free(&mi);
+
+    char *p = path_of("pictured.mp3");
+    unsigned char *data = NULL;
+    size_t len = 0;
+    const char *mime = NULL;
+    CHECK_INT(lg_media_picture(p, 1 << 20, &data, &len, &mime), 0);
+    CHECK(len > 8 && data && memcmp(data, "\x89PNG", 4) == 0);
+    CHECK_STR(mime, "image/png");
+    free(data);
+    CHECK_INT(lg_media_picture(p, 8, &data, &len, &mime), LG_ETOOBIG);
+    free(p);
+    p = path_of("tagged.flac");
+    CHECK_INT(lg_media_picture(p, 1 << 20, &data, &len, &mime), LG_ENOTFOUND);
+    free(p);
+    p = path_of("text.mp3");
+    CHECK_INT(lg_media_picture(p, 1 << 20, &data, &len, &mime), LG_EMEDIA);
+    free(p);
+}
+
+LG_TEST(content_types)
+{
+    static const struct {
+        const char *suffix, *type;
+    } rows[] = {
+        { "mp3", "audio/mpeg" },
+        { "flac", "audio/flac" },
+        { "ogg", "audio/ogg" },
+        { "opus", "audio/ogg" },
+        { "m4a", "audio/mp4" },
+        { "aac", "audio/aac" },
+        { "wav", "audio/wav" },
+        { "aif", "audio/aiff" },
+        { "wma", "audio/x-ms-wma" },
+        { "MP3", "audio/mpeg" },
+        { "txt", "application/octet-stream" },
+    };
+    for (size_t i = 0; i < LG_ARRAY_LEN(rows); i++)
+        CHECK_STR(lg_media_content_type(rows[i].suffix), rows[i].type);
+    CHECK_STR(lg_media_suffix_for_type("audio/mpeg"), "mp3");
+    CHECK_STR(lg_media_suffix_for_type("audio/ogg; codecs=opus"), "ogg");
+    CHECK_STR(lg_media_suffix_for_type("audio/x-flac"), "flac");
+    CHECK(lg_media_suffix_for_type("video/mp4") == NULL);
+}
+
+LG_TEST(audio_names)
+{
+    static const struct {
+        const char *name;
+        bool audio;
+    } rows[] = {
+        { "a.mp3", true },      { "b.FLAC", true },     { "c.d.opus", true }, { "x.wv", true },
+        { "song.mpc", true },   { "cover.jpg", false }, { "mp3", false },     { ".mp3", false },
+        { "a.mp3.txt", false }, { "a.", false },
+    };
+    for (size_t i = 0; i < LG_ARRAY_LEN(rows); i++) {
+        if (lg_media_is_audio_name(rows[i].name) != rows[i].audio) {
+            fprintf(stderr, "  %s\n", rows[i].name);
+            CHECK(false);
+        }
+    }
+}
+
+LG_TEST_MAIN(LG_CASE(setup), LG_CASE(common_tags), LG_CASE(mp3_specifics), LG_CASE(flac_specifics),
+             LG_CASE(untagged_and_invalid_utf8), LG_CASE(failures), LG_CASE(pictures),
+             LG_CASE(content_types), LG_CASE(audio_names))
