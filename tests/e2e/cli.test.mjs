@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync, statSync, rmSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, readFileSync, statSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -45,6 +45,9 @@ test('help config prints the documented table', () => {
   const r = legato(['help', 'config']);
   assert.equal(r.status, 0);
   assert.match(r.out, /\| `listen` \| `--listen` \| `LEGATO_LISTEN` \| `127.0.0.1:5342` \|/);
+  // docs/config.md is generated from the same table and must not drift.
+  assert.equal(readFileSync(new URL('../../docs/config.md', import.meta.url), 'utf8'), r.out,
+    'docs/config.md is stale: regenerate it with legato help config > docs/config.md');
 });
 
 test('bad usage: one line naming the problem, exit status 2', () => {
