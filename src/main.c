@@ -5,23 +5,25 @@
  * 1 failure at run time, 2 bad usage (one line that names the problem).
  */
 #include <errno.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <pthread.h>
-#include <termios.h>
+#include <signal.h>
 #include <unistd.h>
+
+#include <termios.h>
 
 #include "auth/auth.h"
 #include "core/config.h"
 #include "core/log.h"
 #include "http/http.h"
 #include "library/library.h"
-#include "lg_build.h"
 #include "store/store.h"
+
+#include "lg_build.h"
 
 static const struct lg_log mlog = { "main" };
 
@@ -71,8 +73,8 @@ static void print_cmd_help(const struct cmd *c)
 
 /* Splits argv into configuration flags, this command's own flags and
  * positional arguments (left in pos). Returns 0, or an exit status. */
-static int parse_args(const struct cmd *c, struct lg_config *cfg, int argc, char **argv,
-                      char **pos, int *n_pos)
+static int parse_args(const struct cmd *c, struct lg_config *cfg, int argc, char **argv, char **pos,
+                      int *n_pos)
 {
     char err[512];
     *n_pos = 0;
@@ -259,8 +261,7 @@ static int cmd_user_apikey(struct lg_config *cfg, int argc, char **argv)
         explicit_bzero(key, strlen(key));
         free(key);
     } else {
-        fprintf(stderr, "legato: cannot create an API key for %s: %s\n", argv[0],
-                lg_strerror(r));
+        fprintf(stderr, "legato: cannot create an API key for %s: %s\n", argv[0], lg_strerror(r));
     }
     lg_auth_free(auth);
     lg_store_close(store);
@@ -382,7 +383,8 @@ static int cmd_help(struct lg_config *cfg, int argc, char **argv)
     for (size_t i = 0; i < LG_ARRAY_LEN(cmds); i++) {
         size_t n = strlen(argv[0]);
         if (strncmp(cmds[i].name, argv[0], n) == 0 &&
-            (cmds[i].name[n] == '\0' || (argc > 1 && !strcmp(cmds[i].name + n + 1, argv[1])))) {
+            (cmds[i].name[n] == '\0' || (argc > 1 && !strcmp(cmds[i].name + n + 1, argv[1]))))
+        {
             print_cmd_help(&cmds[i]);
             return 0;
         }
@@ -402,7 +404,8 @@ static const struct cmd *find_cmd(int argc, char **argv, int *used)
             return &cmds[i];
         }
         if (sp && argc > 1 && strncmp(name, argv[0], (size_t)(sp - name)) == 0 &&
-            argv[0][sp - name] == '\0' && strcmp(sp + 1, argv[1]) == 0) {
+            argv[0][sp - name] == '\0' && strcmp(sp + 1, argv[1]) == 0)
+        {
             *used = 2;
             return &cmds[i];
         }

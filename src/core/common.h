@@ -55,10 +55,10 @@ char *lg_xasprintf(const char *fmt, ...) LG_PRINTF(1, 2);
 
 /* Aborts with file and line when cond is false; stays on in release builds,
  * for cheap invariants only, never for peer input. */
-#define lg_assert(cond)                                                                            \
-    do {                                                                                           \
-        if (!(cond))                                                                               \
-            lg_assert_fail(#cond, __FILE__, __LINE__);                                             \
+#define lg_assert(cond)                                \
+    do {                                               \
+        if (!(cond))                                   \
+            lg_assert_fail(#cond, __FILE__, __LINE__); \
     } while (0)
 LG_NORETURN void lg_assert_fail(const char *expr, const char *file, int line);
 

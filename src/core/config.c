@@ -41,8 +41,7 @@ static const struct key keys[] = {
       "URL that clients use to reach this server (default: inferred)" },
     { "log_level", "LEGATO_LOG_LEVEL", T_LEVEL, OFF(log_level), "info", 0, 0,
       "error, warn, info, debug or trace" },
-    { "log_format", "LEGATO_LOG_FORMAT", T_FORMAT, OFF(log_json), "text", 0, 0,
-      "text or json" },
+    { "log_format", "LEGATO_LOG_FORMAT", T_FORMAT, OFF(log_json), "text", 0, 0, "text or json" },
     { "scan_interval", "LEGATO_SCAN_INTERVAL", T_INT, OFF(scan_interval_s), "3600", 0, 604800,
       "seconds between background rescans, 0 to scan only at start" },
     { "http_threads", "LEGATO_HTTP_THREADS", T_INT, OFF(http_threads), "0", 0, 256,
@@ -169,8 +168,8 @@ static int set_value(struct lg_config *c, const struct key *k, const char *val, 
     case T_LEVEL:
         r = lg_log_level_parse(val);
         if (r < 0) {
-            snprintf(err, errlen, "%s: %s must be error, warn, info, debug or trace, not '%s'",
-                     src, k->name, val);
+            snprintf(err, errlen, "%s: %s must be error, warn, info, debug or trace, not '%s'", src,
+                     k->name, val);
             return LG_EINVAL;
         }
         *(int *)slot = r;

@@ -70,16 +70,17 @@ void lg_log_write(const struct lg_log *log, enum lg_log_level lvl, const char *f
     strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
 
     int ilvl = (int)lvl;
-    const char *lname = ilvl >= 0 && ilvl < (int)LG_ARRAY_LEN(level_names) ? level_names[ilvl]
-                                                                             : "?";
+    const char *lname =
+        ilvl >= 0 && ilvl < (int)LG_ARRAY_LEN(level_names) ? level_names[ilvl] : "?";
     char line[4608];
     int n;
     if (log_json) {
         char esc[4096];
         json_escape(esc, sizeof(esc), msg);
-        n = snprintf(line, sizeof(line),
-                     "{\"time\":\"%s.%03ldZ\",\"level\":\"%s\",\"subsystem\":\"%s\",\"msg\":\"%s\"}\n",
-                     when, ts.tv_nsec / 1000000, lname, log->name, esc);
+        n = snprintf(
+            line, sizeof(line),
+            "{\"time\":\"%s.%03ldZ\",\"level\":\"%s\",\"subsystem\":\"%s\",\"msg\":\"%s\"}\n", when,
+            ts.tv_nsec / 1000000, lname, log->name, esc);
     } else {
         n = snprintf(line, sizeof(line), "%s.%03ldZ %-5s %s: %s\n", when, ts.tv_nsec / 1000000,
                      lname, log->name, msg);

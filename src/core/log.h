@@ -27,10 +27,10 @@ extern int lg_log_threshold;
 
 /* Writes one line if lvl passes the threshold; the arguments are not evaluated
  * otherwise. */
-#define lg_log(log, lvl, ...)                                                                      \
-    do {                                                                                           \
-        if ((int)(lvl) <= lg_log_threshold)                                                        \
-            lg_log_write((log), (lvl), __VA_ARGS__);                                               \
+#define lg_log(log, lvl, ...)                        \
+    do {                                             \
+        if ((int)(lvl) <= lg_log_threshold)          \
+            lg_log_write((log), (lvl), __VA_ARGS__); \
     } while (0)
 
 void lg_log_write(const struct lg_log *log, enum lg_log_level lvl, const char *fmt, ...)

@@ -56,6 +56,8 @@ struct known {
     int64_t id;
     int64_t size;
     int64_t mtime_ns;
+    char *cover;     /* sidecar cover as stored, "" for none */
+    char *new_cover; /* sidecar cover found now when it differs, else NULL */
     bool seen;
 };
 
@@ -93,7 +95,15 @@ static void known_grow(struct known_table *t)
     *t = g;
 }
 
-static int known_add(void *ud, int64_t id, const char *path, int64_t size, int64_t mtime_ns)
+static void known_slot_free(struct known *k)
+{
+    free(k->path);
+    free(k->cover);
+    free(k->new_cover);
+}
+
+static int known_add(void *ud, int64_t id, const char *path, int64_t size, int64_t mtime_ns,
+                     const char *cover)
 {
     struct known_table *t = ud;
     if (2 * (t->n + 1) > t->cap)
@@ -103,8 +113,8 @@ static int known_add(void *ud, int64_t id, const char *path, int64_t size, int64
     if (!k->path)
         t->n++;
     else
-        free(k->path);
-    *k = (struct known){ lg_xstrdup(path), h, id, size, mtime_ns, false };
+        known_slot_free(k);
+    *k = (struct known){ lg_xstrdup(path), h, id, size, mtime_ns, lg_xstrdup(cover), NULL, false };
     return 0;
 }
 
@@ -119,7 +129,7 @@ static struct known *known_find(struct known_table *t, const char *path)
 static void known_free(struct known_table *t)
 {
     for (size_t i = 0; i < t->cap; i++)
-        free(t->slots[i].path);
+        known_slot_free(&t->slots[i]);
     free(t->slots);
 }
 
@@ -308,6 +318,9 @@ static void visit_file(struct scan *sc, const char *rel, const char *cover, cons
     if (k) {
         k->seen = true;
         if (k->size == st->st_size && k->mtime_ns == mtime_ns_of(st)) {
+            /* A cover image added or removed beside an unchanged file. */
+            if (strcmp(k->cover, cover ? cover : "") != 0)
+                k->new_cover = lg_xstrdup(cover ? cover : "");
             sc->stats.unchanged++;
             return;
         }
@@ -717,22 +730,27 @@ static int probe_and_store(struct scan *sc, int n_threads, struct batch *b)
     return r;
 }
 
-/* Deletes the tracks whose files were not seen, then unused albums and
- * artists, and notes the time of the change. */
+/* Deletes the tracks whose files were not seen, records sidecar covers that
+ * appeared or went beside unchanged files, removes unused albums and artists,
+ * and notes the time of the change. */
 static int remove_vanished(struct scan *sc, struct batch *b)
 {
     int r = 0;
+    int64_t covers = 0;
     for (size_t i = 0; i < sc->known.cap && r == 0; i++) {
         const struct known *k = &sc->known.slots[i];
-        if (!k->path || k->seen)
+        if (!k->path || (k->seen && !k->new_cover))
             continue;
         r = batch_step(b);
-        if (r == 0)
+        if (r == 0 && !k->seen) {
             r = lg_store_track_delete(sc->store, k->id);
-        if (r == 0)
-            sc->stats.removed++;
+            sc->stats.removed += r == 0;
+        } else if (r == 0) {
+            r = lg_store_track_set_cover(sc->store, k->id, k->new_cover);
+            covers += r == 0;
+        }
     }
-    if (r < 0 || sc->stats.added + sc->stats.updated + sc->stats.removed == 0)
+    if (r < 0 || sc->stats.added + sc->stats.updated + sc->stats.removed + covers == 0)
         return r;
     r = batch_step(b);
     if (r == 0)

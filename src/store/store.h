@@ -78,7 +78,7 @@ struct lg_track {
     char *cover_path; /* sidecar image relative to the music folder, or "" */
     /* Filled by the store on read: */
     int64_t album_id;
-    int64_t artist_id; /* the album's artist (album artist, else artist) */
+    int64_t artist_id;  /* the album's artist (album artist, else artist) */
     int64_t created_at; /* seconds since the epoch, first seen */
 };
 
@@ -92,15 +92,17 @@ int lg_store_track_get(struct lg_store *s, int64_t id, struct lg_track *out) LG_
  * album artist, else the track artist, else "Unknown Artist"; compilations
  * without an album artist go to "Various Artists". Writes the id to *id_out
  * when not NULL. Call inside a transaction for speed. */
-int lg_store_track_upsert(struct lg_store *s, const struct lg_track *t, int64_t *id_out)
-    LG_MUST_CHECK;
+int lg_store_track_upsert(struct lg_store *s, const struct lg_track *t,
+                          int64_t *id_out) LG_MUST_CHECK;
 int lg_store_track_delete(struct lg_store *s, int64_t id) LG_MUST_CHECK;
+/* Changes the sidecar cover of a track whose file did not change. */
+int lg_store_track_set_cover(struct lg_store *s, int64_t id, const char *cover_path) LG_MUST_CHECK;
 
-/* Calls fn for each known file (id, path, size, mtime_ns), in no set order.
- * The path pointer is valid during the call only. A non-zero return from fn
- * stops the iteration and is returned. */
-typedef int lg_store_file_fn(void *ud, int64_t id, const char *path, int64_t size,
-                             int64_t mtime_ns);
+/* Calls fn for each known file (id, path, size, mtime_ns, cover_path), in no
+ * set order. The strings are valid during the call only. A non-zero return
+ * from fn stops the iteration and is returned. */
+typedef int lg_store_file_fn(void *ud, int64_t id, const char *path, int64_t size, int64_t mtime_ns,
+                             const char *cover_path);
 int lg_store_files_each(struct lg_store *s, lg_store_file_fn *fn, void *ud) LG_MUST_CHECK;
 
 /* Deletes artists and albums left without tracks. Returns how many rows went. */
@@ -116,8 +118,8 @@ int lg_store_counts(struct lg_store *s, struct lg_store_counts *out) LG_MUST_CHE
 struct lg_user {
     int64_t id;
     char *name;
-    char *pass_hash;          /* argon2id string (crypto_pwhash_str) */
-    unsigned char *pass_box;  /* password sealed with the server key (secretbox) */
+    char *pass_hash;         /* argon2id string (crypto_pwhash_str) */
+    unsigned char *pass_box; /* password sealed with the server key (secretbox) */
     size_t pass_box_len;
     int is_admin;
     int64_t created_at;
@@ -127,8 +129,8 @@ void lg_user_free(struct lg_user *u);
 
 /* Adds a user; LG_EEXIST when the name is taken. */
 int lg_store_user_add(struct lg_store *s, const struct lg_user *u, int64_t *id_out) LG_MUST_CHECK;
-int lg_store_user_get_by_name(struct lg_store *s, const char *name, struct lg_user *out)
-    LG_MUST_CHECK;
+int lg_store_user_get_by_name(struct lg_store *s, const char *name,
+                              struct lg_user *out) LG_MUST_CHECK;
 int lg_store_user_get(struct lg_store *s, int64_t id, struct lg_user *out) LG_MUST_CHECK;
 /* Replaces the password hash and sealed copy of a user. */
 int lg_store_user_set_password(struct lg_store *s, int64_t id, const char *pass_hash,
@@ -138,7 +140,7 @@ int lg_store_user_set_password(struct lg_store *s, int64_t id, const char *pass_
 int lg_store_apikey_add(struct lg_store *s, int64_t user_id, const unsigned char hash[32],
                         const char *label) LG_MUST_CHECK;
 /* Finds the user that owns the key with this hash; LG_ENOTFOUND otherwise. */
-int lg_store_apikey_find(struct lg_store *s, const unsigned char hash[32], int64_t *user_id)
-    LG_MUST_CHECK;
+int lg_store_apikey_find(struct lg_store *s, const unsigned char hash[32],
+                         int64_t *user_id) LG_MUST_CHECK;
 
 #endif

@@ -6,8 +6,6 @@
  * alive. Statements for tracks are generated once from a column table, so a
  * column is named in exactly one place in C.
  */
-#include "store/store.h"
-
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +17,7 @@
 #include <sqlite3.h>
 
 #include "core/log.h"
+#include "store/store.h"
 
 static const struct lg_log slog = { "store" };
 
@@ -39,6 +38,7 @@ enum stmt_id {
     S_TRACK_GET,
     S_TRACK_UPSERT,
     S_TRACK_DELETE,
+    S_TRACK_SET_COVER,
     S_ARTIST_UPSERT,
     S_ALBUM_UPSERT,
     S_FILES,
@@ -68,6 +68,8 @@ static const char *const stmt_sql[S_COUNT_] = {
     [S_TRACK_GET] = track_get_sql,
     [S_TRACK_UPSERT] = track_upsert_sql,
     [S_TRACK_DELETE] = "DELETE FROM tracks WHERE id = ?1",
+    [S_TRACK_SET_COVER] =
+        "UPDATE tracks SET cover_path = ?2, updated_at = unixepoch() WHERE id = ?1",
     [S_ARTIST_UPSERT] = "INSERT INTO artists(name, mbid) VALUES (?1, ?2) "
                         "ON CONFLICT(name) DO UPDATE SET mbid = CASE WHEN excluded.mbid <> '' "
                         "THEN excluded.mbid ELSE mbid END RETURNING id",
@@ -79,7 +81,7 @@ static const char *const stmt_sql[S_COUNT_] = {
                        "compilation = excluded.compilation OR compilation, "
                        "mbid = CASE WHEN excluded.mbid <> '' THEN excluded.mbid ELSE mbid END "
                        "RETURNING id",
-    [S_FILES] = "SELECT id, path, size, mtime_ns FROM tracks",
+    [S_FILES] = "SELECT id, path, size, mtime_ns, cover_path FROM tracks",
     [S_PRUNE_ALBUMS] = "DELETE FROM albums WHERE NOT EXISTS "
                        "(SELECT 1 FROM tracks WHERE tracks.album_id = albums.id)",
     [S_PRUNE_ARTISTS] = "DELETE FROM artists WHERE NOT EXISTS "
@@ -121,7 +123,10 @@ struct col {
     size_t off;
 };
 
-#define TC(name, type) { #name, type, offsetof(struct lg_track, name) }
+#define TC(name, type)                               \
+    {                                                \
+#name, type, offsetof(struct lg_track, name) \
+    }
 
 /* Columns written by upsert and read back by get, in this order. */
 static const struct col track_cols[] = {
@@ -626,6 +631,16 @@ int lg_store_track_delete(struct lg_store *s, int64_t id)
     return step_done(st);
 }
 
+int lg_store_track_set_cover(struct lg_store *s, int64_t id, const char *cover_path)
+{
+    sqlite3_stmt *st = stmt(s, S_TRACK_SET_COVER);
+    if (!st)
+        return LG_ESTORE;
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_text(st, 2, nz(cover_path), -1, SQLITE_STATIC);
+    return step_done(st);
+}
+
 int lg_store_files_each(struct lg_store *s, lg_store_file_fn *fn, void *ud)
 {
     sqlite3_stmt *st = stmt(s, S_FILES);
@@ -635,8 +650,10 @@ int lg_store_files_each(struct lg_store *s, lg_store_file_fn *fn, void *ud)
     int r = 0;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         const unsigned char *path = sqlite3_column_text(st, 1);
+        const unsigned char *cover = sqlite3_column_text(st, 4);
         r = fn(ud, sqlite3_column_int64(st, 0), path ? (const char *)path : "",
-               sqlite3_column_int64(st, 2), sqlite3_column_int64(st, 3));
+               sqlite3_column_int64(st, 2), sqlite3_column_int64(st, 3),
+               cover ? (const char *)cover : "");
         if (r != 0)
             break;
     }

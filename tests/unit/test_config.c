@@ -9,6 +9,7 @@
 
 #include "core/config.h"
 #include "core/log.h"
+
 #include "harness.h"
 
 static char *tmp;
@@ -25,8 +26,9 @@ static char *write_conf(const char *name, const char *text)
 
 static void clear_env(void)
 {
-    static const char *const vars[] = { "LEGATO_MUSIC", "LEGATO_DATA", "LEGATO_LISTEN",
-                                        "LEGATO_DB", "LEGATO_CONFIG", "LEGATO_LOG_LEVEL",
+    static const char *const vars[] = { "LEGATO_MUSIC",         "LEGATO_DATA",
+                                        "LEGATO_LISTEN",        "LEGATO_DB",
+                                        "LEGATO_CONFIG",        "LEGATO_LOG_LEVEL",
                                         "LEGATO_SCAN_INTERVAL", "LEGATO_LOG_FORMAT" };
     for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
         unsetenv(vars[i]);
@@ -79,9 +81,9 @@ LG_TEST(precedence)
     struct lg_config c;
     char err[256];
     CHECK_INT(load(&c, 4, argv, err, sizeof(err)), 0);
-    CHECK_STR(c.listen, "127.0.0.1:3333");  /* flag beats env and file */
-    CHECK_STR(c.music_dir, "/env/music");   /* env beats file */
-    CHECK_STR(c.data_dir, "/file/data");    /* file beats default */
+    CHECK_STR(c.listen, "127.0.0.1:3333"); /* flag beats env and file */
+    CHECK_STR(c.music_dir, "/env/music");  /* env beats file */
+    CHECK_STR(c.data_dir, "/file/data");   /* file beats default */
     CHECK_INT(c.scan_interval_s, 60);
     CHECK_INT(c.log_level, LG_LOG_DEBUG);
     CHECK_STR(c.config_file, conf);
@@ -157,5 +159,5 @@ LG_TEST(setup)
     tmp = lg_test_tmpdir("config");
 }
 
-LG_TEST_MAIN(LG_CASE(setup), LG_CASE(defaults), LG_CASE(precedence),
-             LG_CASE(default_file_location), LG_CASE(errors), LG_CASE(missing_named_file_and_value))
+LG_TEST_MAIN(LG_CASE(setup), LG_CASE(defaults), LG_CASE(precedence), LG_CASE(default_file_location),
+             LG_CASE(errors), LG_CASE(missing_named_file_and_value))

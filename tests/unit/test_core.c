@@ -7,6 +7,7 @@
 
 #include "core/buf.h"
 #include "core/str.h"
+
 #include "harness.h"
 
 LG_TEST(parse_integers)
@@ -58,10 +59,10 @@ LG_TEST(utf8)
     CHECK(lg_utf8_valid("abc", 3));
     CHECK(lg_utf8_valid("\xc3\xa9", 2));
     CHECK(lg_utf8_valid("\xf0\x9f\x8e\xb5", 4));
-    CHECK(!lg_utf8_valid("\xc0\xaf", 2));         /* overlong '/' */
-    CHECK(!lg_utf8_valid("\xed\xa0\x80", 3));     /* surrogate */
-    CHECK(!lg_utf8_valid("\xe9t\xe9", 3));        /* Latin-1 */
-    CHECK(!lg_utf8_valid("\xf0\x9f\x8e", 3));     /* truncated */
+    CHECK(!lg_utf8_valid("\xc0\xaf", 2));     /* overlong '/' */
+    CHECK(!lg_utf8_valid("\xed\xa0\x80", 3)); /* surrogate */
+    CHECK(!lg_utf8_valid("\xe9t\xe9", 3));    /* Latin-1 */
+    CHECK(!lg_utf8_valid("\xf0\x9f\x8e", 3)); /* truncated */
     char *s = lg_utf8_sanitize("\xe9t\xe9", 3);
     CHECK_STR(s, "\xef\xbf\xbdt\xef\xbf\xbd");
     free(s);
@@ -76,18 +77,12 @@ LG_TEST(path_safety)
         const char *path;
         bool safe;
     } rows[] = {
-        { "a.mp3", true },
-        { "Artist/Album/01 Song.flac", true },
-        { "..hidden/x", true },
-        { "a..b", true },
-        { "", false },
-        { "/etc/passwd", false },
-        { "../x", false },
-        { "a/../../x", false },
-        { "a/..", false },
-        { "./a", false },
-        { "a//b", false },
-        { "a/", false },
+        { "a.mp3", true },      { "Artist/Album/01 Song.flac", true },
+        { "..hidden/x", true }, { "a..b", true },
+        { "", false },          { "/etc/passwd", false },
+        { "../x", false },      { "a/../../x", false },
+        { "a/..", false },      { "./a", false },
+        { "a//b", false },      { "a/", false },
         { "a\\..\\b", false },
     };
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
@@ -148,6 +143,5 @@ LG_TEST(case_helpers)
     CHECK(!lg_str_has_suffix_ci("mp3", ".mp3"));
 }
 
-LG_TEST_MAIN(LG_CASE(parse_integers), LG_CASE(hex_round_trip), LG_CASE(utf8),
-             LG_CASE(path_safety), LG_CASE(md5_vectors), LG_CASE(buf_limit),
-             LG_CASE(case_helpers))
+LG_TEST_MAIN(LG_CASE(parse_integers), LG_CASE(hex_round_trip), LG_CASE(utf8), LG_CASE(path_safety),
+             LG_CASE(md5_vectors), LG_CASE(buf_limit), LG_CASE(case_helpers))

@@ -56,8 +56,10 @@ struct find {
     int n;
 };
 
-static int find_fn(void *ud, int64_t id, const char *path, int64_t size, int64_t mtime_ns)
+static int find_fn(void *ud, int64_t id, const char *path, int64_t size, int64_t mtime_ns,
+                   const char *cover)
 {
+    (void)cover;
     struct find *f = ud;
     f->n++;
     if (strcmp(path, f->path) == 0)
@@ -221,6 +223,31 @@ LG_TEST(removed_albums_pruned)
     lg_store_close(s);
 }
 
+LG_TEST(cover_added_later)
+{
+    sh("rm -rf cv && mkdir -p cv/a && cp one.mp3 cv/a/");
+    struct lg_store *s = open_store("cv");
+    scan(s, "cv");
+    int64_t id = id_of(s, "a/one.mp3", NULL);
+    struct lg_track t = { 0 };
+    CHECK_INT(lg_store_track_get(s, id, &t), 0);
+    CHECK_STR(t.cover_path, "");
+    lg_track_free(&t);
+    /* A cover placed beside an unchanged file is picked up without a probe. */
+    sh(": > cv/a/Folder.jpg");
+    struct lg_scan_stats st = scan(s, "cv");
+    CHECK_INT(st.unchanged, 1);
+    CHECK_INT(lg_store_track_get(s, id, &t), 0);
+    CHECK_STR(t.cover_path, "a/Folder.jpg");
+    lg_track_free(&t);
+    sh("rm cv/a/Folder.jpg");
+    scan(s, "cv");
+    CHECK_INT(lg_store_track_get(s, id, &t), 0);
+    CHECK_STR(t.cover_path, "");
+    lg_track_free(&t);
+    lg_store_close(s);
+}
+
 LG_TEST(symlink_loops)
 {
     sh("rm -rf ln ext && mkdir -p ln/a/b ext && cp one.mp3 ln/a/b/x.mp3 && cp plain.mp3 ext/y.mp3 "
@@ -342,6 +369,6 @@ LG_TEST(background_scanner)
 }
 
 LG_TEST_MAIN(LG_CASE(setup), LG_CASE(first_scan), LG_CASE(incremental),
-             LG_CASE(removed_albums_pruned), LG_CASE(symlink_loops), LG_CASE(missing_folder),
-             LG_CASE(unreadable_folder_keeps_tracks), LG_CASE(progress),
+             LG_CASE(removed_albums_pruned), LG_CASE(cover_added_later), LG_CASE(symlink_loops),
+             LG_CASE(missing_folder), LG_CASE(unreadable_folder_keeps_tracks), LG_CASE(progress),
              LG_CASE(background_scanner))

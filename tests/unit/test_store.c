@@ -7,8 +7,9 @@
 
 #include <pthread.h>
 
-#include "harness.h"
 #include "store/store.h"
+
+#include "harness.h"
 
 static char *tmp;
 
@@ -137,8 +138,10 @@ LG_TEST(grouping)
     lg_store_close(s);
 }
 
-static int count_files(void *ud, int64_t id, const char *path, int64_t size, int64_t mtime_ns)
+static int count_files(void *ud, int64_t id, const char *path, int64_t size, int64_t mtime_ns,
+                       const char *cover_path)
 {
+    (void)cover_path;
     (void)id;
     (void)path;
     (void)size;

@@ -1,0 +1,392 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Unit tests of http/: the Subsonic response builder and its XML/JSON
+ * renderers, query redaction for the log, listen-address and form parsing,
+ * and a live server on an ephemeral port for the routes that need neither
+ * store nor auth (healthz, 404, 405, limits).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/buf.h"
+#include "core/config.h"
+#include "http/http.h"
+#include "http/http_int.h"
+#include "http/subsonic.h"
+
+#include "harness.h"
+
+static char *render(json_t *resp, enum lg_sub_format fmt, const char *cb)
+{
+    struct lg_buf b;
+    lg_buf_init(&b, 1 << 20);
+    int rc = lg_sub_render(resp, fmt, cb, &b);
+    CHECK_INT(rc, 0);
+    json_decref(resp);
+    return lg_buf_steal(&b);
+}
+
+#define XML_HEAD                                                      \
+    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<subsonic-response " \
+    "xmlns=\"http://subsonic.org/restapi\" "
+
+LG_TEST(envelope_error)
+{
+    char *j = render(lg_sub_new_error(40, "Wrong username or password"), LG_SUB_JSON, NULL);
+    CHECK_STR(j, "{\"subsonic-response\":{\"status\":\"failed\",\"version\":\"1.16.1\","
+                 "\"type\":\"legato\",\"serverVersion\":\"0.1.0\",\"openSubsonic\":true,"
+                 "\"error\":{\"code\":40,\"message\":\"Wrong username or password\"}}}");
+    free(j);
+    char *x = render(lg_sub_new_error(40, "Wrong username or password"), LG_SUB_XML, NULL);
+    CHECK_STR(x, XML_HEAD "status=\"failed\" version=\"1.16.1\" type=\"legato\" "
+                          "serverVersion=\"0.1.0\" openSubsonic=\"true\"><error code=\"40\" "
+                          "message=\"Wrong username or password\"/></subsonic-response>");
+    free(x);
+}
+
+LG_TEST(envelope_ok)
+{
+    char *x = render(lg_sub_new(), LG_SUB_XML, NULL);
+    CHECK_STR(x, XML_HEAD "status=\"ok\" version=\"1.16.1\" type=\"legato\" "
+                          "serverVersion=\"0.1.0\" openSubsonic=\"true\"/>");
+    free(x);
+    char *j = render(lg_sub_new(), LG_SUB_JSONP, "cb.x_1");
+    CHECK_STR(j, "cb.x_1({\"subsonic-response\":{\"status\":\"ok\",\"version\":\"1.16.1\","
+                 "\"type\":\"legato\",\"serverVersion\":\"0.1.0\",\"openSubsonic\":true}});");
+    free(j);
+}
+
+/* A tree shaped like getGenres/getAlbum: nested objects, runs of elements,
+ * text content, escaping, numbers and booleans. */
+LG_TEST(tree_mapping)
+{
+    json_t *r = lg_sub_new();
+    json_t *genres = lg_sub_child(r, "genres");
+    json_t *g = lg_sub_append(genres, "genre");
+    lg_sub_set_int(g, "songCount", 3);
+    lg_sub_set_str(g, "value", "Rock & <Roll>");
+    g = lg_sub_append(genres, "genre");
+    lg_sub_set_int(g, "songCount", 0);
+    lg_sub_set_str(g, "value", "Jazz");
+    json_t *al = lg_sub_child(r, "album");
+    lg_sub_set_str(al, "name", "Q\"uote's\ttab\x01");
+    lg_sub_set_bool(al, "starred", false);
+    json_object_set_new(al, "gain", json_real(-6.5));
+    json_object_set_new(al, "moods", json_pack("[ss]", "calm", "dark"));
+    json_object_set_new(al, "skip", json_null());
+    lg_sub_set_str(al, "absent", NULL);
+    json_t *x = json_object_get(r, "album");
+    lg_sub_set_int(x, "year", 1999); /* attributes after children in insertion order */
+
+    char *xml = render(json_incref(r), LG_SUB_XML, NULL);
+    const char *body = strstr(xml, "openSubsonic=\"true\">");
+    CHECK(body != NULL);
+    if (body)
+        CHECK_STR(body + 20, "<genres><genre songCount=\"3\">Rock &amp; &lt;Roll&gt;</genre>"
+                             "<genre songCount=\"0\">Jazz</genre></genres>"
+                             "<album name=\"Q&quot;uote&apos;s&#9;tab\" starred=\"false\" "
+                             "gain=\"-6.5\" year=\"1999\"><moods>calm</moods><moods>dark</moods>"
+                             "</album></subsonic-response>");
+    free(xml);
+    char *js = render(r, LG_SUB_JSON, NULL);
+    body = strstr(js, "\"openSubsonic\":true,");
+    CHECK(body != NULL);
+    if (body)
+        CHECK_STR(body + 20, "\"genres\":{\"genre\":[{\"songCount\":3,\"value\":\"Rock & <Roll>\"},"
+                             "{\"songCount\":0,\"value\":\"Jazz\"}]},\"album\":{\"name\":"
+                             "\"Q\\\"uote's\\ttab\\u0001\",\"starred\":false,\"gain\":-6.5,"
+                             "\"moods\":[\"calm\",\"dark\"],\"skip\":null,\"year\":1999}}}");
+    free(js);
+}
+
+LG_TEST(render_limit)
+{
+    struct lg_buf b;
+    lg_buf_init(&b, 40);
+    json_t *r = lg_sub_new();
+    CHECK_INT(lg_sub_render(r, LG_SUB_XML, NULL, &b), LG_ETOOBIG);
+    CHECK_INT(lg_sub_render(r, LG_SUB_JSON, NULL, &b), LG_ETOOBIG);
+    json_decref(r);
+    lg_buf_free(&b);
+}
+
+LG_TEST(format_from)
+{
+    static const struct {
+        const char *f, *cb;
+        enum lg_sub_format fmt;
+    } rows[] = {
+        { NULL, NULL, LG_SUB_XML },          { "xml", NULL, LG_SUB_XML },
+        { "json", NULL, LG_SUB_JSON },       { "JSON", NULL, LG_SUB_XML },
+        { "jsonp", "cb", LG_SUB_JSONP },     { "jsonp", NULL, LG_SUB_XML },
+        { "jsonp", "alert(1)", LG_SUB_XML }, { "jsonp", "", LG_SUB_XML },
+        { "yaml", NULL, LG_SUB_XML },
+    };
+    for (size_t i = 0; i < LG_ARRAY_LEN(rows); i++)
+        CHECK_INT(lg_sub_format_from(rows[i].f, rows[i].cb), rows[i].fmt);
+    CHECK_STR(lg_sub_content_type(LG_SUB_XML), "text/xml; charset=utf-8");
+    CHECK_STR(lg_sub_content_type(LG_SUB_JSON), "application/json; charset=utf-8");
+}
+
+LG_TEST(redact)
+{
+    static const struct {
+        const char *in, *out;
+    } rows[] = {
+        { "/rest/ping", "/rest/ping" },
+        { "/rest/stream?id=1&u=joe&p=sesame&v=1.16.1&c=x", "/rest/stream?id=1&u=joe&v=1.16.1&c=x" },
+        { "/rest/ping?u=joe&t=26719a1196d2a940705a59634eb18eab&s=c19b2d&f=json",
+          "/rest/ping?u=joe&f=json" },
+        { "/rest/ping?p=enc:736573616d65", "/rest/ping" },
+        { "/rest/ping?apiKey=secret&f=json", "/rest/ping?f=json" },
+        { "/rest/ping?APIKEY=secret&P=x&Token=y&password=z&access_token=w&id=2",
+          "/rest/ping?id=2" },
+        { "/rest/ping?%70=sesame&%61piKey=k&id=3", "/rest/ping?id=3" },
+        { "/rest/ping?p", "/rest/ping" },
+        { "/rest/ping?&&id=1&&", "/rest/ping?id=1" },
+        { "/rest/ping?pp=1&sx=2", "/rest/ping?pp=1&sx=2" },
+        { "/x\x01y?a=\x1b", "/x?y?a=?" },
+        { "/?", "/" },
+    };
+    for (size_t i = 0; i < LG_ARRAY_LEN(rows); i++) {
+        char out[256];
+        size_t n = lg_http_redact_uri(rows[i].in, out, sizeof(out));
+        CHECK_STR(out, rows[i].out);
+        CHECK_INT(n, strlen(rows[i].out));
+    }
+    char small[16];
+    lg_http_redact_uri("/rest/stream?id=123456789", small, sizeof(small));
+    CHECK_STR(small, "/rest/stream...");
+    lg_http_redact_uri("/rest/ping?p=longsecretvalue", small, sizeof(small));
+    CHECK_STR(small, "/rest/ping");
+}
+
+LG_TEST(parse_listen)
+{
+    static const struct {
+        const char *in;
+        int rc;
+        const char *host;
+        int port;
+    } rows[] = {
+        { "127.0.0.1:5342", 0, "127.0.0.1", 5342 },
+        { "0.0.0.0:0", 0, "0.0.0.0", 0 },
+        { "localhost:80", 0, "localhost", 80 },
+        { "[::1]:8080", 0, "::1", 8080 },
+        { "[::]:0", 0, "::", 0 },
+        { ":9000", 0, "", 9000 },
+        { "127.0.0.1", LG_EINVAL, NULL, 0 },
+        { "127.0.0.1:", LG_EINVAL, NULL, 0 },
+        { "127.0.0.1:65536", LG_EINVAL, NULL, 0 },
+        { "127.0.0.1:-1", LG_EINVAL, NULL, 0 },
+        { "127.0.0.1:80x", LG_EINVAL, NULL, 0 },
+        { "::1:80", LG_EINVAL, NULL, 0 },
+        { "[::1]80", LG_EINVAL, NULL, 0 },
+        { "[::1:80", LG_EINVAL, NULL, 0 },
+        { "", LG_EINVAL, NULL, 0 },
+        { NULL, LG_EINVAL, NULL, 0 },
+    };
+    for (size_t i = 0; i < LG_ARRAY_LEN(rows); i++) {
+        char host[64] = "unchanged";
+        int port = -1;
+        CHECK_INT(lg_http_parse_listen(rows[i].in, host, sizeof(host), &port), rows[i].rc);
+        CHECK_STR(host, rows[i].host ? rows[i].host : "unchanged");
+        CHECK_INT(port, rows[i].rc == 0 ? rows[i].port : -1);
+    }
+}
+
+LG_TEST(form_parse)
+{
+    char body[] = "u=joe&p=se%26same&c=My+Client&empty=&flag&&id=1&id=2&bad=%zz%4";
+    struct lg_form_field f[16];
+    int n = lg_http_form_parse(body, f, LG_ARRAY_LEN(f));
+    CHECK_INT(n, 8);
+    static const char *const want[][2] = {
+        { "u", "joe" }, { "p", "se&same" }, { "c", "My Client" }, { "empty", "" },
+        { "flag", "" }, { "id", "1" },      { "id", "2" },        { "bad", "%zz%4" },
+    };
+    for (int i = 0; i < n && i < 8; i++) {
+        CHECK_STR(f[i].key, want[i][0]);
+        CHECK_STR(f[i].value, want[i][1]);
+    }
+    char many[] = "a=1&b=2&c=3";
+    CHECK_INT(lg_http_form_parse(many, f, 2), LG_ETOOBIG);
+    char empty[] = "";
+    CHECK_INT(lg_http_form_parse(empty, f, 2), 0);
+}
+
+LG_TEST(url_decode)
+{
+    char s[] = "a%20b+c%2Bd%e2%82%ac%";
+    CHECK_INT(lg_url_decode(s), 11);
+    CHECK_STR(s, "a b c+d\xe2\x82\xac%");
+}
+
+/* --- a live server --- */
+
+/* Sends req to 127.0.0.1:port and returns the whole answer (caller frees). */
+static char *roundtrip(int port, const char *req, size_t req_len)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    lg_assert(fd >= 0);
+    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    lg_assert(connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0);
+    for (size_t off = 0; off < req_len;) {
+        ssize_t n = write(fd, req + off, req_len - off);
+        if (n <= 0)
+            break; /* the server may answer and close before reading it all */
+        off += (size_t)n;
+    }
+    struct lg_buf b;
+    lg_buf_init(&b, 1 << 20);
+    char chunk[4096];
+    ssize_t n;
+    while ((n = read(fd, chunk, sizeof(chunk))) > 0)
+        lg_assert(lg_buf_append(&b, chunk, (size_t)n) == 0);
+    close(fd);
+    return lg_buf_steal(&b);
+}
+
+static char *get(int port, const char *method, const char *target)
+{
+    char *req =
+        lg_xasprintf("%s %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", method, target);
+    char *resp = roundtrip(port, req, strlen(req));
+    free(req);
+    return resp;
+}
+
+static bool starts(const char *s, const char *prefix)
+{
+    bool ok = strncmp(s, prefix, strlen(prefix)) == 0;
+    if (!ok)
+        fprintf(stderr, "  got: %.80s\n", s);
+    return ok;
+}
+
+static void check_routes(int port)
+{
+    char *r = get(port, "GET", "/healthz");
+    CHECK(starts(r, "HTTP/1.1 200"));
+    CHECK(strstr(r, "\r\n\r\n{\"status\":\"ok\"}") != NULL);
+    free(r);
+    r = get(port, "HEAD", "/healthz");
+    CHECK(starts(r, "HTTP/1.1 200"));
+    CHECK(strstr(r, "{\"status\"") == NULL);
+    free(r);
+    r = get(port, "GET", "/nope");
+    CHECK(starts(r, "HTTP/1.1 404"));
+    free(r);
+    r = get(port, "DELETE", "/healthz");
+    CHECK(starts(r, "HTTP/1.1 405"));
+    CHECK(strstr(r, "Allow: GET, HEAD") != NULL);
+    free(r);
+    r = get(port, "PUT", "/rest/ping");
+    CHECK(starts(r, "HTTP/1.1 405"));
+    free(r);
+}
+
+static void check_limits(int port)
+{
+    /* A request line over the connection's memory: MHD answers 414. */
+    size_t big = LG_HTTP_CONN_MEMORY + 1000;
+    char *target = lg_xmalloc(big + 1);
+    memset(target, 'a', big);
+    target[0] = '/';
+    target[big] = '\0';
+    char *r = get(port, "GET", target);
+    CHECK(starts(r, "HTTP/1.1 414"));
+    free(r);
+    free(target);
+    /* A header block over it: 431. */
+    char *hdr = lg_xmalloc(big + 1);
+    memset(hdr, 'b', big);
+    hdr[big] = '\0';
+    char *req = lg_xasprintf("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: %s\r\n\r\n", hdr);
+    r = roundtrip(port, req, strlen(req));
+    CHECK(starts(r, "HTTP/1.1 431"));
+    free(r);
+    free(req);
+    free(hdr);
+    /* A form body over LG_REQ_BODY_MAX: 413; another type: 415. */
+    size_t n = LG_REQ_BODY_MAX + 10;
+    char *body = lg_xmalloc(n + 1);
+    memset(body, 'x', n);
+    body[n] = '\0';
+    req = lg_xasprintf("POST /rest/ping HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                       "Content-Type: application/x-www-form-urlencoded\r\n"
+                       "Content-Length: %zu\r\n\r\n%s",
+                       n, body);
+    r = roundtrip(port, req, strlen(req));
+    CHECK(starts(r, "HTTP/1.1 413"));
+    free(r);
+    free(req);
+    free(body);
+    req = lg_xasprintf("POST /rest/ping HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                       "Content-Type: application/json\r\nContent-Length: 2\r\n\r\n{}");
+    r = roundtrip(port, req, strlen(req));
+    CHECK(starts(r, "HTTP/1.1 415"));
+    free(r);
+    free(req);
+}
+
+LG_TEST(live_server)
+{
+    struct lg_config cfg = { 0 };
+    cfg.listen = "127.0.0.1:0";
+    cfg.http_threads = 2;
+    cfg.max_connections = 64;
+    cfg.max_per_ip = 16;
+    cfg.conn_timeout_s = 5;
+    struct lg_http_deps deps = { .cfg = &cfg };
+    struct lg_http *h = NULL;
+    CHECK_INT(lg_http_start(&deps, &h), 0);
+    if (!h)
+        return;
+    int port = lg_http_port(h);
+    CHECK(port > 0 && port < 65536);
+    check_routes(port);
+    check_limits(port);
+
+    /* The port is taken: a second server on it fails cleanly. */
+    char *listen = lg_xasprintf("127.0.0.1:%d", port);
+    cfg.listen = listen;
+    struct lg_http *h2 = NULL;
+    CHECK(lg_http_start(&deps, &h2) < 0);
+    CHECK(h2 == NULL);
+    cfg.listen = "nonsense";
+    CHECK_INT(lg_http_start(&deps, &h2), LG_EINVAL);
+    free(listen);
+    lg_http_stop(h);
+    lg_http_stop(NULL);
+}
+
+LG_TEST(live_server_ipv6)
+{
+    struct lg_config cfg = { 0 };
+    cfg.listen = "[::1]:0";
+    cfg.http_threads = 1;
+    cfg.max_connections = 8;
+    cfg.conn_timeout_s = 5;
+    struct lg_http_deps deps = { .cfg = &cfg };
+    struct lg_http *h = NULL;
+    int rc = lg_http_start(&deps, &h);
+    if (rc < 0) {
+        fprintf(stderr, "  no IPv6 loopback here; skipped\n");
+        return;
+    }
+    CHECK(lg_http_port(h) > 0);
+    lg_http_stop(h);
+}
+
+LG_TEST_MAIN(LG_CASE(envelope_error), LG_CASE(envelope_ok), LG_CASE(tree_mapping),
+             LG_CASE(render_limit), LG_CASE(format_from), LG_CASE(redact), LG_CASE(parse_listen),
+             LG_CASE(form_parse), LG_CASE(url_decode), LG_CASE(live_server),
+             LG_CASE(live_server_ipv6))
