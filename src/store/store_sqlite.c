@@ -18,6 +18,7 @@
 
 #include "core/log.h"
 #include "store/store.h"
+#include "store/store_int.h"
 
 static const struct lg_log slog = { "store" };
 
@@ -98,9 +99,17 @@ static const char *const stmt_sql[S_COUNT_] = {
     [S_APIKEY_FIND] = "SELECT user_id FROM api_keys WHERE key_hash = ?1",
 };
 
+/* A prepared statement cached under the address of its SQL text. */
+struct stmt_slot {
+    const char *sql;
+    sqlite3_stmt *st;
+};
+
 struct conn {
     sqlite3 *db;
-    sqlite3_stmt *stmt[S_COUNT_];
+    struct stmt_slot *slots; /* open addressing, at most half full */
+    size_t cap;
+    size_t n;
     struct lg_store *store;
     struct conn *next;
 };
@@ -191,7 +200,7 @@ static void build_track_sql(void)
 
 /* --- connections --- */
 
-static int fail_db(sqlite3 *db, const char *what)
+int lg_store_fail(sqlite3 *db, const char *what)
 {
     lg_log(&slog, LG_LOG_ERROR, "%s: %s", what, db ? sqlite3_errmsg(db) : "out of memory");
     return LG_ESTORE;
@@ -199,8 +208,9 @@ static int fail_db(sqlite3 *db, const char *what)
 
 static void conn_close(struct conn *c)
 {
-    for (int i = 0; i < S_COUNT_; i++)
-        sqlite3_finalize(c->stmt[i]);
+    for (size_t i = 0; i < c->cap; i++)
+        sqlite3_finalize(c->slots[i].st);
+    free(c->slots);
     sqlite3_close_v2(c->db);
     free(c);
 }
@@ -241,7 +251,7 @@ static int conn_open(const char *path, sqlite3 **out)
     sqlite3 *db = NULL;
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
     if (sqlite3_open_v2(path, &db, flags, NULL) != SQLITE_OK) {
-        int r = fail_db(db, path);
+        int r = lg_store_fail(db, path);
         sqlite3_close_v2(db);
         return r;
     }
@@ -277,36 +287,68 @@ static struct conn *get_conn(struct lg_store *s)
     return c;
 }
 
-/* The cached statement id for this thread, reset and unbound; NULL on error. */
-static sqlite3_stmt *stmt(struct lg_store *s, enum stmt_id id)
+static size_t slot_hash(const char *sql, size_t cap)
+{
+    return (size_t)(((uintptr_t)sql >> 3) * 0x9e3779b97f4a7c15u) & (cap - 1);
+}
+
+static void slots_grow(struct conn *c)
+{
+    size_t cap = c->cap ? c->cap * 2 : 64;
+    struct stmt_slot *slots = lg_xcalloc(cap, sizeof(*slots));
+    for (size_t i = 0; i < c->cap; i++) {
+        if (!c->slots[i].sql)
+            continue;
+        size_t j = slot_hash(c->slots[i].sql, cap);
+        while (slots[j].sql)
+            j = (j + 1) & (cap - 1);
+        slots[j] = c->slots[i];
+    }
+    free(c->slots);
+    c->slots = slots;
+    c->cap = cap;
+}
+
+sqlite3_stmt *lg_store_stmt(struct lg_store *s, const char *sql)
 {
     struct conn *c = get_conn(s);
     if (!c)
         return NULL;
-    sqlite3_stmt *st = c->stmt[id];
+    if (2 * (c->n + 1) > c->cap)
+        slots_grow(c);
+    size_t i = slot_hash(sql, c->cap);
+    while (c->slots[i].sql && c->slots[i].sql != sql)
+        i = (i + 1) & (c->cap - 1);
+    sqlite3_stmt *st = c->slots[i].st;
     if (st) {
         sqlite3_reset(st);
         sqlite3_clear_bindings(st);
         return st;
     }
-    if (sqlite3_prepare_v3(c->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) !=
-        SQLITE_OK) {
-        fail_db(c->db, stmt_sql[id]);
+    if (sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK) {
+        lg_store_fail(c->db, sql);
         return NULL;
     }
-    c->stmt[id] = st;
+    c->slots[i].sql = sql;
+    c->slots[i].st = st;
+    c->n++;
     return st;
 }
 
+static sqlite3_stmt *stmt(struct lg_store *s, enum stmt_id id)
+{
+    return lg_store_stmt(s, stmt_sql[id]);
+}
+
 /* Steps a statement that returns no row (or whose rows are ignored). */
-static int step_done(sqlite3_stmt *st)
+int lg_store_step_done(sqlite3_stmt *st)
 {
     int rc = sqlite3_step(st);
     int r = 0;
     if (rc == SQLITE_CONSTRAINT) {
         r = LG_EEXIST;
     } else if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
-        r = fail_db(sqlite3_db_handle(st), sqlite3_sql(st));
+        r = lg_store_fail(sqlite3_db_handle(st), sqlite3_sql(st));
     }
     sqlite3_reset(st);
     return r;
@@ -314,19 +356,20 @@ static int step_done(sqlite3_stmt *st)
 
 /* Steps a statement expected to return one row; LG_ENOTFOUND when none. The
  * statement is left on the row for the caller to read, then reset. */
-static int step_row(sqlite3_stmt *st)
+int lg_store_step_row(sqlite3_stmt *st)
 {
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW)
         return 0;
-    int r = rc == SQLITE_DONE ? LG_ENOTFOUND : fail_db(sqlite3_db_handle(st), sqlite3_sql(st));
+    int r =
+        rc == SQLITE_DONE ? LG_ENOTFOUND : lg_store_fail(sqlite3_db_handle(st), sqlite3_sql(st));
     if (rc == SQLITE_CONSTRAINT)
         r = LG_EEXIST;
     sqlite3_reset(st);
     return r;
 }
 
-static char *col_text(sqlite3_stmt *st, int i)
+char *lg_store_col_text(sqlite3_stmt *st, int i)
 {
     const unsigned char *t = sqlite3_column_text(st, i);
     return lg_xstrdup(t ? (const char *)t : "");
@@ -338,11 +381,11 @@ static int migrate(sqlite3 *db, int *version)
 {
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
-        return fail_db(db, "user_version");
+        return lg_store_fail(db, "user_version");
     int v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
     sqlite3_finalize(st);
     if (v < 0)
-        return fail_db(db, "user_version");
+        return lg_store_fail(db, "user_version");
     if (v > (int)lg_migration_count) {
         lg_log(&slog, LG_LOG_ERROR,
                "database schema version %d is newer than this legato knows (%zu); "
@@ -451,13 +494,13 @@ int lg_store_migrations_count(void)
 int lg_store_begin(struct lg_store *s)
 {
     sqlite3_stmt *st = stmt(s, S_BEGIN);
-    return st ? step_done(st) : LG_ESTORE;
+    return st ? lg_store_step_done(st) : LG_ESTORE;
 }
 
 int lg_store_commit(struct lg_store *s)
 {
     sqlite3_stmt *st = stmt(s, S_COMMIT);
-    int r = st ? step_done(st) : LG_ESTORE;
+    int r = st ? lg_store_step_done(st) : LG_ESTORE;
     if (r < 0)
         lg_store_rollback(s);
     return r;
@@ -468,7 +511,7 @@ void lg_store_rollback(struct lg_store *s)
     struct conn *c = get_conn(s);
     if (c && !sqlite3_get_autocommit(c->db)) {
         sqlite3_stmt *st = stmt(s, S_ROLLBACK);
-        if (st && step_done(st) < 0)
+        if (st && lg_store_step_done(st) < 0)
             lg_log(&slog, LG_LOG_WARN, "rollback failed");
     }
 }
@@ -481,10 +524,10 @@ int lg_store_meta_get(struct lg_store *s, const char *key, char **out)
     if (!st)
         return LG_ESTORE;
     sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-    int r = step_row(st);
+    int r = lg_store_step_row(st);
     if (r < 0)
         return r;
-    *out = col_text(st, 0);
+    *out = lg_store_col_text(st, 0);
     sqlite3_reset(st);
     return 0;
 }
@@ -496,7 +539,7 @@ int lg_store_meta_set(struct lg_store *s, const char *key, const char *value)
         return LG_ESTORE;
     sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
-    return step_done(st);
+    return lg_store_step_done(st);
 }
 
 /* --- tracks --- */
@@ -520,7 +563,7 @@ int lg_store_track_get(struct lg_store *s, int64_t id, struct lg_track *out)
     if (!st)
         return LG_ESTORE;
     sqlite3_bind_int64(st, 1, id);
-    int r = step_row(st);
+    int r = lg_store_step_row(st);
     if (r < 0)
         return r;
     struct lg_track t = { 0 };
@@ -532,7 +575,7 @@ int lg_store_track_get(struct lg_store *s, int64_t id, struct lg_track *out)
         char *field = (char *)&t + track_cols[i].off;
         int c = i + 4;
         if (track_cols[i].type == C_TEXT)
-            *(char **)field = col_text(st, c);
+            *(char **)field = lg_store_col_text(st, c);
         else if (track_cols[i].type == C_INT)
             *(int *)field = sqlite3_column_int(st, c);
         else
@@ -562,7 +605,7 @@ static const char *album_artist_name(const struct lg_track *t)
 
 static int upsert_returning(sqlite3_stmt *st, int64_t *id)
 {
-    int r = step_row(st);
+    int r = lg_store_step_row(st);
     if (r < 0)
         return r;
     *id = sqlite3_column_int64(st, 0);
@@ -628,7 +671,7 @@ int lg_store_track_delete(struct lg_store *s, int64_t id)
     if (!st)
         return LG_ESTORE;
     sqlite3_bind_int64(st, 1, id);
-    return step_done(st);
+    return lg_store_step_done(st);
 }
 
 int lg_store_track_set_cover(struct lg_store *s, int64_t id, const char *cover_path)
@@ -638,7 +681,7 @@ int lg_store_track_set_cover(struct lg_store *s, int64_t id, const char *cover_p
         return LG_ESTORE;
     sqlite3_bind_int64(st, 1, id);
     sqlite3_bind_text(st, 2, nz(cover_path), -1, SQLITE_STATIC);
-    return step_done(st);
+    return lg_store_step_done(st);
 }
 
 int lg_store_files_each(struct lg_store *s, lg_store_file_fn *fn, void *ud)
@@ -658,7 +701,7 @@ int lg_store_files_each(struct lg_store *s, lg_store_file_fn *fn, void *ud)
             break;
     }
     if (r == 0 && rc != SQLITE_DONE)
-        r = fail_db(sqlite3_db_handle(st), "listing files");
+        r = lg_store_fail(sqlite3_db_handle(st), "listing files");
     sqlite3_reset(st);
     return r;
 }
@@ -671,7 +714,7 @@ int lg_store_prune(struct lg_store *s)
         sqlite3_stmt *st = stmt(s, ids[i]);
         if (!st)
             return LG_ESTORE;
-        int r = step_done(st);
+        int r = lg_store_step_done(st);
         if (r < 0)
             return r;
         n += sqlite3_changes(sqlite3_db_handle(st));
@@ -684,7 +727,7 @@ int lg_store_counts(struct lg_store *s, struct lg_store_counts *out)
     sqlite3_stmt *st = stmt(s, S_COUNTS);
     if (!st)
         return LG_ESTORE;
-    int r = step_row(st);
+    int r = lg_store_step_row(st);
     if (r < 0)
         return r;
     out->tracks = sqlite3_column_int64(st, 0);
@@ -718,7 +761,7 @@ int lg_store_user_add(struct lg_store *s, const struct lg_user *u, int64_t *id_o
     sqlite3_bind_text(st, 2, u->pass_hash, -1, SQLITE_STATIC);
     sqlite3_bind_blob(st, 3, u->pass_box, (int)u->pass_box_len, SQLITE_STATIC);
     sqlite3_bind_int(st, 4, u->is_admin != 0);
-    int r = step_done(st);
+    int r = lg_store_step_done(st);
     if (r == 0 && id_out)
         *id_out = sqlite3_last_insert_rowid(sqlite3_db_handle(st));
     return r;
@@ -726,13 +769,13 @@ int lg_store_user_add(struct lg_store *s, const struct lg_user *u, int64_t *id_o
 
 static int user_read(sqlite3_stmt *st, struct lg_user *out)
 {
-    int r = step_row(st);
+    int r = lg_store_step_row(st);
     if (r < 0)
         return r;
     struct lg_user u = { 0 };
     u.id = sqlite3_column_int64(st, 0);
-    u.name = col_text(st, 1);
-    u.pass_hash = col_text(st, 2);
+    u.name = lg_store_col_text(st, 1);
+    u.pass_hash = lg_store_col_text(st, 2);
     u.pass_box_len = (size_t)sqlite3_column_bytes(st, 3);
     u.pass_box = lg_xmalloc(u.pass_box_len);
     if (u.pass_box_len)
@@ -771,7 +814,7 @@ int lg_store_user_set_password(struct lg_store *s, int64_t id, const char *pass_
     sqlite3_bind_int64(st, 1, id);
     sqlite3_bind_text(st, 2, pass_hash, -1, SQLITE_STATIC);
     sqlite3_bind_blob(st, 3, box, (int)box_len, SQLITE_STATIC);
-    int r = step_done(st);
+    int r = lg_store_step_done(st);
     if (r == 0 && sqlite3_changes(sqlite3_db_handle(st)) == 0)
         r = LG_ENOTFOUND;
     return r;
@@ -786,7 +829,7 @@ int lg_store_apikey_add(struct lg_store *s, int64_t user_id, const unsigned char
     sqlite3_bind_int64(st, 1, user_id);
     sqlite3_bind_blob(st, 2, hash, 32, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, nz(label), -1, SQLITE_STATIC);
-    return step_done(st);
+    return lg_store_step_done(st);
 }
 
 int lg_store_apikey_find(struct lg_store *s, const unsigned char hash[32], int64_t *user_id)
@@ -795,7 +838,7 @@ int lg_store_apikey_find(struct lg_store *s, const unsigned char hash[32], int64
     if (!st)
         return LG_ESTORE;
     sqlite3_bind_blob(st, 1, hash, 32, SQLITE_STATIC);
-    int r = step_row(st);
+    int r = lg_store_step_row(st);
     if (r < 0)
         return r;
     *user_id = sqlite3_column_int64(st, 0);

@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Private to src/store: the helpers that every store_*.c file uses to run SQL
+ * on the calling thread's connection. Statements are prepared once per
+ * connection and cached under the address of their SQL text, so that text
+ * must have static storage (a string literal or a static array).
+ */
+#ifndef LG_STORE_STORE_INT_H
+#define LG_STORE_STORE_INT_H
+
+#include <sqlite3.h>
+
+#include "store/store.h"
+
+/* The statement for sql on this thread's connection, reset and with its
+ * bindings cleared; NULL on failure (logged). */
+sqlite3_stmt *lg_store_stmt(struct lg_store *s, const char *sql);
+/* Steps a statement that returns no row (or whose rows are ignored) and resets
+ * it. 0, LG_EEXIST on a constraint violation, or LG_ESTORE. */
+int lg_store_step_done(sqlite3_stmt *st);
+/* Steps to the first row: 0 with the statement on the row (the caller reads
+ * it, then resets), LG_ENOTFOUND, LG_EEXIST or LG_ESTORE (statement reset). */
+int lg_store_step_row(sqlite3_stmt *st);
+/* A copy of column i as text, "" for NULL; caller frees. */
+char *lg_store_col_text(sqlite3_stmt *st, int i);
+/* Logs db's last error with what and returns LG_ESTORE. */
+int lg_store_fail(sqlite3 *db, const char *what);
+
+#endif
