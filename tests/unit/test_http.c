@@ -384,6 +384,13 @@ LG_TEST(live_server_ipv6)
     }
     CHECK(lg_http_port(h) > 0);
     lg_http_stop(h);
+    /* The IPv6 wildcard takes IPv4 clients too. */
+    cfg.listen = "[::]:0";
+    CHECK_INT(lg_http_start(&deps, &h), 0);
+    char *r = get(lg_http_port(h), "GET", "/healthz");
+    CHECK(starts(r, "HTTP/1.1 200"));
+    free(r);
+    lg_http_stop(h);
 }
 
 LG_TEST_MAIN(LG_CASE(envelope_error), LG_CASE(envelope_ok), LG_CASE(tree_mapping),

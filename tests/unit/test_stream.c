@@ -435,6 +435,22 @@ LG_TEST(open_track)
     CHECK_INT(lg_stream_open_track(st, 999999, &f), LG_ENOTFOUND);
     CHECK_INT(lg_stream_open_track(st, id_a + 256, &f), LG_ENOTFOUND); /* same slot */
     check_track(st, id_a, 8, "audio/mpeg", "a.mp3");
+    /* Replaced by a rename: the kept descriptor has no link left. */
+    char *tmp = lg_xasprintf("%s/music/new.tmp", dir);
+    write_file(tmp, "0123456789AB");
+    lg_assert(rename(tmp, a) == 0);
+    check_track(st, id_a, 12, "audio/mpeg", "a.mp3");
+    CHECK_INT(lg_stream_open_track(st, id_a, &f), 0);
+    char buf[4] = { 0 };
+    CHECK_INT(pread(f.fd, buf, 3, 0), 3);
+    CHECK_STR(buf, "012");
+    lg_stream_file_close(&f);
+    lg_stream_idle(st); /* drops kept descriptors, not rows */
+    lg_stream_idle(NULL);
+    check_track(st, id_a, 12, "audio/mpeg", "a.mp3");
+    lg_assert(unlink(a) == 0); /* deleted: gone at once */
+    CHECK_INT(lg_stream_open_track(st, id_a, &f), LG_ENOTFOUND);
+    free(tmp);
     lg_stream_free(st);
     lg_stream_free(NULL);
     lg_store_close(s);

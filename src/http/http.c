@@ -1,0 +1,625 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The HTTP server. libmicrohttpd runs a pool of threads, each with its own
+ * epoll set, that share the listening socket; every socket is non-blocking
+ * and file bodies go out with sendfile(2), so a slow or vanished client only
+ * ever occupies its own connection (until conn_timeout_s closes it). Limits on
+ * connections (total, per IP) and on the memory of one connection are MHD's;
+ * a request line or header block that does not fit is answered with MHD's own
+ * 414 or 431.
+ *
+ * Life of a request: the URI callback allocates the struct lg_req (and keeps
+ * a redacted copy of the URI for the log), the access handler routes it
+ * (after gathering a POST body), and the completion callback writes the one
+ * log line per request and frees the context.
+ */
+#include "http/http.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <arpa/inet.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <netdb.h>
+#include <strings.h>
+
+#include "core/config.h"
+#include "core/log.h"
+#include "core/str.h"
+#include "http/http_int.h"
+#include "http/subsonic_api.h"
+
+static struct lg_log http_log = { "http" };
+
+int64_t lg_http_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* --- parameters, headers, replies --- */
+
+const char *lg_req_param(const struct lg_req *r, const char *key)
+{
+    const char *v = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, key);
+    if (v)
+        return v;
+    for (size_t i = 0; i < r->n_form; i++) {
+        if (lg_str_casecmp(r->form[i].key, key) == 0)
+            return r->form[i].value;
+    }
+    return NULL;
+}
+
+struct collect {
+    const char *key;
+    const char **out;
+    size_t max;
+    size_t n;
+};
+
+static void collect_one(struct collect *c, const char *key, const char *value)
+{
+    if (lg_str_casecmp(key, c->key) != 0)
+        return;
+    if (c->n < c->max)
+        c->out[c->n] = value ? value : "";
+    c->n++;
+}
+
+static enum MHD_Result collect_query(void *cls, enum MHD_ValueKind kind, const char *key,
+                                     const char *value)
+{
+    collect_one(cls, key, value);
+    return MHD_YES;
+}
+
+size_t lg_req_params(const struct lg_req *r, const char *key, const char **out, size_t max)
+{
+    struct collect c = { key, out, max, 0 };
+    MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, collect_query, &c);
+    for (size_t i = 0; i < r->n_form; i++)
+        collect_one(&c, r->form[i].key, r->form[i].value);
+    return c.n;
+}
+
+const char *lg_req_header(const struct lg_req *r, const char *name)
+{
+    return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
+enum MHD_Result lg_req_reply(struct lg_req *r, unsigned status, struct MHD_Response *resp,
+                             int64_t body_bytes)
+{
+    if (!resp)
+        return MHD_NO;
+    r->status = status;
+    r->body_bytes = r->head ? 0 : body_bytes;
+    enum MHD_Result rc = MHD_queue_response(r->conn, status, resp);
+    MHD_destroy_response(resp);
+    return rc;
+}
+
+enum MHD_Result lg_req_reply_static(struct lg_req *r, unsigned status, const char *ctype,
+                                    const char *text)
+{
+    size_t len = strlen(text);
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(len, (void *)text, MHD_RESPMEM_PERSISTENT);
+    if (resp)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+    return lg_req_reply(r, status, resp, (int64_t)len);
+}
+
+enum MHD_Result lg_req_reply_buf(struct lg_req *r, unsigned status, const char *ctype,
+                                 struct lg_buf *b)
+{
+    size_t len = b->len;
+    char *data = lg_buf_steal(b);
+    struct MHD_Response *resp = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
+    if (!resp) {
+        free(data);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+    return lg_req_reply(r, status, resp, (int64_t)len);
+}
+
+/* --- pure helpers --- */
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+size_t lg_url_decode(char *s)
+{
+    char *o = s;
+    for (const char *p = s; *p; p++) {
+        int hi;
+        int lo;
+        if (*p == '+') {
+            *o++ = ' ';
+        } else if (*p == '%' && (hi = hexval(p[1])) >= 0 && (lo = hexval(p[2])) >= 0) {
+            *o++ = (char)(hi << 4 | lo);
+            p += 2;
+        } else {
+            *o++ = *p;
+        }
+    }
+    *o = '\0';
+    return (size_t)(o - s);
+}
+
+int lg_http_form_parse(char *body, struct lg_form_field *fields, size_t max)
+{
+    size_t n = 0;
+    char *p = body;
+    while (p) {
+        char *amp = strchr(p, '&');
+        if (amp)
+            *amp = '\0';
+        if (*p) {
+            if (n == max)
+                return LG_ETOOBIG;
+            char *eq = strchr(p, '=');
+            char *value = eq ? eq + 1 : p + strlen(p);
+            if (eq)
+                *eq = '\0';
+            lg_url_decode(p);
+            lg_url_decode(value);
+            fields[n].key = p;
+            fields[n].value = value;
+            n++;
+        }
+        p = amp ? amp + 1 : NULL;
+    }
+    return (int)n;
+}
+
+static bool secret_key(const char *key, size_t len)
+{
+    static const char *const secrets[] = { "p",     "t",        "s",           "apiKey",
+                                           "token", "password", "access_token" };
+    char name[32];
+    if (len >= sizeof(name))
+        return false;
+    memcpy(name, key, len);
+    name[len] = '\0';
+    lg_url_decode(name);
+    for (size_t i = 0; i < LG_ARRAY_LEN(secrets); i++) {
+        if (lg_str_casecmp(name, secrets[i]) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Appends n bytes of s to out, replacing control bytes; false when full. */
+static bool log_put(char *out, size_t cap, size_t *len, const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (*len + 4 >= cap) {
+            memcpy(out + *len, "...", 4);
+            *len += 3;
+            return false;
+        }
+        unsigned char c = (unsigned char)s[i];
+        out[(*len)++] = c < 0x20 || c == 0x7f ? '?' : (char)c;
+    }
+    out[*len] = '\0';
+    return true;
+}
+
+size_t lg_http_redact_uri(const char *uri, char *out, size_t cap)
+{
+    lg_assert(cap >= 8);
+    size_t len = 0;
+    out[0] = '\0';
+    const char *q = strchr(uri, '?');
+    size_t path_len = q ? (size_t)(q - uri) : strlen(uri);
+    if (!log_put(out, cap, &len, uri, path_len) || !q)
+        return len;
+    char sep = '?';
+    for (const char *p = q + 1; *p;) {
+        size_t n = strcspn(p, "&");
+        size_t key_len = strcspn(p, "=&");
+        if (n > 0 && !secret_key(p, key_len)) {
+            if (!log_put(out, cap, &len, &sep, 1) || !log_put(out, cap, &len, p, n))
+                return len;
+            sep = '&';
+        }
+        p += n;
+        if (*p == '&')
+            p++;
+    }
+    return len;
+}
+
+int lg_http_parse_listen(const char *listen, char *host, size_t cap, int *port)
+{
+    if (!listen)
+        return LG_EINVAL;
+    const char *colon;
+    const char *h = listen;
+    size_t hlen;
+    if (listen[0] == '[') {
+        const char *close = strchr(listen, ']');
+        if (!close || close[1] != ':')
+            return LG_EINVAL;
+        h = listen + 1;
+        hlen = (size_t)(close - h);
+        colon = close + 1;
+    } else {
+        colon = strchr(listen, ':');
+        if (!colon || strchr(colon + 1, ':'))
+            return LG_EINVAL; /* no port, or an IPv6 address without brackets */
+        hlen = (size_t)(colon - listen);
+    }
+    int64_t p;
+    if (hlen >= cap || lg_str_to_i64(colon + 1, 0, 65535, &p) != 0)
+        return LG_EINVAL;
+    memcpy(host, h, hlen);
+    host[hlen] = '\0';
+    *port = (int)p;
+    return 0;
+}
+
+/* --- the request cycle --- */
+
+static void client_ip(struct MHD_Connection *conn, char out[INET6_ADDRSTRLEN])
+{
+    snprintf(out, INET6_ADDRSTRLEN, "-");
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (!ci || !ci->client_addr)
+        return;
+    const struct sockaddr *sa = ci->client_addr;
+    if (sa->sa_family == AF_INET) {
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, INET6_ADDRSTRLEN);
+        return;
+    }
+    if (sa->sa_family != AF_INET6)
+        return;
+    const struct in6_addr *a6 = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+    /* A v4 client on a dual-stack socket counts as its v4 address, so that
+     * rate limits see one client as one address. */
+    if (IN6_IS_ADDR_V4MAPPED(a6))
+        inet_ntop(AF_INET, &a6->s6_addr[12], out, INET6_ADDRSTRLEN);
+    else
+        inet_ntop(AF_INET6, a6, out, INET6_ADDRSTRLEN);
+}
+
+/* Creates and frees the per-connection context. */
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+        free(*socket_context);
+        *socket_context = NULL;
+        /* Clients gone: a thread that may now sit idle keeps no music file
+         * open (it reopens them in a couple of microseconds when needed). */
+        lg_stream_idle(((struct lg_http *)cls)->stream);
+        return;
+    }
+    struct lg_conn *c = lg_xcalloc(1, sizeof(*c));
+    client_ip(conn, c->ip);
+    *socket_context = c;
+}
+
+static struct lg_req *req_new(struct lg_http *h, struct MHD_Connection *conn, const char *uri)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    lg_assert(ci && ci->socket_context); /* made by on_connection at accept */
+    struct lg_req *r = lg_xmalloc(sizeof(*r));
+    r->http = h;
+    r->conn = conn;
+    r->lconn = ci->socket_context;
+    r->ip = r->lconn->ip;
+    r->method = "-";
+    r->path = "";
+    r->head = false;
+    r->started = false;
+    r->status = 0;
+    r->body_bytes = 0;
+    r->start_ns = lg_http_now_ns();
+    lg_http_redact_uri(uri, r->log_uri, sizeof(r->log_uri));
+    lg_buf_init(&r->body, LG_REQ_BODY_MAX);
+    r->n_form = 0;
+    r->form = NULL;
+    return r;
+}
+
+static void req_free(struct lg_req *r)
+{
+    lg_buf_free(&r->body);
+    free(r->form);
+    free(r);
+}
+
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    return req_new(cls, conn, uri);
+}
+
+static const char *termination_note(enum MHD_RequestTerminationCode toe)
+{
+    switch (toe) {
+    case MHD_REQUEST_TERMINATED_COMPLETED_OK:
+        return "";
+    case MHD_REQUEST_TERMINATED_TIMEOUT_REACHED:
+        return " (timeout)";
+    case MHD_REQUEST_TERMINATED_DAEMON_SHUTDOWN:
+        return " (shutdown)";
+    case MHD_REQUEST_TERMINATED_CLIENT_ABORT:
+    case MHD_REQUEST_TERMINATED_READ_ERROR:
+        return " (client closed)";
+    default:
+        return " (error)";
+    }
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    struct lg_req *r = *req_cls;
+    if (!r)
+        return;
+    double ms = (double)(lg_http_now_ns() - r->start_ns) / 1e6;
+    lg_log(&http_log, LG_LOG_INFO, "%s %s %u %lld %.2fms %s%s", r->method, r->log_uri, r->status,
+           (long long)r->body_bytes, ms, r->ip, termination_note(toe));
+    req_free(r);
+    *req_cls = NULL;
+}
+
+static enum MHD_Result method_not_allowed(struct lg_req *r, const char *allow)
+{
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(19, (void *)"method not allowed\n", MHD_RESPMEM_PERSISTENT);
+    if (resp) {
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain");
+    }
+    return lg_req_reply(r, MHD_HTTP_METHOD_NOT_ALLOWED, resp, 19);
+}
+
+static enum MHD_Result route(struct lg_req *r)
+{
+    bool get = r->head || strcmp(r->method, "GET") == 0;
+    bool post = strcmp(r->method, "POST") == 0;
+    if (strcmp(r->path, "/healthz") == 0) {
+        if (!get)
+            return method_not_allowed(r, "GET, HEAD");
+        return lg_req_reply_static(r, MHD_HTTP_OK, "application/json", "{\"status\":\"ok\"}");
+    }
+    if (strncmp(r->path, "/rest/", 6) == 0) {
+        if (!get && !post)
+            return method_not_allowed(r, "GET, HEAD, POST");
+        return lg_sub_api_handle(r, r->path + 6);
+    }
+    return lg_req_reply_static(r, MHD_HTTP_NOT_FOUND, "text/plain", "not found\n");
+}
+
+/* A POST body is accepted when it is a form (or has no declared type). */
+static bool form_body(const struct lg_req *r)
+{
+    const char *ct = lg_req_header(r, MHD_HTTP_HEADER_CONTENT_TYPE);
+    if (!ct)
+        return true;
+    static const char form[] = "application/x-www-form-urlencoded";
+    size_t n = sizeof(form) - 1;
+    return strncasecmp(ct, form, n) == 0 && (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
+}
+
+static enum MHD_Result too_large(struct lg_req *r)
+{
+    return lg_req_reply_static(r, MHD_HTTP_CONTENT_TOO_LARGE, "text/plain",
+                               "request body too large\n");
+}
+
+/* Checks a POST before its body arrives: MHD accepts a reply only now or once
+ * the whole body is in, so a declared length over the limit is refused here. */
+static enum MHD_Result begin_body(struct lg_req *r)
+{
+    if (!form_body(r))
+        return lg_req_reply_static(r, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, "text/plain",
+                                   "use application/x-www-form-urlencoded\n");
+    const char *cl = lg_req_header(r, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    int64_t len;
+    if (cl && lg_str_to_i64(cl, 0, INT64_MAX, &len) == 0 && len > LG_REQ_BODY_MAX)
+        return too_large(r);
+    return MHD_YES;
+}
+
+static enum MHD_Result take_body(struct lg_req *r, const char *data, size_t *size)
+{
+    size_t n = *size;
+    *size = 0;
+    if (lg_buf_append(&r->body, data, n) == 0)
+        return MHD_YES;
+    /* A chunked body grew past the limit: no reply is possible mid-body, so
+     * the connection is closed; the log line still says why. */
+    r->status = MHD_HTTP_CONTENT_TOO_LARGE;
+    return MHD_NO;
+}
+
+static enum MHD_Result finish_body(struct lg_req *r)
+{
+    if (r->body.len && strcmp(r->method, "POST") == 0) {
+        r->form = lg_xmalloc(LG_REQ_FORM_MAX * sizeof(*r->form));
+        int n = lg_http_form_parse(r->body.data, r->form, LG_REQ_FORM_MAX);
+        if (n < 0)
+            return too_large(r);
+        r->n_form = (size_t)n;
+    }
+    return route(r);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **req_cls)
+{
+    struct lg_req *r = *req_cls;
+    if (!r) {
+        r = req_new(cls, conn, url);
+        *req_cls = r;
+    }
+    if (!r->started) {
+        r->started = true;
+        r->method = method;
+        r->path = url;
+        r->head = strcmp(method, "HEAD") == 0;
+        /* MHD treats a reply queued on this first call as "early" and closes
+         * the connection after it, so requests are routed on the next call,
+         * once any body is in. Refusing a POST body is the exception. */
+        return strcmp(method, "POST") == 0 ? begin_body(r) : MHD_YES;
+    }
+    if (r->status) {
+        *upload_data_size = 0; /* answered already: drop the rest */
+        return MHD_YES;
+    }
+    if (*upload_data_size)
+        return take_body(r, upload_data, upload_data_size);
+    return finish_body(r);
+}
+
+/* --- start and stop --- */
+
+LG_PRINTF(2, 0) static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char msg[512];
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    size_t n = strlen(msg);
+    while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+        msg[--n] = '\0';
+    /* Malformed or oversized requests are the client's problem, not ours. */
+    bool client = strncmp(msg, "Error processing request", 24) == 0;
+    lg_log(&http_log, client ? LG_LOG_DEBUG : LG_LOG_WARN, "libmicrohttpd: %s", msg);
+}
+
+static int resolve(const char *host, int port, struct sockaddr_storage *ss)
+{
+    char service[8];
+    snprintf(service, sizeof(service), "%d", port);
+    struct addrinfo hints = { 0 };
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    struct addrinfo *res = NULL;
+    int rc = getaddrinfo(*host ? host : NULL, service, &hints, &res);
+    if (rc != 0) {
+        lg_log(&http_log, LG_LOG_ERROR, "cannot resolve listen address %s: %s", host,
+               gai_strerror(rc));
+        return LG_EINVAL;
+    }
+    memcpy(ss, res->ai_addr, res->ai_addrlen);
+    freeaddrinfo(res);
+    return 0;
+}
+
+static unsigned pool_size(const struct lg_config *cfg)
+{
+    long n = cfg->http_threads > 0 ? (long)cfg->http_threads : sysconf(_SC_NPROCESSORS_ONLN);
+    if (n < 1)
+        n = 1;
+    /* MHD splits the connection limit between the threads: each needs one. */
+    if (n > cfg->max_connections)
+        n = (long)cfg->max_connections;
+    return (unsigned)n;
+}
+
+static struct MHD_Daemon *start_daemon(struct lg_http *h, const struct sockaddr_storage *ss)
+{
+    const struct lg_config *cfg = h->deps.cfg;
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_TURBO | MHD_USE_ERROR_LOG;
+    if (ss->ss_family == AF_INET6) {
+        /* "[::]:PORT" means every address, IPv4 ones included. */
+        const struct in6_addr *a = &((const struct sockaddr_in6 *)ss)->sin6_addr;
+        flags |= IN6_IS_ADDR_UNSPECIFIED(a) ? MHD_USE_DUAL_STACK : MHD_USE_IPv6;
+    }
+    unsigned threads = pool_size(cfg);
+    struct MHD_OptionItem opts[] = {
+        /* The logger goes first so that MHD never writes to stderr itself. */
+        { MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)on_mhd_log, h },
+        { MHD_OPTION_SOCK_ADDR, 0, (void *)ss },
+        { MHD_OPTION_CONNECTION_LIMIT, (intptr_t)cfg->max_connections, NULL },
+        { MHD_OPTION_PER_IP_CONNECTION_LIMIT, (intptr_t)cfg->max_per_ip, NULL },
+        { MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)cfg->conn_timeout_s, NULL },
+        { MHD_OPTION_CONNECTION_MEMORY_LIMIT, LG_HTTP_CONN_MEMORY, NULL },
+        { MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)on_uri, h },
+        { MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, h },
+        { MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, h },
+        /* A pool of one is no pool; MHD warns when asked for one. */
+        { threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, threads, NULL },
+        { MHD_OPTION_END, 0, NULL },
+    };
+    return MHD_start_daemon(flags, 0, NULL, NULL, on_request, h, MHD_OPTION_ARRAY, opts,
+                            MHD_OPTION_END);
+}
+
+int lg_http_start(const struct lg_http_deps *deps, struct lg_http **out)
+{
+    const struct lg_config *cfg = deps->cfg;
+    char host[256];
+    int port;
+    if (lg_http_parse_listen(cfg->listen, host, sizeof(host), &port) != 0) {
+        lg_log(&http_log, LG_LOG_ERROR, "bad listen address \"%s\" (want HOST:PORT)",
+               cfg->listen ? cfg->listen : "");
+        return LG_EINVAL;
+    }
+    struct sockaddr_storage ss;
+    int rc = resolve(host, port, &ss);
+    if (rc < 0)
+        return rc;
+    struct lg_http *h = lg_xcalloc(1, sizeof(*h));
+    h->deps = *deps;
+    if (deps->store && cfg->music_dir) {
+        rc = lg_stream_new(deps->store, cfg->music_dir, &h->stream);
+        if (rc < 0)
+            goto fail;
+    }
+    errno = 0;
+    h->daemon = start_daemon(h, &ss);
+    if (!h->daemon) {
+        rc = errno ? -errno : LG_EINVAL;
+        lg_log(&http_log, LG_LOG_ERROR, "cannot listen on %s: %s", cfg->listen, lg_strerror(rc));
+        goto fail;
+    }
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(h->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    h->port = di ? di->port : port;
+    lg_log(&http_log, LG_LOG_INFO, "serving on %s port %d with %u threads", host, h->port,
+           pool_size(cfg));
+    *out = h;
+    return 0;
+fail:
+    lg_stream_free(h->stream);
+    free(h);
+    return rc;
+}
+
+int lg_http_port(const struct lg_http *h)
+{
+    return h->port;
+}
+
+void lg_http_stop(struct lg_http *h)
+{
+    if (!h)
+        return;
+    MHD_stop_daemon(h->daemon); /* joins the threads: nothing uses h after */
+    lg_stream_free(h->stream);
+    free(h);
+}

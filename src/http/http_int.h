@@ -1,0 +1,117 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Private to src/http/: the server object, the per-request context that
+ * handlers receive, and the small parsers the server uses (exposed here so
+ * the unit tests can reach them).
+ *
+ * A struct lg_req lives from the moment libmicrohttpd has read the request
+ * line until the request completes; one MHD worker thread owns it throughout.
+ * Strings it hands out (parameters, headers, path) are valid until the handler
+ * has returned its reply.
+ */
+#ifndef LG_HTTP_HTTP_INT_H
+#define LG_HTTP_HTTP_INT_H
+
+#include <stdbool.h>
+
+#include <netinet/in.h>
+
+#include <microhttpd.h>
+
+#include "auth/auth.h"
+#include "core/buf.h"
+#include "http/http.h"
+#include "stream/stream.h"
+
+struct lg_http {
+    struct MHD_Daemon *daemon;
+    struct lg_http_deps deps;
+    struct lg_stream *stream; /* NULL without a store or music folder */
+    int port;
+};
+
+enum {
+    LG_REQ_LOG_URI_MAX = 512,        /* the redacted URI kept for the log line */
+    LG_REQ_FORM_MAX = 256,           /* form fields taken from a POST body */
+    LG_REQ_BODY_MAX = 64 * 1024,     /* bytes of form body accepted (413 beyond) */
+    LG_HTTP_CONN_MEMORY = 32 * 1024, /* per connection: request line + headers */
+};
+
+/* What outlives a request on a keep-alive connection. One MHD thread owns a
+ * connection, so no locking. */
+struct lg_conn {
+    char ip[INET6_ADDRSTRLEN]; /* the client address, textual */
+    /* The credentials last accepted by lg_auth_check on this connection (a
+     * hash, never the secrets) and whom they named: identical credentials on
+     * the same connection are not checked again until auth_until_ns. */
+    unsigned char auth_hash[32];
+    int64_t auth_until_ns; /* 0: nothing remembered */
+    struct lg_principal auth_user;
+};
+
+struct lg_form_field {
+    const char *key;
+    const char *value;
+};
+
+struct lg_req {
+    struct lg_http *http;
+    struct MHD_Connection *conn;
+    struct lg_conn *lconn; /* the connection's context; never NULL */
+    const char *method;    /* "GET", ...; "-" before the handler ran */
+    const char *path;      /* decoded path, without the query */
+    bool head;             /* a HEAD request: MHD sends headers only */
+    bool started;          /* the access handler has seen this request */
+    unsigned status;       /* the status queued, 0 until then */
+    int64_t body_bytes;    /* bytes of body queued (0 for HEAD) */
+    int64_t start_ns;      /* CLOCK_MONOTONIC when the request line arrived */
+    const char *ip;        /* the client address (in lconn) */
+    char log_uri[LG_REQ_LOG_URI_MAX];
+    struct lg_buf body; /* POST body; form fields point into it */
+    size_t n_form;
+    struct lg_form_field *form; /* allocated for POST requests only */
+};
+
+/* A request parameter: the query string first, then a form-encoded POST
+ * body. Names compare case-insensitively (as MHD does for the query). NULL
+ * when absent or given without a value ("?key"); "" for "key=". */
+const char *lg_req_param(const struct lg_req *r, const char *key);
+/* Every value of a repeated parameter, query first, in order; returns how
+ * many there are (writes at most max). */
+size_t lg_req_params(const struct lg_req *r, const char *key, const char **out, size_t max);
+/* CLOCK_MONOTONIC in nanoseconds. */
+int64_t lg_http_now_ns(void);
+
+/* A request header, or NULL. */
+const char *lg_req_header(const struct lg_req *r, const char *name);
+
+/* Queues resp with status and releases it; body_bytes is recorded for the log
+ * line. resp NULL (allocation failed) closes the connection. */
+enum MHD_Result lg_req_reply(struct lg_req *r, unsigned status, struct MHD_Response *resp,
+                             int64_t body_bytes);
+/* Replies with a static text (not copied; it must outlive the response). */
+enum MHD_Result lg_req_reply_static(struct lg_req *r, unsigned status, const char *ctype,
+                                    const char *text);
+/* Replies with the contents of b (taken; b is left empty). */
+enum MHD_Result lg_req_reply_buf(struct lg_req *r, unsigned status, const char *ctype,
+                                 struct lg_buf *b);
+
+/* Copies uri into out (cap bytes, always NUL-terminated) for the log: query
+ * parameters that carry secrets (p, t, s, apiKey, token, password,
+ * access_token, in any case, also percent-encoded) are removed, control bytes
+ * become '?', and an over-long result ends in "...". Returns the length. */
+size_t lg_http_redact_uri(const char *uri, char *out, size_t cap);
+
+/* Splits cfg->listen: "HOST:PORT", "[IPV6]:PORT" or ":PORT" (any address).
+ * Writes host (without brackets) and port. Returns 0 or LG_EINVAL. */
+int lg_http_parse_listen(const char *listen, char *host, size_t cap, int *port) LG_MUST_CHECK;
+
+/* Decodes a percent-encoded string in place ('+' is a space; a '%' not
+ * followed by two hex digits stays as it is). Returns the new length. */
+size_t lg_url_decode(char *s);
+
+/* Parses an application/x-www-form-urlencoded body in place into at most max
+ * fields (pointing into body). Returns the count, or LG_ETOOBIG. */
+int lg_http_form_parse(char *body, struct lg_form_field *fields, size_t max) LG_MUST_CHECK;
+
+#endif

@@ -1,0 +1,202 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The /rest/ dispatcher: method table, response format, authentication and
+ * the reply helpers every Subsonic handler uses. Credentials are checked for
+ * every method before its handler runs (or recognised, for a few seconds, on
+ * the connection that proved them: see authenticate); a request that fails
+ * the check never reaches a handler.
+ */
+#include "http/subsonic_api.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "core/log.h"
+#include "core/str.h"
+#include "http/subsonic_media.h"
+
+static struct lg_log api_log = { "http/subsonic" };
+
+enum {
+    RENDER_LIMIT = 64 * 1024 * 1024, /* the largest response we render */
+    RETRY_AFTER_S = 60,              /* the auth limiter counts per minute */
+};
+/* How long a connection's accepted credentials are taken on trust. */
+#define AUTH_MEMO_NS ((int64_t)10 * 1000000000)
+
+static enum MHD_Result handle_ping(struct lg_sub_ctx *c)
+{
+    return lg_sub_reply(c, lg_sub_new());
+}
+
+/* Sorted by name. A later issue adds the rest of the API here. */
+static const struct {
+    const char *name;
+    lg_sub_handler_fn *fn;
+} methods[] = {
+    { "download", lg_sub_download },
+    { "ping", handle_ping },
+    { "stream", lg_sub_stream },
+};
+
+static lg_sub_handler_fn *find_method(const char *name)
+{
+    size_t n = strlen(name);
+    if (n > 5 && strcmp(name + n - 5, ".view") == 0)
+        n -= 5;
+    for (size_t i = 0; i < LG_ARRAY_LEN(methods); i++) {
+        if (strlen(methods[i].name) == n && memcmp(methods[i].name, name, n) == 0)
+            return methods[i].fn;
+    }
+    return NULL;
+}
+
+enum MHD_Result lg_sub_reply_status(struct lg_sub_ctx *c, unsigned status, json_t *resp)
+{
+    struct lg_buf b;
+    lg_buf_init(&b, RENDER_LIMIT);
+    int rc = lg_sub_render(resp, c->fmt, c->callback, &b);
+    json_decref(resp);
+    if (rc < 0) {
+        lg_log(&api_log, LG_LOG_ERROR, "response too large to render");
+        lg_buf_free(&b);
+        return lg_req_reply_static(c->req, 500, "text/plain", "internal error\n");
+    }
+    return lg_req_reply_buf(c->req, status, lg_sub_content_type(c->fmt), &b);
+}
+
+enum MHD_Result lg_sub_reply(struct lg_sub_ctx *c, json_t *resp)
+{
+    return lg_sub_reply_status(c, MHD_HTTP_OK, resp);
+}
+
+enum MHD_Result lg_sub_reply_error(struct lg_sub_ctx *c, int code, const char *message)
+{
+    return lg_sub_reply(c, lg_sub_new_error(code, message));
+}
+
+enum MHD_Result lg_sub_reply_internal(struct lg_sub_ctx *c, int err, const char *what)
+{
+    lg_log(&api_log, LG_LOG_ERROR, "%s: %s", what, lg_strerror(err));
+    return lg_sub_reply_status(c, MHD_HTTP_INTERNAL_SERVER_ERROR,
+                               lg_sub_new_error(LG_SUB_ERR_GENERIC, "Internal server error"));
+}
+
+static enum MHD_Result too_many_attempts(struct lg_sub_ctx *c)
+{
+    struct lg_buf b;
+    lg_buf_init(&b, RENDER_LIMIT);
+    json_t *resp =
+        lg_sub_new_error(LG_SUB_ERR_GENERIC, "Too many failed login attempts; try again later");
+    int rc = lg_sub_render(resp, c->fmt, c->callback, &b);
+    json_decref(resp);
+    size_t len = b.len;
+    char *data = lg_buf_steal(&b);
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(rc ? 0 : len, data, MHD_RESPMEM_MUST_FREE);
+    if (!r) {
+        free(data);
+        return MHD_NO;
+    }
+    char retry[16];
+    snprintf(retry, sizeof(retry), "%d", RETRY_AFTER_S);
+    MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, retry);
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, lg_sub_content_type(c->fmt));
+    return lg_req_reply(c->req, MHD_HTTP_TOO_MANY_REQUESTS, r, rc ? 0 : (int64_t)len);
+}
+
+/* Maps a failed lg_auth_check to the Subsonic answer (auth.h lists the
+ * codes). A malformed "enc:" password is reported as a wrong password. */
+static enum MHD_Result auth_failed(struct lg_sub_ctx *c, const struct lg_auth_request *a, int rc)
+{
+    switch (rc) {
+    case LG_ELIMIT:
+        return too_many_attempts(c);
+    case LG_EINVAL:
+        return lg_sub_reply_error(c, LG_SUB_ERR_MISSING_PARAM,
+                                  "Required parameter is missing: u and p, u with t and s, or "
+                                  "apiKey");
+    case LG_EPARSE:
+        if (a->api_key && a->u)
+            return lg_sub_reply_error(c, LG_SUB_ERR_AUTH_CONFLICT,
+                                      "Multiple conflicting authentication mechanisms provided");
+        return lg_sub_reply_error(c, LG_SUB_ERR_WRONG_CREDS, "Wrong username or password");
+    case LG_EAUTH:
+        if (a->api_key)
+            return lg_sub_reply_error(c, LG_SUB_ERR_BAD_API_KEY, "Invalid API key");
+        return lg_sub_reply_error(c, LG_SUB_ERR_WRONG_CREDS, "Wrong username or password");
+    default:
+        return lg_sub_reply_internal(c, rc, "checking credentials");
+    }
+}
+
+/* A hash of the credentials a request carries, each field marked present or
+ * absent. Only equality on one connection is asked of it (see lg_conn). */
+static void credentials_hash(const struct lg_auth_request *a, unsigned char out[32])
+{
+    crypto_generichash_state st;
+    crypto_generichash_init(&st, NULL, 0, 32);
+    const char *fields[] = { a->u, a->p, a->t, a->s, a->api_key };
+    for (size_t i = 0; i < LG_ARRAY_LEN(fields); i++) {
+        unsigned char mark = fields[i] ? 1 : 0;
+        crypto_generichash_update(&st, &mark, 1);
+        if (fields[i])
+            crypto_generichash_update(&st, (const unsigned char *)fields[i], strlen(fields[i]) + 1);
+    }
+    crypto_generichash_final(&st, out, 32);
+}
+
+/* Checks credentials, or recognises those this connection presented and had
+ * accepted less than AUTH_MEMO_NS ago: a player fetching a track range by
+ * range repeats the same URL, and the full check (a store query, unsealing
+ * the password) need not run for each range. The memo can only ever give a
+ * connection back the principal it proved itself, and it lapses quickly so
+ * that a changed password or a removed user takes effect. */
+static int authenticate(struct lg_req *r, const struct lg_auth_request *a, struct lg_principal *out)
+{
+    struct lg_conn *c = r->lconn;
+    unsigned char h[32];
+    credentials_hash(a, h);
+    int64_t now = lg_http_now_ns();
+    if (c->auth_until_ns > now && sodium_memcmp(h, c->auth_hash, sizeof(h)) == 0) {
+        *out = c->auth_user;
+        return 0;
+    }
+    int rc = lg_auth_check(r->http->deps.auth, a, out);
+    if (rc < 0) {
+        c->auth_until_ns = 0;
+        return rc;
+    }
+    memcpy(c->auth_hash, h, sizeof(h));
+    c->auth_user = *out;
+    c->auth_until_ns = now + AUTH_MEMO_NS;
+    return 0;
+}
+
+enum MHD_Result lg_sub_api_handle(struct lg_req *r, const char *name)
+{
+    struct lg_sub_ctx c = { .req = r };
+    c.callback = lg_req_param(r, "callback");
+    c.fmt = lg_sub_format_from(lg_req_param(r, "f"), c.callback);
+    lg_sub_handler_fn *fn = find_method(name);
+    if (!fn)
+        return lg_sub_reply_status(&c, MHD_HTTP_NOT_FOUND,
+                                   lg_sub_new_error(LG_SUB_ERR_NOT_FOUND, "Unknown API method"));
+    if (!r->http->deps.auth)
+        return lg_sub_reply_internal(&c, LG_EINVAL, "no authenticator configured");
+    struct lg_auth_request a = {
+        .u = lg_req_param(r, "u"),
+        .p = lg_req_param(r, "p"),
+        .t = lg_req_param(r, "t"),
+        .s = lg_req_param(r, "s"),
+        .api_key = lg_req_param(r, "apiKey"),
+        .ip = r->ip,
+    };
+    int rc = authenticate(r, &a, &c.user);
+    if (rc < 0)
+        return auth_failed(&c, &a, rc);
+    return fn(&c);
+}
