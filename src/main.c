@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include <pthread.h>
+#include <sys/resource.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -301,8 +302,7 @@ static int serve_until_signal(struct lg_config *cfg, struct lg_store *store, str
     struct lg_http_deps deps = { cfg, store, auth, scanner };
     struct lg_http *http;
     r = lg_http_start(&deps, &http);
-    if (r < 0) {
-        lg_log(&mlog, LG_LOG_ERROR, "cannot listen on %s: %s", cfg->listen, lg_strerror(r));
+    if (r < 0) { /* lg_http_start logged why */
         lg_scanner_stop(scanner);
         return 1;
     }
@@ -323,8 +323,25 @@ static int serve_until_signal(struct lg_config *cfg, struct lg_store *store, str
     return 0;
 }
 
+/* Each connection holds a socket and, while streaming, a file: lift the soft
+ * limit on descriptors to the hard one so that max_connections can be met. */
+static void raise_fd_limit(const struct lg_config *cfg)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= rl.rlim_max)
+        return;
+    rl.rlim_cur = rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+        lg_log(&mlog, LG_LOG_WARN, "cannot raise the open file limit");
+    if ((int64_t)rl.rlim_cur < 2 * cfg->max_connections + 64)
+        lg_log(&mlog, LG_LOG_WARN,
+               "open file limit %llu is low for max_connections %lld; raise it (ulimit -n)",
+               (unsigned long long)rl.rlim_cur, (long long)cfg->max_connections);
+}
+
 static int cmd_serve(struct lg_config *cfg, int argc, char **argv)
 {
+    raise_fd_limit(cfg);
     struct lg_store *store;
     struct lg_auth *auth;
     if (with_auth(cfg, &store, &auth))

@@ -52,6 +52,21 @@ static size_t json_escape(char *out, size_t cap, const char *s)
     return n;
 }
 
+/* The second formatted as ISO 8601, cached per thread: gmtime_r takes a
+ * process-wide lock, which request threads logging at once would fight over. */
+static const char *format_second(time_t sec)
+{
+    static _Thread_local time_t cached_sec = -1;
+    static _Thread_local char cached[32];
+    if (sec != cached_sec) {
+        struct tm tm;
+        gmtime_r(&sec, &tm);
+        strftime(cached, sizeof(cached), "%Y-%m-%dT%H:%M:%S", &tm);
+        cached_sec = sec;
+    }
+    return cached;
+}
+
 void lg_log_write(const struct lg_log *log, enum lg_log_level lvl, const char *fmt, ...)
 {
     char msg[2048];
@@ -64,10 +79,7 @@ void lg_log_write(const struct lg_log *log, enum lg_log_level lvl, const char *f
 
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    struct tm tm;
-    gmtime_r(&ts.tv_sec, &tm);
-    char when[32];
-    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+    const char *when = format_second(ts.tv_sec);
 
     int ilvl = (int)lvl;
     const char *lname =

@@ -440,9 +440,17 @@ static int mkdir_parent(const char *path)
     return r;
 }
 
+static void global_init(void)
+{
+    /* Memory statistics take a global mutex on every allocation; legato
+     * never reads them. Must run before SQLite initialises itself. */
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+    build_track_sql();
+}
+
 int lg_store_open(const char *path, struct lg_store **out)
 {
-    pthread_once(&sql_once, build_track_sql);
+    pthread_once(&sql_once, global_init);
     int r = mkdir_parent(path);
     if (r < 0)
         return r;
