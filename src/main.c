@@ -11,8 +11,8 @@
 #include <string.h>
 
 #include <pthread.h>
-#include <sys/resource.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <termios.h>
