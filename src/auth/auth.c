@@ -13,6 +13,7 @@
 #include "auth/auth.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,6 +59,7 @@ struct lg_auth {
     unsigned char key[crypto_secretbox_KEYBYTES];
     struct lg_ratelimit *rl;
     struct lg_pwcache *cache;
+    _Atomic uint64_t generation; /* see lg_auth_generation */
 };
 
 static int sodium_rc;
@@ -243,10 +245,51 @@ int lg_auth_password_set(struct lg_auth *a, const char *name, const char *passwo
     if (rc == 0)
         rc = lg_store_user_set_password(a->store, u.id, hash, box, box_len);
     if (rc == 0)
-        lg_pwcache_drop_user(a->cache, u.id);
+        lg_auth_user_changed(a, u.id);
     free(box);
     lg_user_free(&u);
     return rc;
+}
+
+int lg_auth_user_delete(struct lg_auth *a, const char *name)
+{
+    if (!given(name))
+        return LG_EINVAL;
+    struct lg_user u = { 0 };
+    int rc = lg_store_user_get_by_name(a->store, name, &u);
+    if (rc < 0)
+        return rc;
+    rc = lg_store_user_delete(a->store, u.id);
+    if (rc == 0)
+        lg_auth_user_changed(a, u.id);
+    lg_user_free(&u);
+    return rc;
+}
+
+void lg_auth_user_changed(struct lg_auth *a, int64_t user_id)
+{
+    lg_pwcache_drop_user(a->cache, user_id);
+    atomic_fetch_add(&a->generation, 1);
+}
+
+uint64_t lg_auth_generation(struct lg_auth *a)
+{
+    return atomic_load(&a->generation);
+}
+
+int lg_auth_user_may(const struct lg_principal *actor, unsigned actor_roles, enum lg_user_op op,
+                     const char *target)
+{
+    bool self = target && strcmp(actor->name, target) == 0;
+    if (op == LG_USER_DELETE && self)
+        return LG_EINVAL;
+    if (actor->is_admin)
+        return 0;
+    if (op == LG_USER_GET && self)
+        return 0;
+    if (op == LG_USER_PASSWORD && self && (actor_roles & LG_ROLE_SETTINGS))
+        return 0;
+    return LG_EDENIED;
 }
 
 static void apikey_hash(const char *key, unsigned char out[32])

@@ -35,6 +35,7 @@
 
 struct lg_store;
 struct lg_auth;
+struct lg_principal;
 
 /* Longest user name and password accepted, in bytes. Names are UTF-8 without
  * control characters; passwords are any bytes but NUL. */
@@ -71,6 +72,37 @@ int lg_auth_apikey_create(struct lg_auth *a, const char *name, char **key_out) L
 /* A random password of 20 characters from an unambiguous alphabet (about 116
  * bits); caller frees. NULL only when libsodium cannot initialise. */
 char *lg_auth_random_password(void);
+
+/* Deletes user name and everything of theirs (the store cascades), and
+ * forgets their cached logins. LG_ENOTFOUND, LG_ESTORE. */
+int lg_auth_user_delete(struct lg_auth *a, const char *name) LG_MUST_CHECK;
+/* Says that the rights of user_id (admin flag, roles) changed: cached logins
+ * of the user are forgotten and the generation moves on. */
+void lg_auth_user_changed(struct lg_auth *a, int64_t user_id);
+/* A counter that moves whenever a password changes, a user is deleted or a
+ * user's rights change (after the store has the change). Whoever remembers
+ * accepted credentials outside this module (the HTTP dispatcher, per
+ * connection) must stop trusting what it remembered under another value.
+ * Thread-safe, lock-free. */
+uint64_t lg_auth_generation(struct lg_auth *a);
+
+/* What one user may do to the accounts (the Subsonic user methods). */
+enum lg_user_op {
+    LG_USER_GET,      /* read one user's profile */
+    LG_USER_LIST,     /* read every profile */
+    LG_USER_CREATE,   /* make a user */
+    LG_USER_UPDATE,   /* change a user's e-mail, roles, limits (and password) */
+    LG_USER_DELETE,   /* delete a user */
+    LG_USER_PASSWORD, /* change a user's password */
+};
+
+/* Whether actor, who holds actor_roles (LG_ROLE_* bits of store.h), may do
+ * op to the user named target (ignored for LIST and CREATE). 0 when allowed;
+ * LG_EDENIED when not; LG_EINVAL for deleting oneself, which nobody may do.
+ * Administrators may do everything else; other users may read their own
+ * profile and, with the settings role, change their own password. Pure. */
+int lg_auth_user_may(const struct lg_principal *actor, unsigned actor_roles, enum lg_user_op op,
+                     const char *target) LG_MUST_CHECK;
 
 /* What a request carries. Fields are NULL when absent. */
 struct lg_auth_request {

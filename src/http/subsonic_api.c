@@ -16,7 +16,16 @@
 
 #include "core/log.h"
 #include "core/str.h"
+#include "http/subsonic_annotation.h"
+#include "http/subsonic_art.h"
+#include "http/subsonic_browse.h"
+#include "http/subsonic_lists.h"
+#include "http/subsonic_lyrics.h"
 #include "http/subsonic_media.h"
+#include "http/subsonic_playlists.h"
+#include "http/subsonic_search.h"
+#include "http/subsonic_system.h"
+#include "http/subsonic_users.h"
 
 static struct lg_log api_log = { "http/subsonic" };
 
@@ -37,9 +46,62 @@ static const struct {
     const char *name;
     lg_sub_handler_fn *fn;
 } methods[] = {
+    { "changePassword", lg_sub_change_password },
+    { "createBookmark", lg_sub_create_bookmark },
+    { "createPlaylist", lg_sub_create_playlist },
+    { "createUser", lg_sub_create_user },
+    { "deleteBookmark", lg_sub_delete_bookmark },
+    { "deletePlaylist", lg_sub_delete_playlist },
+    { "deleteUser", lg_sub_delete_user },
     { "download", lg_sub_download },
+    { "getAlbum", lg_sub_get_album },
+    { "getAlbumInfo", lg_sub_get_album_info },
+    { "getAlbumInfo2", lg_sub_get_album_info2 },
+    { "getAlbumList", lg_sub_get_album_list },
+    { "getAlbumList2", lg_sub_get_album_list2 },
+    { "getArtist", lg_sub_get_artist },
+    { "getArtistInfo", lg_sub_get_artist_info },
+    { "getArtistInfo2", lg_sub_get_artist_info2 },
+    { "getArtists", lg_sub_get_artists },
+    { "getAvatar", lg_sub_get_avatar },
+    { "getBookmarks", lg_sub_get_bookmarks },
+    { "getCoverArt", lg_sub_get_cover_art },
+    { "getGenres", lg_sub_get_genres },
+    { "getIndexes", lg_sub_get_indexes },
+    { "getLicense", lg_sub_get_license },
+    { "getLyrics", lg_sub_get_lyrics },
+    { "getLyricsBySongId", lg_sub_get_lyrics_by_song_id },
+    { "getMusicDirectory", lg_sub_get_music_directory },
+    { "getMusicFolders", lg_sub_get_music_folders },
+    { "getNowPlaying", lg_sub_get_now_playing },
+    { "getOpenSubsonicExtensions", lg_sub_get_open_subsonic_extensions },
+    { "getPlayQueue", lg_sub_get_play_queue },
+    { "getPlaylist", lg_sub_get_playlist },
+    { "getPlaylists", lg_sub_get_playlists },
+    { "getRandomSongs", lg_sub_get_random_songs },
+    { "getScanStatus", lg_sub_get_scan_status },
+    { "getSimilarSongs", lg_sub_get_similar_songs },
+    { "getSimilarSongs2", lg_sub_get_similar_songs2 },
+    { "getSong", lg_sub_get_song },
+    { "getSongsByGenre", lg_sub_get_songs_by_genre },
+    { "getStarred", lg_sub_get_starred },
+    { "getStarred2", lg_sub_get_starred2 },
+    { "getTopSongs", lg_sub_get_top_songs },
+    { "getUser", lg_sub_get_user },
+    { "getUsers", lg_sub_get_users },
     { "ping", handle_ping },
+    { "savePlayQueue", lg_sub_save_play_queue },
+    { "scrobble", lg_sub_scrobble },
+    { "search", lg_sub_search },
+    { "search2", lg_sub_search2 },
+    { "search3", lg_sub_search3 },
+    { "setRating", lg_sub_set_rating },
+    { "star", lg_sub_star },
+    { "startScan", lg_sub_start_scan },
     { "stream", lg_sub_stream },
+    { "unstar", lg_sub_unstar },
+    { "updatePlaylist", lg_sub_update_playlist },
+    { "updateUser", lg_sub_update_user },
 };
 
 static lg_sub_handler_fn *find_method(const char *name)
@@ -134,11 +196,15 @@ static enum MHD_Result auth_failed(struct lg_sub_ctx *c, const struct lg_auth_re
 }
 
 /* A hash of the credentials a request carries, each field marked present or
- * absent. Only equality on one connection is asked of it (see lg_conn). */
-static void credentials_hash(const struct lg_auth_request *a, unsigned char out[32])
+ * absent, and of the authenticator's generation (so that a password change, a
+ * deleted user or changed rights void what connections remember). Only
+ * equality on one connection is asked of it (see lg_conn). */
+static void credentials_hash(const struct lg_auth_request *a, uint64_t generation,
+                             unsigned char out[32])
 {
     crypto_generichash_state st;
     crypto_generichash_init(&st, NULL, 0, 32);
+    crypto_generichash_update(&st, (const unsigned char *)&generation, sizeof(generation));
     const char *fields[] = { a->u, a->p, a->t, a->s, a->api_key };
     for (size_t i = 0; i < LG_ARRAY_LEN(fields); i++) {
         unsigned char mark = fields[i] ? 1 : 0;
@@ -159,7 +225,9 @@ static int authenticate(struct lg_req *r, const struct lg_auth_request *a, struc
 {
     struct lg_conn *c = r->lconn;
     unsigned char h[32];
-    credentials_hash(a, h);
+    /* Read before checking: a change that lands during the check leaves a
+     * memo under the old generation, which the next request will not trust. */
+    credentials_hash(a, lg_auth_generation(r->http->deps.auth), h);
     int64_t now = lg_http_now_ns();
     if (c->auth_until_ns > now && sodium_memcmp(h, c->auth_hash, sizeof(h)) == 0) {
         *out = c->auth_user;
@@ -185,6 +253,8 @@ enum MHD_Result lg_sub_api_handle(struct lg_req *r, const char *name)
     if (!fn)
         return lg_sub_reply_status(&c, MHD_HTTP_NOT_FOUND,
                                    lg_sub_new_error(LG_SUB_ERR_NOT_FOUND, "Unknown API method"));
+    if (fn == lg_sub_get_open_subsonic_extensions)
+        return fn(&c); /* public: OpenSubsonic requires it to answer anyone */
     if (!r->http->deps.auth)
         return lg_sub_reply_internal(&c, LG_EINVAL, "no authenticator configured");
     struct lg_auth_request a = {

@@ -830,6 +830,9 @@ static int scan_run(struct lg_store *s, const char *music_dir, int n_threads,
     if (r == 0 && !cancelled(sc))
         r = remove_vanished(sc, &b);
     r = batch_end(&b, r);
+    /* M3U playlists name tracks, so they come after the tracks' batches. */
+    if (r == 0 && !cancelled(sc))
+        r = lg_library_import_playlists(s, music_dir, sc->stats.added + sc->stats.removed > 0);
     if (r == 0 && cancelled(sc))
         r = -ECANCELED;
     sc->stats.seconds = now_s() - t0;

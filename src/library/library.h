@@ -66,4 +66,50 @@ void lg_scanner_status(struct lg_scanner *sc, int *scanning, int64_t *count);
  * NULL does nothing. */
 void lg_scanner_stop(struct lg_scanner *sc);
 
+/* --- M3U playlists (playlists.c) --- */
+
+#include <stdbool.h>
+
+/* The entries of one M3U playlist. */
+struct lg_m3u {
+    char **paths; /* relative to the music folder, '/'-separated, normalised */
+    size_t n;
+    size_t n_skipped;    /* entries refused: outside the folder, URLs, bad text, unknown */
+    char *first_skipped; /* the first of them as written (valid UTF-8), or NULL */
+};
+
+/* Releases what m holds; NULL does nothing. */
+void lg_m3u_free(struct lg_m3u *m);
+
+/* Parses the len bytes of an M3U playlist found in folder dir_rel (relative
+ * to the music folder, "" at its root). Lines end in LF, CRLF or CR; a UTF-8
+ * byte order mark is dropped; lines starting with '#' (#EXTM3U, #EXTINF,
+ * comments) and blank lines are ignored; surrounding blanks are trimmed;
+ * backslashes are separators; file:// URLs are decoded, other URLs refused.
+ * Relative entries resolve against dir_rel, absolute ones must lie under root
+ * or root_alt (either may be NULL; root_alt is meant for the real path of
+ * root); ".." is resolved lexically and may not climb out of the folder.
+ * utf8 is true for .m3u8: text is UTF-8 and invalid lines are refused;
+ * otherwise text that is not valid UTF-8 as a whole is read as Latin-1.
+ * Whether a resolved path is a track is not checked here. Always 0 for now;
+ * caller owns *out (lg_m3u_free). Pure; thread-safe. */
+int lg_m3u_parse(const char *data, size_t len, bool utf8, const char *root, const char *root_alt,
+                 const char *dir_rel, struct lg_m3u *out) LG_MUST_CHECK;
+
+/* Whether a file name is a playlist the scan imports (.m3u or .m3u8, any
+ * case, not hidden). */
+bool lg_m3u_is_playlist_name(const char *name);
+
+/* Brings the store's imported playlists in step with the .m3u/.m3u8 files
+ * below music_dir: a file that is new or whose mtime changed (every file when
+ * force, e.g. because tracks came or went) becomes a public playlist named
+ * after the file, owned by the first administrator, holding the entries that
+ * are tracks in the store (the others are skipped, one log line per file);
+ * playlists of vanished files are deleted, except below directories that
+ * could not be read. Without an administrator nothing is imported (logged).
+ * Returns 0 or a store error; unreadable files are logged and skipped. Runs
+ * in the calling thread, which must have no transaction open. */
+int lg_library_import_playlists(struct lg_store *s, const char *music_dir,
+                                bool force) LG_MUST_CHECK;
+
 #endif

@@ -84,4 +84,102 @@ const char *lg_media_suffix_for_type(const char *content_type);
  * case. */
 bool lg_media_is_audio_name(const char *name);
 
+/* --- images, cover art and lyrics (image.c, lyrics.c) --- */
+
+enum {
+    LG_IMAGE_SIZE_MAX = 2048,              /* the longest side of a thumbnail */
+    LG_IMAGE_DIM_MAX = 16384,              /* decoded images wider or taller are refused */
+    LG_IMAGE_BYTES_MAX = 32 * 1024 * 1024, /* the largest image read */
+    LG_LYRICS_BYTES_MAX = 1024 * 1024,     /* the largest lyrics text read */
+    LG_COVER_ETAG_MAX = 96,                /* room for lg_cover_etag's tag */
+};
+
+/* The MIME type of an image from its first bytes: "image/jpeg", "image/png",
+ * "image/gif", "image/webp" or "image/bmp"; NULL for anything else. Pure. */
+const char *lg_image_sniff(const void *data, size_t len);
+
+/* Decodes the image in data (JPEG, PNG, GIF, WebP, BMP: the first frame),
+ * scales it so that its longer side is max_side pixels (1..LG_IMAGE_SIZE_MAX;
+ * never enlarged: a smaller image keeps its size; aspect ratio kept,
+ * transparency laid over white) and encodes it as a
+ * baseline JPEG (4:2:0, quality about 90). Caller owns *out (free()).
+ * Returns 0; LG_EINVAL for a bad max_side; LG_EMEDIA for data that is not a
+ * supported image, does not decode, or claims more than 32 Mpx; LG_ETOOBIG
+ * for a side over LG_IMAGE_DIM_MAX. Never trusts the data: truncated and
+ * hostile files fail cleanly. Single-threaded, about 10 ms for a 1000x1000
+ * JPEG. Thread-safe. */
+int lg_image_thumbnail(const void *data, size_t len, int max_side, unsigned char **out,
+                       size_t *out_len) LG_MUST_CHECK;
+
+/* A cover to read: an image file, or the picture embedded in an audio file. */
+struct lg_cover_req {
+    const char *path;       /* absolute (or relative to the working directory) */
+    bool embedded;          /* path is an audio file with an attached picture */
+    int size;               /* 0: the original bytes; else a JPEG thumbnail this large */
+    const char *cache_path; /* where the thumbnail is kept; NULL: no cache */
+};
+
+/* Reads a cover. With size 0: the original bytes and their type. Otherwise a
+ * JPEG thumbnail (see lg_image_thumbnail), taken from cache_path when that
+ * file carries exactly the source's modification time, else made and then
+ * stored there with that time (through a temporary file and a rename; the
+ * folder is created; a failure to store is logged and otherwise ignored).
+ * Caller owns *data (free()); *mime is static. Returns 0; LG_ENOTFOUND when
+ * the source or its picture is gone; LG_ETOOBIG, LG_EMEDIA as above; -errno.
+ * Thread-safe; concurrent makers of one thumbnail do not disturb each other. */
+int lg_cover_read(const struct lg_cover_req *rq, unsigned char **data, size_t *len,
+                  const char **mime) LG_MUST_CHECK;
+/* A strong ETag (with quotes) for the cover that lg_cover_read would give for
+ * this path and size: it changes when the source file changes. Costs one
+ * stat(2). Returns 0, LG_ENOTFOUND or -errno. */
+int lg_cover_etag(const char *path, int size, char out[LG_COVER_ETAG_MAX]) LG_MUST_CHECK;
+/* A neutral stand-in cover (a grey record on a dark square), side x side
+ * pixels (1..LG_IMAGE_SIZE_MAX), as a JPEG the caller owns (free()), for
+ * items that exist but have no picture. Returns 0, LG_EINVAL or LG_EMEDIA.
+ * The image depends on side only. About a millisecond at 512 px. */
+int lg_image_placeholder(int side, unsigned char **out, size_t *out_len) LG_MUST_CHECK;
+
+/* One line of lyrics. */
+struct lg_lyric_line {
+    int64_t start_ms; /* from the start of the track; -1 in unsynced lyrics */
+    char *text;       /* valid UTF-8, may be "" (a pause or a stanza break) */
+};
+
+/* One set of lyrics, as OpenSubsonic's structuredLyrics. */
+struct lg_lyrics {
+    char *lang;        /* the language as tagged, else "und"; never NULL */
+    int64_t offset_ms; /* LRC [offset:]: positive means the lines come sooner */
+    bool synced;       /* every line has a start, and lines are in start order */
+    struct lg_lyric_line *lines;
+    size_t n_lines;
+};
+
+/* Releases what l owns (not l). */
+void lg_lyrics_free(struct lg_lyrics *l);
+/* Releases an array of lyrics and the array. */
+void lg_lyrics_list_free(struct lg_lyrics *v, size_t n);
+
+/* Parses lyrics text: LRC when any line carries a time stamp, else plain
+ * text. LRC: each of a line's leading stamps [mm:ss], [mm:ss.x], [mm:ss.xx],
+ * [mm:ss.xxx] (or ':' before the fraction) gives the line's text a start;
+ * [offset:+/-ms] sets offset_ms, [la:xx] the language; other [key:value] tags
+ * ([ar:], [ti:], [length:], ...) are ignored, as are lines without a stamp,
+ * malformed stamps included; <mm:ss.xx> word stamps inside a text are dropped;
+ * lines are sorted by start, ties in file order. Plain text keeps every line
+ * (outer blank lines dropped). A byte-order mark and CR are ignored, invalid
+ * UTF-8 becomes U+FFFD. lang (NULL: "und") is used unless the text names one.
+ * Returns 0 and fills *out (caller frees with lg_lyrics_free); LG_ENOTFOUND
+ * when there is no line of text; LG_ETOOBIG over LG_LYRICS_BYTES_MAX. Pure. */
+int lg_lyrics_parse(const char *text, size_t len, const char *lang,
+                    struct lg_lyrics *out) LG_MUST_CHECK;
+
+/* The lyrics of the audio file at path, read on demand (never by the scan):
+ * first a sidecar LRC file with the same base name (".lrc" or ".LRC"), then
+ * each lyrics tag of the file (LYRICS, UNSYNCEDLYRICS, SYNCEDLYRICS, ID3 USLT
+ * with its language, MP4 (c)lyr), each parsed by lg_lyrics_parse. Returns
+ * the count (0 when none; *out is then NULL) and gives the caller *out
+ * (lg_lyrics_list_free). An unreadable sidecar or audio file counts as having
+ * no lyrics; only allocation failures are errors. Thread-safe. */
+int lg_media_lyrics(const char *path, struct lg_lyrics **out, size_t *n_out) LG_MUST_CHECK;
+
 #endif

@@ -143,4 +143,445 @@ int lg_store_apikey_add(struct lg_store *s, int64_t user_id, const unsigned char
 int lg_store_apikey_find(struct lg_store *s, const unsigned char hash[32],
                          int64_t *user_id) LG_MUST_CHECK;
 
+/* --- songs (catalogue engineer: store_catalog.c) ---
+ * A song is a track as one user sees it: the track plus that user's
+ * annotation. Every reader below takes the user's id and only ever returns
+ * that user's stars, ratings and plays. */
+
+struct lg_song {
+    struct lg_track t;
+    int64_t starred_at; /* unix s, 0 = not starred */
+    int rating;         /* 0-5, 0 = not rated */
+    int64_t play_count;
+    int64_t played_at; /* unix s, 0 = never */
+    /* Filled by the store beside the mandatory fields above: */
+    char *album_artist_name; /* name of the artist the album is filed under */
+    int64_t track_artist_id; /* artists row named t.artist, 0 when none */
+    int64_t composer_id;     /* artists row named t.composer, 0 when none */
+};
+
+/* Releases what a song owns (not the struct). NULL is ignored. */
+void lg_song_free(struct lg_song *s);
+/* Releases n songs and the array. */
+void lg_songs_free(struct lg_song *v, size_t n);
+
+/* One song; LG_ENOTFOUND when no track has that id. */
+int lg_store_song_get(struct lg_store *s, int64_t user_id, int64_t track_id,
+                      struct lg_song *out) LG_MUST_CHECK;
+/* Songs for ids in the given order; unknown ids skipped (a repeated id gives
+ * the song twice). Caller frees with lg_songs_free; *out is NULL when
+ * *n_out is 0. Cost: one indexed lookup per id. */
+int lg_store_songs_get(struct lg_store *s, int64_t user_id, const int64_t *ids, size_t n,
+                       struct lg_song **out, size_t *n_out) LG_MUST_CHECK;
+
+/* --- catalogue (catalogue engineer: store_catalog.c) ---
+ * Albums, artists, genres, album and song lists, search and annotations as
+ * the Subsonic API reads and writes them. Readers take the user's id and
+ * fill in only that user's annotation fields. Arrays returned through
+ * (out, n_out) are owned by the caller (NULL when empty) and released with
+ * the matching _free; "count" and "offset" arguments are clamped by the
+ * caller (the store applies them as given). */
+
+enum lg_item_type {
+    LG_ITEM_SONG,
+    LG_ITEM_ALBUM,
+    LG_ITEM_ARTIST,
+};
+
+struct lg_album {
+    int64_t id;
+    char *name;
+    int64_t artist_id;
+    char *artist; /* the artist's name */
+    int year;     /* 0 = unknown */
+    char *genre;  /* "" = unknown */
+    int compilation;
+    char *mbid;
+    int64_t created_at; /* unix s */
+    int64_t song_count;
+    int64_t duration_ms;
+    /* The user's annotation: */
+    int64_t starred_at;
+    int rating;
+    int64_t play_count;
+    int64_t played_at;
+};
+
+struct lg_artist {
+    int64_t id;
+    char *name;
+    char *sort_name; /* name without a leading article */
+    char *mbid;
+    int64_t album_count; /* albums filed under the artist */
+    int64_t starred_at;
+    int rating;
+};
+
+struct lg_genre {
+    char *name;
+    int64_t song_count;
+    int64_t album_count;
+};
+
+void lg_album_free(struct lg_album *a);
+void lg_albums_free(struct lg_album *v, size_t n);
+void lg_artist_free(struct lg_artist *a);
+void lg_artists_free(struct lg_artist *v, size_t n);
+void lg_genres_free(struct lg_genre *v, size_t n);
+
+/* One album or artist; LG_ENOTFOUND when the id is unknown. */
+int lg_store_album_get(struct lg_store *s, int64_t user_id, int64_t album_id,
+                       struct lg_album *out) LG_MUST_CHECK;
+int lg_store_artist_get(struct lg_store *s, int64_t user_id, int64_t artist_id,
+                        struct lg_artist *out) LG_MUST_CHECK;
+/* Every artist (each files at least one album), by sort name (case-blind). */
+int lg_store_artists_all(struct lg_store *s, int64_t user_id, struct lg_artist **out,
+                         size_t *n_out) LG_MUST_CHECK;
+/* An artist's albums by year, then name. */
+int lg_store_artist_albums(struct lg_store *s, int64_t user_id, int64_t artist_id,
+                           struct lg_album **out, size_t *n_out) LG_MUST_CHECK;
+/* An album's songs by disc, track number, id. */
+int lg_store_album_songs(struct lg_store *s, int64_t user_id, int64_t album_id,
+                         struct lg_song **out, size_t *n_out) LG_MUST_CHECK;
+/* Every genre with its counts, by name (case-blind). */
+int lg_store_genres(struct lg_store *s, struct lg_genre **out, size_t *n_out) LG_MUST_CHECK;
+
+/* The getAlbumList2 types. */
+enum lg_album_order {
+    LG_ALBUMS_RANDOM,
+    LG_ALBUMS_NEWEST,
+    LG_ALBUMS_HIGHEST,  /* the user's ratings, best first */
+    LG_ALBUMS_FREQUENT, /* the user's play counts */
+    LG_ALBUMS_RECENT,   /* the user's last plays */
+    LG_ALBUMS_BY_NAME,
+    LG_ALBUMS_BY_ARTIST,
+    LG_ALBUMS_STARRED, /* the user's stars, latest first */
+    LG_ALBUMS_BY_YEAR, /* from_year..to_year, descending when from > to */
+    LG_ALBUMS_BY_GENRE,
+};
+
+struct lg_album_query {
+    enum lg_album_order order;
+    int64_t size;   /* at most this many */
+    int64_t offset; /* ignored for RANDOM */
+    int from_year, to_year;
+    const char *genre; /* BY_GENRE */
+};
+
+int lg_store_albums_list(struct lg_store *s, int64_t user_id, const struct lg_album_query *q,
+                         struct lg_album **out, size_t *n_out) LG_MUST_CHECK;
+
+/* Up to size random songs; genre (NULL = any) and the year range (0 = open;
+ * the album's year) filter them. Without a filter every song is about as
+ * likely; with years only, songs come from up to size random albums. */
+struct lg_song_filter {
+    int64_t size;
+    const char *genre;
+    int from_year, to_year;
+};
+int lg_store_songs_random(struct lg_store *s, int64_t user_id, const struct lg_song_filter *f,
+                          struct lg_song **out, size_t *n_out) LG_MUST_CHECK;
+/* Songs of a genre by album, then id; paged. */
+int lg_store_songs_by_genre(struct lg_store *s, int64_t user_id, const char *genre, int64_t count,
+                            int64_t offset, struct lg_song **out, size_t *n_out) LG_MUST_CHECK;
+/* Songs whose track artist is artist_name (exact; "" matches nothing), the
+ * user's most played first. */
+int lg_store_songs_top(struct lg_store *s, int64_t user_id, const char *artist_name, int64_t count,
+                       struct lg_song **out, size_t *n_out) LG_MUST_CHECK;
+/* Random songs from random albums of genre (the album's genre) by artists
+ * other than exclude_artist_id. */
+int lg_store_songs_similar(struct lg_store *s, int64_t user_id, const char *genre,
+                           int64_t exclude_artist_id, int64_t count, struct lg_song **out,
+                           size_t *n_out) LG_MUST_CHECK;
+/* The genre most of an artist's albums have; "" when none. Caller frees. */
+int lg_store_artist_genre(struct lg_store *s, int64_t artist_id, char **out) LG_MUST_CHECK;
+/* Other artists with albums in the genres of artist_id's albums, most
+ * shared genres first, at most count. */
+int lg_store_artists_similar(struct lg_store *s, int64_t user_id, int64_t artist_id, int64_t count,
+                             struct lg_artist **out, size_t *n_out) LG_MUST_CHECK;
+
+/* What a user starred, latest first. Caller frees with lg_starred_free. */
+struct lg_starred {
+    struct lg_artist *artists;
+    size_t n_artists;
+    struct lg_album *albums;
+    size_t n_albums;
+    struct lg_song *songs;
+    size_t n_songs;
+};
+int lg_store_starred(struct lg_store *s, int64_t user_id, struct lg_starred *out) LG_MUST_CHECK;
+void lg_starred_free(struct lg_starred *r);
+
+/* search3. query is the user's text: words are matched by prefix, in any
+ * field (songs: title, artist, album; albums: name, artist; artists: name),
+ * case and accents ignored; any byte sequence is safe. Matches come by id
+ * (not by relevance: that would score every match). An empty query, "",
+ * `""` or "*" (as clients send to sync) lists everything by id. Results are paged
+ * per kind; a count of 0 skips that kind. The result is a struct lg_starred
+ * (three arrays) released with lg_starred_free. */
+struct lg_search_query {
+    const char *query;
+    int64_t artist_count, artist_offset;
+    int64_t album_count, album_offset;
+    int64_t song_count, song_offset;
+};
+int lg_store_search(struct lg_store *s, int64_t user_id, const struct lg_search_query *q,
+                    struct lg_starred *out) LG_MUST_CHECK;
+/* The FTS5 query for a user's text (each word quoted, prefix-matched, all
+ * required), or NULL when the text has no word. Caller frees. Exposed for
+ * tests. */
+char *lg_store_fts_query(const char *text);
+
+/* True (1) when the item exists, 0 when not, < 0 on error. */
+int lg_store_item_exists(struct lg_store *s, enum lg_item_type type, int64_t id) LG_MUST_CHECK;
+/* Stars (at unix time now) or unstars an item for a user. The item must
+ * exist (LG_ENOTFOUND). Starring a starred item keeps its first time. */
+int lg_store_star(struct lg_store *s, int64_t user_id, enum lg_item_type type, int64_t id, int star,
+                  int64_t now) LG_MUST_CHECK;
+/* Sets a user's rating (0-5; 0 removes it); LG_ENOTFOUND, LG_EINVAL. */
+int lg_store_set_rating(struct lg_store *s, int64_t user_id, enum lg_item_type type, int64_t id,
+                        int rating) LG_MUST_CHECK;
+/* A finished play of a track at unix time played_at: the play counts of
+ * the song, its album and its album's artist go up by one and their last
+ * play time moves to played_at if later. LG_ENOTFOUND for an unknown id.
+ * Runs its own transaction: not to be called inside one. */
+int lg_store_scrobble(struct lg_store *s, int64_t user_id, int64_t track_id,
+                      int64_t played_at) LG_MUST_CHECK;
+
+/* A user's player reports it started track_id at now: replaces that
+ * player's entry, which lapses after the track's duration and a margin.
+ * LG_ENOTFOUND for an unknown track. */
+int lg_store_now_playing_set(struct lg_store *s, int64_t user_id, const char *player_name,
+                             int64_t track_id, int64_t now) LG_MUST_CHECK;
+struct lg_now_playing {
+    struct lg_song song; /* annotations are the asking user's */
+    char *username;
+    char *player_name;
+    int64_t player_id;
+    int64_t started_at; /* unix s */
+};
+/* Every user's entries that have not lapsed at now, latest first. */
+int lg_store_now_playing(struct lg_store *s, int64_t user_id, int64_t now,
+                         struct lg_now_playing **out, size_t *n_out) LG_MUST_CHECK;
+void lg_now_playing_free(struct lg_now_playing *v, size_t n);
+
+/* --- user settings and roles; media lookups (system/users/media) ---
+ * store_users.c and store_media.c. Profiles are the Subsonic view of a user
+ * (struct lg_user above stays the credentials view). */
+
+/* The Subsonic roles, as bits of struct lg_user_profile.roles. Scrobbling is
+ * a setting, not a role, but travels with them. */
+enum lg_user_role {
+    LG_ROLE_SETTINGS = 1u << 0,
+    LG_ROLE_STREAM = 1u << 1,
+    LG_ROLE_JUKEBOX = 1u << 2,
+    LG_ROLE_DOWNLOAD = 1u << 3,
+    LG_ROLE_UPLOAD = 1u << 4,
+    LG_ROLE_PLAYLIST = 1u << 5,
+    LG_ROLE_COVER_ART = 1u << 6,
+    LG_ROLE_COMMENT = 1u << 7,
+    LG_ROLE_PODCAST = 1u << 8,
+    LG_ROLE_SHARE = 1u << 9,
+    LG_ROLE_VIDEO_CONVERSION = 1u << 10,
+    LG_ROLE_SCROBBLING = 1u << 11,
+};
+#define LG_ROLES_ALL 0xfffu
+/* What a user gets when nothing is said (the migration's column defaults). */
+#define LG_ROLES_DEFAULT                                                                         \
+    (LG_ROLE_SETTINGS | LG_ROLE_STREAM | LG_ROLE_DOWNLOAD | LG_ROLE_PLAYLIST | LG_ROLE_COMMENT | \
+     LG_ROLE_SHARE | LG_ROLE_SCROBBLING)
+
+struct lg_user_profile {
+    int64_t id;
+    char *name;
+    char *email; /* "" when unknown */
+    int is_admin;
+    unsigned roles;       /* LG_ROLE_* bits as stored (an admin holds all, whatever they say) */
+    int max_bitrate_kbps; /* 0 = no limit */
+    int64_t created_at;
+};
+
+/* Releases the strings a profile owns (not the struct). */
+void lg_user_profile_free(struct lg_user_profile *p);
+/* Releases an array from lg_store_profiles_list. */
+void lg_user_profiles_free(struct lg_user_profile *v, size_t n);
+/* The profile of user name; LG_ENOTFOUND. */
+int lg_store_profile_get(struct lg_store *s, const char *name,
+                         struct lg_user_profile *out) LG_MUST_CHECK;
+/* Every user, by name. Caller owns *out (lg_user_profiles_free). */
+int lg_store_profiles_list(struct lg_store *s, struct lg_user_profile **out,
+                           size_t *n_out) LG_MUST_CHECK;
+/* Writes email, is_admin, roles and max_bitrate_kbps of user p->id (the name
+ * and credentials stay). LG_ENOTFOUND. */
+int lg_store_profile_update(struct lg_store *s, const struct lg_user_profile *p) LG_MUST_CHECK;
+/* Deletes user id and, through ON DELETE CASCADE, all that is theirs (API
+ * keys, annotations, playlists, bookmarks, play queue). LG_ENOTFOUND. Callers
+ * outside src/auth use lg_auth_user_delete, which also forgets cached logins. */
+int lg_store_user_delete(struct lg_store *s, int64_t id) LG_MUST_CHECK;
+
+/* Where a cover comes from: the picture embedded in an audio file, or an image
+ * file beside it (both relative to the music folder). */
+enum lg_cover_kind {
+    LG_COVER_TRACK,  /* the track's embedded picture, else its folder's image */
+    LG_COVER_ALBUM,  /* a folder image of one of its tracks, else an embedded one */
+    LG_COVER_ARTIST, /* the cover of the artist's first album (by year, name) */
+};
+struct lg_cover_source {
+    char *path;   /* relative to the music folder; NULL: the item has no picture */
+    int embedded; /* 1: path is an audio file with an embedded picture */
+};
+void lg_cover_source_free(struct lg_cover_source *c);
+/* The cover of track, album or artist id; path NULL when the item exists but
+ * has no picture. LG_ENOTFOUND when the item does not exist. One indexed
+ * query (two for an item without a picture). */
+int lg_store_cover_source(struct lg_store *s, enum lg_cover_kind kind, int64_t id,
+                          struct lg_cover_source *out) LG_MUST_CHECK;
+/* Writes to ids up to max track ids whose title equals title and, when artist
+ * is not empty, whose artist or album artist equals artist, ignoring ASCII
+ * case, lowest id first. Returns how many (0 when none). */
+int lg_store_tracks_by_title(struct lg_store *s, const char *artist, const char *title,
+                             int64_t *ids, size_t max) LG_MUST_CHECK;
+
+/* --- playlists, bookmarks and play queues (store_playlists.c) ---
+ *
+ * Everything here belongs to one user. Functions that take a user_id act
+ * only on what that user may see or change, so the HTTP layer cannot leak
+ * one user's data to another by forgetting a check. Track ids that name no
+ * track are refused rather than stored (LG_EINVAL in lists, LG_ENOTFOUND
+ * where the track is the one thing named). */
+
+struct lg_playlist {
+    int64_t id;
+    int64_t owner_id;
+    char *owner; /* the owner's user name */
+    char *name;
+    char *comment;
+    int is_public;
+    int64_t created_at; /* unix seconds */
+    int64_t changed_at; /* unix seconds */
+    int64_t song_count;
+    int64_t duration_ms;    /* of all entries */
+    int64_t cover_album_id; /* the album of the first entry, 0 when empty */
+    char *source_path;      /* the M3U file (relative) it came from, "" for a user's own */
+};
+
+/* Releases the strings a playlist owns (not the struct); NULL does nothing. */
+void lg_playlist_free(struct lg_playlist *p);
+/* Releases an array from lg_store_playlists_list and its playlists. */
+void lg_playlists_free(struct lg_playlist *v, size_t n);
+
+/* The playlists user_id may play: their own and the public ones of others,
+ * ordered by name (case-insensitive), then id. Caller owns *out
+ * (lg_playlists_free). Cost: one pass over the entries of those playlists. */
+int lg_store_playlists_list(struct lg_store *s, int64_t user_id, struct lg_playlist **out,
+                            size_t *n_out) LG_MUST_CHECK;
+/* Playlist id when user_id may see it (owner, public, or admin true), and,
+ * when ids is not NULL, the track ids of its entries in order (caller frees
+ * *ids). LG_ENOTFOUND when it does not exist or is hidden from the user. */
+int lg_store_playlist_get(struct lg_store *s, int64_t user_id, bool admin, int64_t id,
+                          struct lg_playlist *out, int64_t **ids, size_t *n_ids) LG_MUST_CHECK;
+/* Creates a private playlist of owner_id holding the n tracks (repeats
+ * allowed) in order; writes its id. LG_EINVAL when a track id is unknown
+ * (nothing is created). */
+int lg_store_playlist_create(struct lg_store *s, int64_t owner_id, const char *name,
+                             const int64_t *ids, size_t n, int64_t *id_out) LG_MUST_CHECK;
+
+/* A change to a playlist; fields left NULL, negative or empty change nothing. */
+struct lg_playlist_edit {
+    const char *name;
+    const char *comment;
+    int is_public;         /* 0 or 1; < 0 leaves it */
+    bool replace;          /* drop every entry first (remove is then ignored) */
+    const int64_t *remove; /* indexes into the entries as they were (any order, repeats ok) */
+    size_t n_remove;
+    const int64_t *add; /* track ids appended after the removals */
+    size_t n_add;
+};
+
+/* Applies e to playlist id, all or nothing, and marks it changed. Only the
+ * owner may change a playlist: LG_ENOTFOUND when user_id may not see it (see
+ * lg_store_playlist_get), LG_EDENIED when it can see but does not own it,
+ * LG_ERANGE when an index is out of range, LG_EINVAL for an unknown track. */
+int lg_store_playlist_edit(struct lg_store *s, int64_t user_id, bool admin, int64_t id,
+                           const struct lg_playlist_edit *e) LG_MUST_CHECK;
+/* Deletes playlist id; the same rules and errors as lg_store_playlist_edit. */
+int lg_store_playlist_delete(struct lg_store *s, int64_t user_id, bool admin,
+                             int64_t id) LG_MUST_CHECK;
+
+/* --- M3U import (called by the library scan) --- */
+
+/* A playlist imported from an M3U file. */
+struct lg_playlist_source {
+    int64_t id;
+    char *path; /* the M3U file relative to the music folder */
+    int64_t mtime_ns;
+};
+void lg_playlist_sources_free(struct lg_playlist_source *v, size_t n);
+/* Every imported playlist, in no set order. Caller owns *out. */
+int lg_store_playlist_sources(struct lg_store *s, struct lg_playlist_source **out,
+                              size_t *n_out) LG_MUST_CHECK;
+
+struct lg_playlist_import {
+    int64_t owner_id;
+    const char *path; /* the M3U file relative to the music folder: the key */
+    const char *name;
+    int64_t mtime_ns;
+    const int64_t *ids; /* known track ids, in order */
+    size_t n;
+};
+
+/* Creates or updates the public playlist imported from im->path, in one
+ * transaction. Its changed time moves only when name, owner or entries
+ * differ. Returns 1 when it changed anything visible, else 0. LG_EINVAL for
+ * an unknown track id. */
+int lg_store_playlist_import(struct lg_store *s, const struct lg_playlist_import *im) LG_MUST_CHECK;
+/* Deletes playlist id whoever owns it (for the scan); LG_ENOTFOUND. */
+int lg_store_playlist_remove(struct lg_store *s, int64_t id) LG_MUST_CHECK;
+/* The administrator with the lowest id (owner of imported playlists);
+ * LG_ENOTFOUND when there is none. */
+int lg_store_first_admin(struct lg_store *s, int64_t *user_id) LG_MUST_CHECK;
+/* The id of the track at path (relative, as stored); LG_ENOTFOUND. */
+int lg_store_track_id_by_path(struct lg_store *s, const char *path, int64_t *id) LG_MUST_CHECK;
+
+/* --- bookmarks --- */
+
+struct lg_bookmark {
+    int64_t track_id;
+    int64_t position_ms;
+    char *comment;
+    int64_t created_at; /* unix seconds */
+    int64_t changed_at;
+};
+void lg_bookmarks_free(struct lg_bookmark *v, size_t n);
+/* The bookmarks of user_id, most recently changed first. Caller owns *out. */
+int lg_store_bookmarks_list(struct lg_store *s, int64_t user_id, struct lg_bookmark **out,
+                            size_t *n_out) LG_MUST_CHECK;
+/* Creates or replaces the user's bookmark on a track (comment NULL = "");
+ * created stays on replace. LG_ENOTFOUND when the track is unknown. */
+int lg_store_bookmark_set(struct lg_store *s, int64_t user_id, int64_t track_id,
+                          int64_t position_ms, const char *comment) LG_MUST_CHECK;
+/* LG_ENOTFOUND when the user has no bookmark on the track. */
+int lg_store_bookmark_delete(struct lg_store *s, int64_t user_id, int64_t track_id) LG_MUST_CHECK;
+
+/* --- play queues --- */
+
+struct lg_play_queue {
+    int64_t *ids; /* tracks in order */
+    size_t n;
+    int64_t current_id; /* 0: none */
+    int64_t position_ms;
+    int64_t changed_at; /* unix seconds; set by the store on save */
+    char *changed_by;   /* the client's name */
+};
+/* Releases ids and changed_by (not the struct). */
+void lg_play_queue_free(struct lg_play_queue *q);
+/* The saved queue of user_id; LG_ENOTFOUND when none is saved. Caller owns
+ * *out (lg_play_queue_free). */
+int lg_store_play_queue_get(struct lg_store *s, int64_t user_id,
+                            struct lg_play_queue *out) LG_MUST_CHECK;
+/* Replaces the user's queue with q (changed_at ignored); q->n == 0 clears
+ * it. LG_EINVAL when a track id (or current_id) is unknown. */
+int lg_store_play_queue_save(struct lg_store *s, int64_t user_id,
+                             const struct lg_play_queue *q) LG_MUST_CHECK;
+
 #endif
