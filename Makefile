@@ -37,6 +37,7 @@ test: deps
 bench: build
 	@bench/scan
 	@bench/stream
+	@bench/api
 
 clean:
 	rm -rf $(BUILD) $(TESTBUILD) $(LINTBUILD)
