@@ -59,7 +59,7 @@ void lg_hex_encode(char *out, const void *p, size_t len)
     out[2 * len] = '\0';
 }
 
-static int hexval(char c)
+int lg_hex_digit(char c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';
@@ -79,13 +79,30 @@ int lg_hex_decode(void *out, size_t cap, const char *hex)
         return LG_ETOOBIG;
     unsigned char *o = out;
     for (size_t i = 0; i < n / 2; i++) {
-        int hi = hexval(hex[2 * i]);
-        int lo = hexval(hex[2 * i + 1]);
+        int hi = lg_hex_digit(hex[2 * i]);
+        int lo = lg_hex_digit(hex[2 * i + 1]);
         if (hi < 0 || lo < 0)
             return LG_EPARSE;
         o[i] = (unsigned char)(hi << 4 | lo);
     }
     return (int)(n / 2);
+}
+
+size_t lg_percent_decode(char *s, bool plus_is_space)
+{
+    char *o = s;
+    for (const char *p = s; *p; p++) {
+        int hi = *p == '%' ? lg_hex_digit(p[1]) : -1;
+        int lo = hi >= 0 ? lg_hex_digit(p[2]) : -1;
+        if (lo >= 0) {
+            *o++ = (char)(hi << 4 | lo);
+            p += 2;
+        } else {
+            *o++ = *p == '+' && plus_is_space ? ' ' : *p;
+        }
+    }
+    *o = '\0';
+    return (size_t)(o - s);
 }
 
 /* Length of the valid UTF-8 sequence at s (1..4), or 0 if invalid. */

@@ -24,6 +24,13 @@ void lg_hex_encode(char *out, const void *p, size_t len);
  * when the result would not fit in cap bytes. */
 int lg_hex_decode(void *out, size_t cap, const char *hex) LG_MUST_CHECK;
 
+/* The value of a hex digit (either case), or -1. */
+int lg_hex_digit(char c);
+/* Decodes %XX escapes in place (and '+' as a space when plus_is_space, as in
+ * form and query encoding); a '%' not followed by two hex digits stays as it
+ * is. Returns the new length. A decoded %00 ends the string early. */
+size_t lg_percent_decode(char *s, bool plus_is_space);
+
 /* True when s[0..len) is well-formed UTF-8 (no overlongs, no surrogates). */
 bool lg_utf8_valid(const char *s, size_t len);
 /* Copies s into a new string with invalid UTF-8 sequences replaced by U+FFFD.

@@ -134,36 +134,6 @@ enum MHD_Result lg_req_reply_buf(struct lg_req *r, unsigned status, const char *
 
 /* --- pure helpers --- */
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-size_t lg_url_decode(char *s)
-{
-    char *o = s;
-    for (const char *p = s; *p; p++) {
-        int hi;
-        int lo;
-        if (*p == '+') {
-            *o++ = ' ';
-        } else if (*p == '%' && (hi = hexval(p[1])) >= 0 && (lo = hexval(p[2])) >= 0) {
-            *o++ = (char)(hi << 4 | lo);
-            p += 2;
-        } else {
-            *o++ = *p;
-        }
-    }
-    *o = '\0';
-    return (size_t)(o - s);
-}
-
 int lg_http_form_parse(char *body, struct lg_form_field *fields, size_t max)
 {
     size_t n = 0;
@@ -179,8 +149,8 @@ int lg_http_form_parse(char *body, struct lg_form_field *fields, size_t max)
             char *value = eq ? eq + 1 : p + strlen(p);
             if (eq)
                 *eq = '\0';
-            lg_url_decode(p);
-            lg_url_decode(value);
+            lg_percent_decode(p, true);
+            lg_percent_decode(value, true);
             fields[n].key = p;
             fields[n].value = value;
             n++;
@@ -199,7 +169,7 @@ static bool secret_key(const char *key, size_t len)
         return false;
     memcpy(name, key, len);
     name[len] = '\0';
-    lg_url_decode(name);
+    lg_percent_decode(name, true);
     for (size_t i = 0; i < LG_ARRAY_LEN(secrets); i++) {
         if (lg_str_casecmp(name, secrets[i]) == 0)
             return true;

@@ -106,10 +106,6 @@ size_t lg_http_redact_uri(const char *uri, char *out, size_t cap);
  * Writes host (without brackets) and port. Returns 0 or LG_EINVAL. */
 int lg_http_parse_listen(const char *listen, char *host, size_t cap, int *port) LG_MUST_CHECK;
 
-/* Decodes a percent-encoded string in place ('+' is a space; a '%' not
- * followed by two hex digits stays as it is). Returns the new length. */
-size_t lg_url_decode(char *s);
-
 /* Parses an application/x-www-form-urlencoded body in place into at most max
  * fields (pointing into body). Returns the count, or LG_ETOOBIG. */
 int lg_http_form_parse(char *body, struct lg_form_field *fields, size_t max) LG_MUST_CHECK;

@@ -110,34 +110,6 @@ static char *under_root(const char *abs, const char *const roots[2])
     return NULL;
 }
 
-static int hex_val(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/* Decodes %XX in place. */
-static void percent_decode(char *s)
-{
-    char *w = s;
-    for (const char *p = s; *p; p++) {
-        int hi = p[0] == '%' ? hex_val(p[1]) : -1;
-        int lo = hi >= 0 ? hex_val(p[2]) : -1;
-        if (lo >= 0) {
-            *w++ = (char)(hi * 16 + lo);
-            p += 2;
-        } else {
-            *w++ = *p;
-        }
-    }
-    *w = '\0';
-}
-
 /* Whether s starts with prefix, ignoring ASCII case. */
 static bool has_prefix_ci(const char *s, const char *prefix)
 {
@@ -161,7 +133,7 @@ static bool strip_url(char *e)
         skip += 9;
     }
     memmove(e, e + skip, strlen(e + skip) + 1);
-    percent_decode(e);
+    lg_percent_decode(e, false);
     return true;
 }
 

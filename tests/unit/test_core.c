@@ -54,6 +54,26 @@ LG_TEST(hex_round_trip)
     CHECK_INT(lg_hex_decode(out, sizeof(out), "0011223344"), LG_ETOOBIG);
 }
 
+LG_TEST(percent_decoding)
+{
+    static const struct {
+        const char *in;
+        bool plus;
+        const char *out;
+    } rows[] = {
+        { "a%20b", false, "a b" },     { "a+b", true, "a b" },    { "a+b", false, "a+b" },
+        { "%41%6a", false, "Aj" },     { "100%", false, "100%" }, { "%4", false, "%4" },
+        { "%zz", false, "%zz" },       { "%%41", false, "%A" },   { "", true, "" },
+        { "%2e%2E/x", false, "../x" },
+    };
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        char *s = lg_xstrdup(rows[i].in);
+        CHECK_INT(lg_percent_decode(s, rows[i].plus), strlen(rows[i].out));
+        CHECK_STR(s, rows[i].out);
+        free(s);
+    }
+}
+
 LG_TEST(utf8)
 {
     CHECK(lg_utf8_valid("abc", 3));
@@ -143,5 +163,6 @@ LG_TEST(case_helpers)
     CHECK(!lg_str_has_suffix_ci("mp3", ".mp3"));
 }
 
-LG_TEST_MAIN(LG_CASE(parse_integers), LG_CASE(hex_round_trip), LG_CASE(utf8), LG_CASE(path_safety),
-             LG_CASE(md5_vectors), LG_CASE(buf_limit), LG_CASE(case_helpers))
+LG_TEST_MAIN(LG_CASE(parse_integers), LG_CASE(hex_round_trip), LG_CASE(percent_decoding),
+             LG_CASE(utf8), LG_CASE(path_safety), LG_CASE(md5_vectors), LG_CASE(buf_limit),
+             LG_CASE(case_helpers))

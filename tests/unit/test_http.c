@@ -16,6 +16,7 @@
 
 #include "core/buf.h"
 #include "core/config.h"
+#include "core/str.h"
 #include "http/http.h"
 #include "http/http_int.h"
 #include "http/subsonic.h"
@@ -224,7 +225,7 @@ LG_TEST(form_parse)
 LG_TEST(url_decode)
 {
     char s[] = "a%20b+c%2Bd%e2%82%ac%";
-    CHECK_INT(lg_url_decode(s), 11);
+    CHECK_INT(lg_percent_decode(s, true), 11);
     CHECK_STR(s, "a b c+d\xe2\x82\xac%");
 }
 
