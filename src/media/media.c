@@ -27,6 +27,7 @@
 #include <strings.h>
 
 #include "core/str.h"
+#include "media/media_int.h"
 
 /* Bytes format detection may read. Larger ID3v2 tags are handled by
  * libavformat's extension fallback, so this bounds the cost of non-audio. */
@@ -298,8 +299,7 @@ static int open_error(int averr, char *err, size_t err_len)
     return averr == AVERROR(ENOMEM) ? -ENOMEM : LG_EMEDIA;
 }
 
-/* Opens path for reading headers only; format probing is bounded. */
-static int open_input(const char *path, AVFormatContext **out, char *err, size_t err_len)
+int lg_media_open_input(const char *path, AVFormatContext **out, char *err, size_t err_len)
 {
     AVFormatContext *fmt = avformat_alloc_context();
     if (!fmt)
@@ -319,8 +319,7 @@ static int open_input(const char *path, AVFormatContext **out, char *err, size_t
     return 0;
 }
 
-/* The first audio stream that is not a picture, or NULL. */
-static AVStream *audio_stream(const AVFormatContext *fmt)
+AVStream *lg_media_audio_stream(const AVFormatContext *fmt)
 {
     for (unsigned i = 0; i < fmt->nb_streams; i++) {
         AVStream *st = fmt->streams[i];
@@ -390,14 +389,14 @@ static void fill_params(struct lg_media_info *mi, AVFormatContext *fmt, const AV
 int lg_media_probe(const char *path, struct lg_media_info *out, char *err, size_t err_len)
 {
     AVFormatContext *fmt = NULL;
-    int r = open_input(path, &fmt, err, err_len);
+    int r = lg_media_open_input(path, &fmt, err, err_len);
     if (r < 0)
         return r;
-    AVStream *st = audio_stream(fmt);
+    AVStream *st = lg_media_audio_stream(fmt);
     if (st && !params_known(fmt, st)) {
         /* The container did not say: let libavformat parse a few frames. */
         r = avformat_find_stream_info(fmt, NULL);
-        st = r >= 0 ? audio_stream(fmt) : NULL;
+        st = r >= 0 ? lg_media_audio_stream(fmt) : NULL;
     }
     if (!st || !params_known(fmt, st)) {
         set_err(err, err_len, st ? "no playable audio" : "no audio stream", r < 0 ? r : 0);
@@ -441,7 +440,7 @@ int lg_media_picture(const char *path, size_t limit_bytes, unsigned char **data,
                      const char **mime)
 {
     AVFormatContext *fmt = NULL;
-    int r = open_input(path, &fmt, NULL, 0);
+    int r = lg_media_open_input(path, &fmt, NULL, 0);
     if (r < 0)
         return r == -ENOMEM ? r : LG_EMEDIA;
     r = LG_ENOTFOUND;

@@ -182,4 +182,22 @@ int lg_lyrics_parse(const char *text, size_t len, const char *lang,
  * no lyrics; only allocation failures are errors. Thread-safe. */
 int lg_media_lyrics(const char *path, struct lg_lyrics **out, size_t *n_out) LG_MUST_CHECK;
 
+/* --- decoding to PCM (decode.c) --- */
+
+struct lg_decoder;
+
+/* Opens path for decoding its first audio stream to interleaved float32 at
+ * the file's rate and channel count. Caller owns *out (lg_decoder_free).
+ * Returns 0, -errno or LG_EMEDIA with a reason in err. Not thread-safe per
+ * decoder; separate decoders may run on separate threads. */
+int lg_decoder_open(const char *path, struct lg_decoder **out, char *err,
+                    size_t err_len) LG_MUST_CHECK;
+int lg_decoder_rate(const struct lg_decoder *d);
+int lg_decoder_channels(const struct lg_decoder *d);
+/* Decodes the next block: points *pcm at n interleaved frames (owned by the
+ * decoder, valid until the next call) and returns n > 0; returns 0 at the end
+ * of the stream, or a negative error. Damaged packets are skipped. */
+int lg_decoder_read(struct lg_decoder *d, const float **pcm) LG_MUST_CHECK;
+void lg_decoder_free(struct lg_decoder *d);
+
 #endif

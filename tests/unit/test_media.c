@@ -258,6 +258,68 @@ LG_TEST(content_types)
     CHECK(lg_media_suffix_for_type("video/mp4") == NULL);
 }
 
+/* Decodes a whole file; returns the frames and the mean square of channel 0. */
+static int64_t decode_all(const char *name, int *rate, int *channels, double *ms)
+{
+    char *path = path_of(name);
+    struct lg_decoder *d = NULL;
+    char err[128] = "";
+    int r = lg_decoder_open(path, &d, err, sizeof(err));
+    free(path);
+    CHECK_INT(r, 0);
+    if (r < 0)
+        return -1;
+    *rate = lg_decoder_rate(d);
+    *channels = lg_decoder_channels(d);
+    int64_t frames = 0;
+    double sum = 0;
+    const float *pcm;
+    int n;
+    while ((n = lg_decoder_read(d, &pcm)) > 0) {
+        for (int i = 0; i < n; i++)
+            sum += (double)pcm[i * *channels] * pcm[i * *channels];
+        frames += n;
+    }
+    CHECK_INT(n, 0);
+    lg_decoder_free(d);
+    *ms = frames ? sum / (double)frames : 0;
+    return frames;
+}
+
+LG_TEST(decode_to_float)
+{
+    /* A 1 kHz sine at half scale: mean square 0.125 in every format. */
+    ffmpeg("-f lavfi -i 'aevalsrc=0.5*sin(2*PI*1000*t)|0.5*sin(2*PI*1000*t):s=44100:d=2' "
+           "dec.flac");
+    ffmpeg("-f lavfi -i 'aevalsrc=0.5*sin(2*PI*1000*t):s=48000:d=2' -b:a 192k dec.mp3");
+    int rate, ch;
+    double ms;
+    int64_t n = decode_all("dec.flac", &rate, &ch, &ms);
+    CHECK_INT(rate, 44100);
+    CHECK_INT(ch, 2);
+    CHECK_INT(n, 88200);
+    CHECK(ms > 0.124 && ms < 0.126);
+    n = decode_all("dec.mp3", &rate, &ch, &ms);
+    CHECK_INT(rate, 48000);
+    CHECK_INT(ch, 1);
+    CHECK_INT(n, 96000);           /* encoder delay and padding trimmed (LAME header) */
+    CHECK(ms > 0.11 && ms < 0.13); /* lossy: the first frame fades in */
+    /* Not audio, and missing: clear errors, no crash. */
+    struct lg_decoder *d = NULL;
+    char err[128] = "";
+    char *path = path_of("notes.txt");
+    FILE *f = fopen(path, "w");
+    if (f) {
+        fputs("not audio at all", f);
+        fclose(f);
+    }
+    CHECK(lg_decoder_open(path, &d, err, sizeof(err)) < 0);
+    CHECK(d == NULL);
+    CHECK(err[0] != '\0');
+    free(path);
+    CHECK_INT(lg_decoder_open("/nonexistent/x.flac", &d, NULL, 0), -ENOENT);
+}
+
 LG_TEST(audio_names)
 {
     static const struct {
@@ -278,4 +340,4 @@ LG_TEST(audio_names)
 
 LG_TEST_MAIN(LG_CASE(setup), LG_CASE(common_tags), LG_CASE(mp3_specifics), LG_CASE(flac_specifics),
              LG_CASE(untagged_and_invalid_utf8), LG_CASE(failures), LG_CASE(pictures),
-             LG_CASE(content_types), LG_CASE(audio_names))
+             LG_CASE(content_types), LG_CASE(audio_names), LG_CASE(decode_to_float))

@@ -1,0 +1,184 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Decoding to PCM: demux and decode the first audio stream of a file and
+ * convert it with libswresample to interleaved float32 at the file's own rate
+ * and channel count (channel order as FFmpeg's native layouts: for 5.1 that is
+ * L R C LFE Ls Rs, the order BS.1770 weights expect). Used by the analysis
+ * (loudness) and, later, the stream pipeline's load stage.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libavcodec/avcodec.h>
+#include <libavformat/avformat.h>
+#include <libavutil/channel_layout.h>
+#include <libswresample/swresample.h>
+
+#include "media/media.h"
+#include "media/media_int.h"
+
+struct lg_decoder {
+    AVFormatContext *fmt;
+    AVCodecContext *dec;
+    SwrContext *swr;
+    AVPacket *pkt;
+    AVFrame *frame;
+    int stream;
+    int rate;
+    int channels;
+    bool flushing; /* the demuxer is done; draining the decoder */
+    bool done;
+    float *buf;
+    int buf_frames;
+};
+
+void lg_decoder_free(struct lg_decoder *d)
+{
+    if (!d)
+        return;
+    swr_free(&d->swr);
+    avcodec_free_context(&d->dec);
+    avformat_close_input(&d->fmt);
+    av_packet_free(&d->pkt);
+    av_frame_free(&d->frame);
+    av_free(d->buf);
+    free(d);
+}
+
+static int open_codec(struct lg_decoder *d, AVStream *st)
+{
+    const AVCodec *codec = avcodec_find_decoder(st->codecpar->codec_id);
+    if (!codec)
+        return LG_EMEDIA;
+    d->dec = avcodec_alloc_context3(codec);
+    if (!d->dec || avcodec_parameters_to_context(d->dec, st->codecpar) < 0)
+        return LG_EMEDIA;
+    d->dec->pkt_timebase = st->time_base;
+    if (avcodec_open2(d->dec, codec, NULL) < 0)
+        return LG_EMEDIA;
+    AVChannelLayout layout;
+    if (d->dec->ch_layout.order == AV_CHANNEL_ORDER_UNSPEC)
+        av_channel_layout_default(&layout, d->dec->ch_layout.nb_channels);
+    else if (av_channel_layout_copy(&layout, &d->dec->ch_layout) < 0)
+        return -ENOMEM;
+    d->rate = d->dec->sample_rate;
+    d->channels = layout.nb_channels;
+    int r = swr_alloc_set_opts2(&d->swr, &layout, AV_SAMPLE_FMT_FLT, d->rate, &layout,
+                                d->dec->sample_fmt, d->rate, 0, NULL);
+    av_channel_layout_uninit(&layout);
+    if (r < 0 || swr_init(d->swr) < 0)
+        return LG_EMEDIA;
+    return d->rate > 0 && d->channels > 0 ? 0 : LG_EMEDIA;
+}
+
+int lg_decoder_open(const char *path, struct lg_decoder **out, char *err, size_t err_len)
+{
+    lg_media_init();
+    struct lg_decoder *d = calloc(1, sizeof(*d));
+    if (!d)
+        return -ENOMEM;
+    int r = lg_media_open_input(path, &d->fmt, err, err_len);
+    if (r == 0 && avformat_find_stream_info(d->fmt, NULL) < 0)
+        r = LG_EMEDIA;
+    AVStream *st = r == 0 ? lg_media_audio_stream(d->fmt) : NULL;
+    if (r == 0 && !st)
+        r = LG_EMEDIA;
+    if (r == 0) {
+        d->stream = st->index;
+        r = open_codec(d, st);
+    }
+    d->pkt = av_packet_alloc();
+    d->frame = av_frame_alloc();
+    if (r == 0 && (!d->pkt || !d->frame))
+        r = -ENOMEM;
+    if (r < 0) {
+        if (err && err_len && !*err)
+            snprintf(err, err_len, "no decodable audio stream");
+        lg_decoder_free(d);
+        return r;
+    }
+    *out = d;
+    return 0;
+}
+
+int lg_decoder_rate(const struct lg_decoder *d)
+{
+    return d->rate;
+}
+
+int lg_decoder_channels(const struct lg_decoder *d)
+{
+    return d->channels;
+}
+
+/* Feeds the decoder one packet of our stream, or the flush packet at the end
+ * of the file. Returns 0 or an AVERROR. */
+static int feed(struct lg_decoder *d)
+{
+    for (;;) {
+        int r = av_read_frame(d->fmt, d->pkt);
+        if (r == AVERROR_EOF) {
+            d->flushing = true;
+            return avcodec_send_packet(d->dec, NULL);
+        }
+        if (r < 0)
+            return r;
+        bool ours = d->pkt->stream_index == d->stream;
+        r = ours ? avcodec_send_packet(d->dec, d->pkt) : 0;
+        av_packet_unref(d->pkt);
+        /* A damaged packet is skipped: the decoder resynchronises. */
+        if (ours && (r == 0 || r == AVERROR_INVALIDDATA))
+            return 0;
+        if (r < 0)
+            return r;
+    }
+}
+
+static int convert(struct lg_decoder *d, const float **pcm)
+{
+    int n = d->frame->nb_samples;
+    if (n > d->buf_frames) {
+        av_free(d->buf);
+        d->buf = av_malloc((size_t)n * (size_t)d->channels * sizeof(float));
+        d->buf_frames = d->buf ? n : 0;
+        if (!d->buf)
+            return -ENOMEM;
+    }
+    uint8_t *outp[1] = { (uint8_t *)d->buf };
+    int got = swr_convert(d->swr, outp, n, (const uint8_t **)d->frame->extended_data, n);
+    av_frame_unref(d->frame);
+    if (got < 0)
+        return LG_EMEDIA;
+    *pcm = d->buf;
+    return got;
+}
+
+int lg_decoder_read(struct lg_decoder *d, const float **pcm)
+{
+    while (!d->done) {
+        int r = avcodec_receive_frame(d->dec, d->frame);
+        if (r == 0) {
+            r = convert(d, pcm);
+            if (r != 0)
+                return r;
+            continue; /* a frame that converted to nothing */
+        }
+        if (r == AVERROR_EOF) {
+            d->done = true;
+            break;
+        }
+        if (r != AVERROR(EAGAIN) && r != AVERROR_INVALIDDATA)
+            return LG_EMEDIA;
+        if (d->flushing) {
+            d->done = true;
+            break;
+        }
+        r = feed(d);
+        if (r < 0 && r != AVERROR_INVALIDDATA)
+            return r == AVERROR(ENOMEM) ? -ENOMEM : LG_EMEDIA;
+    }
+    return 0;
+}

@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Private to src/media: opening a file with the container and protocol
+ * whitelists that every reader here must use, so that a file named .mp3 can
+ * never make FFmpeg open other files or URLs.
+ */
+#ifndef LG_MEDIA_MEDIA_INT_H
+#define LG_MEDIA_MEDIA_INT_H
+
+#include <stddef.h>
+
+#include <libavformat/avformat.h>
+
+/* Opens path (headers only; probing is bounded). On success *out is owned by
+ * the caller (avformat_close_input) and 0 is returned; otherwise -errno or
+ * LG_EMEDIA with a reason in err (when err is not NULL). */
+int lg_media_open_input(const char *path, AVFormatContext **out, char *err, size_t err_len);
+/* The first audio stream that is not an attached picture, or NULL. */
+AVStream *lg_media_audio_stream(const AVFormatContext *fmt);
+
+#endif
