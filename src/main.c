@@ -5,6 +5,7 @@
  * 1 failure at run time, 2 bad usage (one line that names the problem).
  */
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <jansson.h>
 #include <termios.h>
 
 #include "auth/auth.h"
@@ -30,10 +32,11 @@ static const struct lg_log mlog = { "main" };
 
 enum { EXIT_USAGE = 2 };
 
-/* A subcommand-specific boolean flag. */
+/* A subcommand-specific flag: boolean (flag) or with a value (value). */
 struct opt {
     const char *name;
-    int *value;
+    int *flag;
+    const char **value;
 };
 
 struct cmd {
@@ -65,7 +68,7 @@ static void print_cmd_help(const struct cmd *c)
     if (c->opts) {
         printf("Options of this command:\n");
         for (const struct opt *o = c->opts; o->name; o++)
-            printf("  --%s\n", o->name);
+            printf("  --%s%s\n", o->name, o->value ? " VALUE" : "");
         printf("\n");
     }
     printf("Options of every command (flag, then environment variable; flags win):\n");
@@ -92,8 +95,12 @@ static int parse_args(const struct cmd *c, struct lg_config *cfg, int argc, char
         const struct opt *o = c->opts;
         while (o && o->name && !(strncmp(argv[i], "--", 2) == 0 && !strcmp(argv[i] + 2, o->name)))
             o++;
-        if (o && o->name) {
-            *o->value = 1;
+        if (o && o->name && o->value) {
+            if (i + 1 >= argc)
+                return usage_error("option --%s needs a value", o->name);
+            *o->value = argv[++i];
+        } else if (o && o->name) {
+            *o->flag = 1;
         } else if (strncmp(argv[i], "-", 1) == 0 && argv[i][1]) {
             return usage_error("unknown option %s", argv[i]);
         } else {
@@ -356,12 +363,88 @@ static int cmd_serve(struct lg_config *cfg, int argc, char **argv)
     return status;
 }
 
+/* --- analyze --- */
+
+static int analyze_json;
+static const char *analyze_backend = "auto";
+
+static const struct opt analyze_opts[] = {
+    { "json", &analyze_json, NULL },
+    { "backend", NULL, &analyze_backend },
+    { NULL, NULL, NULL },
+};
+
+/* Prints v with one decimal, or null/"-" when not measurable. */
+static void print_value(const char *key, double v, int json)
+{
+    if (json)
+        isnan(v) ? printf(",\"%s\":null", key) : printf(",\"%s\":%.2f", key, v);
+    else
+        isnan(v) ? printf("  %8s", "-") : printf("  %8.2f", v);
+}
+
+static void print_analysis(const char *name, const struct lg_analysis *a, int json)
+{
+    if (json) {
+        json_t *s = json_string(name);
+        char *quoted = s ? json_dumps(s, JSON_ENCODE_ANY) : NULL;
+        printf("{\"file\":%s", quoted ? quoted : "null");
+        free(quoted);
+        json_decref(s);
+    }
+    print_value("integrated_lufs", a->integrated_lufs, json);
+    print_value("range_lu", a->range_lu, json);
+    print_value("true_peak_dbtp", a->true_peak_dbtp, json);
+    print_value("sample_peak_dbfs", a->sample_peak_dbfs, json);
+    if (json)
+        printf("}\n");
+    else
+        printf("  %s\n", name);
+}
+
+static int cmd_analyze(struct lg_config *cfg, int argc, char **argv)
+{
+    if (strcmp(analyze_backend, "cpu") != 0 && strcmp(analyze_backend, "auto") != 0) {
+        if (strcmp(analyze_backend, "cuda") == 0)
+            fprintf(stderr, "legato: the cuda backend is not built into this legato\n");
+        else
+            fprintf(stderr, "legato: --backend must be cpu, cuda or auto, not '%s'\n",
+                    analyze_backend);
+        return EXIT_USAGE;
+    }
+    struct lg_analysis *res = lg_xcalloc((size_t)argc, sizeof(*res));
+    int *status = lg_xcalloc((size_t)argc, sizeof(*status));
+    char(*errs)[160] = lg_xcalloc((size_t)argc, sizeof(*errs));
+    int r = lg_analyze_files((const char *const *)argv, (size_t)argc, 0, res, status, errs);
+    int failed = r < 0;
+    if (!analyze_json)
+        printf("  %8s  %8s  %8s  %8s  %s\n", "LUFS", "LU", "dBTP", "dBFS", "file");
+    for (int i = 0; r == 0 && i < argc; i++) {
+        if (status[i] < 0) {
+            fprintf(stderr, "legato: %s: %s\n", argv[i],
+                    errs[i][0] ? errs[i] : lg_strerror(status[i]));
+            failed = 1;
+            continue;
+        }
+        print_analysis(argv[i], &res[i], analyze_json);
+    }
+    struct lg_analysis album;
+    if (r == 0 && argc > 1 && lg_analyze_album(res, (size_t)argc, &album) == 0)
+        print_analysis("(album)", &album, analyze_json);
+    for (int i = 0; i < argc; i++)
+        lg_analysis_free(&res[i]);
+    free(res);
+    free(status);
+    free(errs);
+    return failed ? 1 : 0;
+}
+
 static int cmd_help(struct lg_config *cfg, int argc, char **argv);
 
 static const struct opt user_add_opts[] = {
-    { "admin", &user_admin },
-    { "password-stdin", &user_pw_stdin },
-    { NULL, NULL },
+    { "admin", &user_admin, NULL },
+    { "password-stdin", &user_pw_stdin, NULL },
+    { NULL, NULL, NULL },
 };
 
 static const struct cmd cmds[] = {
@@ -374,6 +457,12 @@ static const struct cmd cmds[] = {
       cmd_user_add, 1, 1, user_add_opts },
     { "user apikey", "NAME", "Create an API key (OpenSubsonic apiKey) for a user; printed once.",
       cmd_user_apikey, 1, 1, NULL },
+    { "analyze", "FILE...",
+      "Measure integrated loudness (LUFS), loudness range (LU), true peak (dBTP) and sample\n"
+      "peak (dBFS) of audio files, and the album values of the set. --json prints one\n"
+      "object per line: one per file, then {\"file\":\"(album)\",...} for two or more\n"
+      "files. --backend cpu|cuda|auto chooses where the DSP runs (cpu only in this build).",
+      cmd_analyze, 1, 100000, analyze_opts },
     { "help", "[COMMAND|config]", "Show help for legato or one command.", cmd_help, 0, 2, NULL },
 };
 
@@ -459,14 +548,14 @@ int main(int argc, char **argv)
 
     struct lg_config cfg;
     lg_config_init(&cfg);
-    char *pos[4];
+    char **pos = lg_xcalloc((size_t)argc, sizeof(*pos));
     int n_pos;
     int r = parse_args(c, &cfg, argc - 1 - used, argv + 1 + used, pos, &n_pos);
-    if (r != 0) {
-        lg_config_free(&cfg);
-        return r < 0 ? 0 : r;
-    }
-    r = c->run(&cfg, n_pos, pos);
+    if (r == 0)
+        r = c->run(&cfg, n_pos, pos);
+    else if (r < 0)
+        r = 0; /* --help was printed */
+    free(pos);
     lg_config_free(&cfg);
     return r;
 }

@@ -112,4 +112,38 @@ bool lg_m3u_is_playlist_name(const char *name);
 int lg_library_import_playlists(struct lg_store *s, const char *music_dir,
                                 bool force) LG_MUST_CHECK;
 
+/* --- analysis: loudness and peaks of files (analyze.c) --- */
+
+struct lg_loudness;
+
+/* What an analysis measured. Values are NAN when not measurable (silence, or
+ * too little audio). */
+struct lg_analysis {
+    double integrated_lufs;  /* BS.1770-4 / EBU R128 integrated loudness */
+    double range_lu;         /* EBU Tech 3342 loudness range */
+    double true_peak_dbtp;   /* 4x oversampled peak over all channels */
+    double sample_peak_dbfs; /* largest sample over all channels */
+    int64_t frames;
+    int rate;
+    int channels;
+    struct lg_loudness *meter; /* owned: kept for album values */
+};
+
+/* Decodes and measures path. On success fills *out (release with
+ * lg_analysis_free) and returns 0; otherwise -errno or LG_EMEDIA with a reason
+ * in err. Thread-safe (one call per file). */
+int lg_analyze_file(const char *path, struct lg_analysis *out, char *err,
+                    size_t err_len) LG_MUST_CHECK;
+/* Releases the meter an analysis holds. */
+void lg_analysis_free(struct lg_analysis *a);
+/* Album values of n analyses from their gating blocks (no audio re-read);
+ * entries without a meter (failed files) are skipped. Peaks are the maxima.
+ * *out holds no meter. LG_ENOTFOUND when none has a meter. */
+int lg_analyze_album(const struct lg_analysis *v, size_t n, struct lg_analysis *out) LG_MUST_CHECK;
+/* Analyses n files on n_threads threads (0 = one per core): results[i],
+ * status[i] (0 or the error) and errs[i] (the reason) for each. Returns 0 or
+ * -ENOMEM. */
+int lg_analyze_files(const char *const *paths, size_t n, int n_threads, struct lg_analysis *results,
+                     int *status, char (*errs)[160]) LG_MUST_CHECK;
+
 #endif

@@ -1,0 +1,357 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Gain, limiting and summaries applied after decoding: a gain stage whose
+ * changes ramp linearly (no zipper noise), a linked look-ahead true-peak
+ * limiter, the ReplayGain 2.0 gain rule, and waveform buckets for seek bars.
+ *
+ * Limiter invariants (D = look-ahead frames, T = detector half-length,
+ * W = D - 2T): at input frame n the sidechain rates the interval
+ * [n - T, n - T + 1) by the largest |x| of the sample and three 4x
+ * interpolated points (max over channels, with LG_LIM_MARGIN_DB to spare),
+ * giving a needed gain r. The envelope is the minimum of r over the last
+ * W + 2T + 2 ratings, released exponentially, then averaged over W frames;
+ * the result multiplies frame n - D. So every frame within T of a peak gets
+ * the same gain, at most the peak's r, and the gain ramps in over W frames
+ * before it. While r stays 1 the gain is exactly 1 (bit-exact delay).
+ * Objects are not thread-safe; one per stream.
+ */
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dsp/dsp.h"
+#include "dsp/kernels_resample.h"
+
+#define LG_LIM_T         32  /* detector half-length (taps per phase / 2) */
+#define LG_LIM_FC        0.5 /* detector cutoff, cycles per sample */
+#define LG_LIM_BETA      10.0
+#define LG_LIM_MARGIN_DB 0.1
+
+/* ---- gain with ramps ---- */
+
+struct lg_gain {
+    int channels;
+    uint64_t ramp_frames;
+    uint64_t left; /* frames of the ramp still to go */
+    double cur, target, step;
+};
+
+struct lg_gain *lg_gain_new(int rate_hz, int channels, double ramp_ms)
+{
+    if (rate_hz <= 0 || channels <= 0 || ramp_ms < 0)
+        return NULL;
+    struct lg_gain *g = calloc(1, sizeof(*g));
+    if (!g)
+        return NULL;
+    g->channels = channels;
+    g->ramp_frames = (uint64_t)llround(ramp_ms * rate_hz / 1000.0);
+    g->cur = g->target = 1.0;
+    return g;
+}
+
+void lg_gain_free(struct lg_gain *g)
+{
+    free(g);
+}
+
+void lg_gain_set_db(struct lg_gain *g, double db)
+{
+    g->target = pow(10.0, db / 20.0);
+    g->left = g->ramp_frames;
+    if (g->left == 0)
+        g->cur = g->target;
+    else
+        g->step = (g->target - g->cur) / (double)g->left;
+}
+
+void lg_gain_process(struct lg_gain *g, float *buf, size_t n_frames)
+{
+    size_t ch = (size_t)g->channels;
+    for (size_t i = 0; i < n_frames; i++) {
+        if (g->left > 0) {
+            g->left--;
+            g->cur = g->left == 0 ? g->target : g->cur + g->step;
+        }
+        float k = (float)g->cur;
+        for (size_t c = 0; c < ch; c++)
+            buf[i * ch + c] *= k;
+    }
+}
+
+/* ---- true-peak limiter ---- */
+
+struct lg_limiter {
+    int channels, delay, box; /* D and W */
+    size_t ring;              /* R = D + 1 frames, stored twice (mirror) */
+    size_t pos;               /* ring slot of the newest frame */
+    float *hist;              /* channels rows of 2R floats */
+    float coef[3][2 * LG_LIM_T];
+    double ceiling, margin, release;
+    size_t hold;      /* K + 1 = W + 2T + 2 ratings */
+    double *dq_val;   /* monotonic deque of (rating, index) */
+    uint64_t *dq_idx; /* ring of hold entries */
+    size_t dq_head, dq_len;
+    double *env_box; /* last W envelope values */
+    double box_sum, env;
+    size_t box_pos, box_below; /* entries < 1 in the box */
+    uint64_t n;                /* frames received */
+};
+
+void lg_limiter_reset(struct lg_limiter *l)
+{
+    memset(l->hist, 0, (size_t)l->channels * 2 * l->ring * sizeof(float));
+    l->pos = 0;
+    l->dq_head = l->dq_len = 0;
+    for (int i = 0; i < l->box; i++)
+        l->env_box[i] = 1.0;
+    l->box_sum = l->box;
+    l->box_below = 0;
+    l->box_pos = 0;
+    l->env = 1.0;
+    l->n = 0;
+}
+
+struct lg_limiter *lg_limiter_new(int rate_hz, int channels, double ceiling_dbtp,
+                                  double lookahead_ms, double release_ms)
+{
+    int d = (int)lround(lookahead_ms * rate_hz / 1000.0);
+    if (rate_hz <= 0 || channels <= 0 || channels > 64 || d < 2 * LG_LIM_T + 8 || release_ms <= 0)
+        return NULL;
+    struct lg_limiter *l = calloc(1, sizeof(*l));
+    if (!l)
+        return NULL;
+    l->channels = channels;
+    l->delay = d;
+    l->box = d - 2 * LG_LIM_T;
+    l->ring = (size_t)d + 1;
+    l->hold = (size_t)l->box + 2 * LG_LIM_T + 2;
+    l->ceiling = pow(10.0, ceiling_dbtp / 20.0);
+    l->margin = pow(10.0, LG_LIM_MARGIN_DB / 20.0);
+    l->release = 1.0 - exp(-1000.0 / (release_ms * rate_hz));
+    for (int p = 0; p < 3; p++)
+        for (int j = 0; j < 2 * LG_LIM_T; j++)
+            l->coef[p][j] = (float)lg_rs_kernel((p + 1) / 4.0 + LG_LIM_T - 1 - j, LG_LIM_FC,
+                                                LG_LIM_T, LG_LIM_BETA);
+    l->hist = malloc((size_t)channels * 2 * l->ring * sizeof(float));
+    l->dq_val = malloc(l->hold * sizeof(double));
+    l->dq_idx = malloc(l->hold * sizeof(uint64_t));
+    l->env_box = malloc((size_t)l->box * sizeof(double));
+    if (!l->hist || !l->dq_val || !l->dq_idx || !l->env_box) {
+        lg_limiter_free(l);
+        return NULL;
+    }
+    lg_limiter_reset(l);
+    return l;
+}
+
+void lg_limiter_free(struct lg_limiter *l)
+{
+    if (!l)
+        return;
+    free(l->hist);
+    free(l->dq_val);
+    free(l->dq_idx);
+    free(l->env_box);
+    free(l);
+}
+
+int lg_limiter_latency_frames(const struct lg_limiter *l)
+{
+    return l->delay;
+}
+
+/* The needed gain for interval [n - T, n - T + 1), from the newest 2T frames. */
+static double rate_interval(const struct lg_limiter *l)
+{
+    double peak = 0;
+    size_t two_r = 2 * l->ring;
+    for (int c = 0; c < l->channels; c++) {
+        const float *w = l->hist + (size_t)c * two_r + l->pos + l->ring + 1 - 2 * LG_LIM_T;
+        double v = fabs(w[LG_LIM_T - 1]);
+        for (int p = 0; p < 3; p++)
+            v = fmax(v, fabs(lg_rs_dot(w, l->coef[p], 2 * LG_LIM_T)));
+        peak = fmax(peak, v);
+    }
+    peak *= l->margin;
+    return peak > l->ceiling ? l->ceiling / peak : 1.0;
+}
+
+/* Sliding minimum over the last hold ratings (monotonic deque). */
+static double hold_min(struct lg_limiter *l, double r)
+{
+    while (l->dq_len > 0 && l->dq_val[(l->dq_head + l->dq_len - 1) % l->hold] >= r)
+        l->dq_len--;
+    size_t slot = (l->dq_head + l->dq_len) % l->hold;
+    l->dq_val[slot] = r;
+    l->dq_idx[slot] = l->n;
+    l->dq_len++;
+    if (l->dq_idx[l->dq_head] + l->hold <= l->n) {
+        l->dq_head = (l->dq_head + 1) % l->hold;
+        l->dq_len--;
+    }
+    return l->dq_val[l->dq_head];
+}
+
+/* Release, then the W-frame average; exactly 1 while nothing is limited. */
+static double smooth(struct lg_limiter *l, double hmin)
+{
+    double e = l->env + (1.0 - l->env) * l->release;
+    l->env = e < hmin ? e : hmin;
+    if (l->env > 1.0 - 1e-12)
+        l->env = 1.0;
+    double old = l->env_box[l->box_pos];
+    l->box_below -= old < 1.0;
+    l->box_below += l->env < 1.0;
+    l->box_sum += l->env - old;
+    l->env_box[l->box_pos] = l->env;
+    l->box_pos = (l->box_pos + 1) % (size_t)l->box;
+    if (l->box_below == 0) {
+        l->box_sum = l->box; /* drops rounding drift */
+        return 1.0;
+    }
+    return l->box_sum / l->box;
+}
+
+static void limit_frame(struct lg_limiter *l, const float *in, float *out)
+{
+    size_t two_r = 2 * l->ring;
+    l->pos = (l->pos + 1) % l->ring;
+    for (int c = 0; c < l->channels; c++) {
+        float *row = l->hist + (size_t)c * two_r;
+        row[l->pos] = row[l->pos + l->ring] = in ? in[c] : 0.0f;
+    }
+    double a = smooth(l, hold_min(l, rate_interval(l)));
+    l->n++;
+    /* Frame n - D sits one slot after the newest in a ring of D + 1. */
+    size_t old = l->pos + 1;
+    float k = (float)a;
+    for (int c = 0; c < l->channels; c++) {
+        float x = l->hist[(size_t)c * two_r + old];
+        out[c] = a == 1.0 ? x : x * k;
+    }
+}
+
+void lg_limiter_process(struct lg_limiter *l, const float *in, float *out, size_t n_frames)
+{
+    size_t ch = (size_t)l->channels;
+    for (size_t i = 0; i < n_frames; i++)
+        limit_frame(l, in + i * ch, out + i * ch);
+}
+
+void lg_limiter_flush(struct lg_limiter *l, float *out)
+{
+    for (int i = 0; i < l->delay; i++)
+        limit_frame(l, NULL, out + (size_t)i * (size_t)l->channels);
+}
+
+/* ---- ReplayGain 2.0 ---- */
+
+double lg_replaygain_db(double loudness_lufs, double peak_dbtp, double target_lufs,
+                        double ceiling_dbtp, int limited)
+{
+    double g = target_lufs - loudness_lufs;
+    if (!limited && peak_dbtp + g > ceiling_dbtp)
+        g = ceiling_dbtp - peak_dbtp;
+    return g;
+}
+
+/* ---- waveform ---- */
+
+struct lg_waveform {
+    int channels;
+    size_t n_buckets, n_used; /* capacity, buckets begun */
+    uint64_t total, frame;    /* known total (0: unknown), frames seen */
+    uint64_t width;           /* unknown total: frames per bucket */
+    float *peak;
+    double *sumsq;
+    uint64_t *count; /* samples per bucket */
+};
+
+struct lg_waveform *lg_waveform_new(int channels, size_t n_buckets, uint64_t total_frames)
+{
+    if (channels <= 0 || n_buckets < 2)
+        return NULL;
+    struct lg_waveform *w = calloc(1, sizeof(*w));
+    if (!w)
+        return NULL;
+    w->channels = channels;
+    w->n_buckets = total_frames ? n_buckets : n_buckets & ~(size_t)1;
+    w->total = total_frames;
+    w->width = 1;
+    w->peak = calloc(n_buckets, sizeof(float));
+    w->sumsq = calloc(n_buckets, sizeof(double));
+    w->count = calloc(n_buckets, sizeof(uint64_t));
+    if (!w->peak || !w->sumsq || !w->count) {
+        lg_waveform_free(w);
+        return NULL;
+    }
+    return w;
+}
+
+void lg_waveform_free(struct lg_waveform *w)
+{
+    if (!w)
+        return;
+    free(w->peak);
+    free(w->sumsq);
+    free(w->count);
+    free(w);
+}
+
+/* Unknown length: halve the bucket count by merging neighbours. */
+static void merge_pairs(struct lg_waveform *w)
+{
+    for (size_t b = 0; b < w->n_buckets / 2; b++) {
+        w->peak[b] = fmaxf(w->peak[2 * b], w->peak[2 * b + 1]);
+        w->sumsq[b] = w->sumsq[2 * b] + w->sumsq[2 * b + 1];
+        w->count[b] = w->count[2 * b] + w->count[2 * b + 1];
+    }
+    size_t half = w->n_buckets / 2;
+    memset(w->peak + half, 0, (w->n_buckets - half) * sizeof(float));
+    memset(w->sumsq + half, 0, (w->n_buckets - half) * sizeof(double));
+    memset(w->count + half, 0, (w->n_buckets - half) * sizeof(uint64_t));
+    w->width *= 2;
+    w->n_used = half;
+}
+
+static size_t bucket_of(struct lg_waveform *w)
+{
+    if (w->total) {
+        /* Bucket b holds frames [b*total/n, (b+1)*total/n). */
+        uint64_t f = w->frame < w->total ? w->frame : w->total - 1;
+        return (size_t)(((f + 1) * w->n_buckets - 1) / w->total);
+    }
+    size_t b = (size_t)(w->frame / w->width);
+    if (b >= w->n_buckets) {
+        merge_pairs(w);
+        b = (size_t)(w->frame / w->width);
+    }
+    return b;
+}
+
+void lg_waveform_add(struct lg_waveform *w, const float *interleaved, size_t n_frames)
+{
+    size_t ch = (size_t)w->channels;
+    for (size_t i = 0; i < n_frames; i++, w->frame++) {
+        size_t b = bucket_of(w);
+        for (size_t c = 0; c < ch; c++) {
+            float x = interleaved[i * ch + c];
+            w->peak[b] = fmaxf(w->peak[b], fabsf(x));
+            w->sumsq[b] += (double)x * x;
+        }
+        w->count[b] += ch;
+        if (b + 1 > w->n_used)
+            w->n_used = b + 1;
+    }
+}
+
+size_t lg_waveform_get(const struct lg_waveform *w, float *peak, float *rms)
+{
+    size_t n = w->total ? w->n_buckets : w->n_used;
+    for (size_t b = 0; b < n; b++) {
+        peak[b] = w->peak[b];
+        rms[b] = w->count[b] ? (float)sqrt(w->sumsq[b] / (double)w->count[b]) : 0.0f;
+    }
+    return n;
+}
