@@ -1,0 +1,65 @@
+// SPDX-License-Identifier: MIT
+// Hostile parameters on every Subsonic method: huge and negative numbers,
+// NUL and invalid UTF-8 bytes, SQL and FTS syntax, path traversal, malformed
+// ids. Every answer must be a well-formed Subsonic envelope (or a plain 4xx),
+// never a 5xx or a dropped connection, and the server must keep serving.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { creds, setup, teardown } from './subsonic-lib.mjs';
+
+const METHODS = [
+  'ping', 'getLicense', 'getScanStatus', 'getOpenSubsonicExtensions', 'getMusicFolders',
+  'getIndexes', 'getMusicDirectory', 'getGenres', 'getArtists', 'getArtist', 'getAlbum', 'getSong',
+  'getArtistInfo', 'getArtistInfo2', 'getAlbumInfo', 'getAlbumInfo2', 'getSimilarSongs',
+  'getSimilarSongs2', 'getTopSongs', 'getAlbumList', 'getAlbumList2', 'getRandomSongs',
+  'getSongsByGenre', 'getNowPlaying', 'getStarred', 'getStarred2', 'search', 'search2', 'search3',
+  'getPlaylists', 'getPlaylist', 'createPlaylist', 'updatePlaylist', 'deletePlaylist', 'stream',
+  'download', 'getCoverArt', 'getLyrics', 'getLyricsBySongId', 'getAvatar', 'star', 'unstar',
+  'setRating', 'scrobble', 'getBookmarks', 'createBookmark', 'deleteBookmark', 'getPlayQueue',
+  'savePlayQueue', 'getUser', 'getUsers', 'updateUser', 'deleteUser', 'changePassword',
+];
+const PARAMS = ['id', 'albumId', 'artistId', 'query', 'size', 'count', 'offset', 'type', 'genre',
+  'fromYear', 'toYear', 'playlistId', 'songId', 'songIdToAdd', 'songIndexToRemove', 'position',
+  'current', 'username', 'password', 'name', 'comment', 'public', 'rating', 'time', 'submission',
+  'artist', 'title', 'musicFolderId', 'ifModifiedSince', 'artistCount', 'albumCount',
+  'songCount', 'songOffset', 'maxBitRate', 'format', 'timeOffset', 'email', 'adminRole'];
+const VALUES = [
+  '', '-1', '0', '99999999999999999999999', '-9223372036854775808', '1e9', 'NaN',
+  'al-', 'al-99999999999', 'ar--1', 'pl-0x10', '../../../../etc/passwd', '/etc/passwd',
+  "' OR 1=1 --", '"unterminated', 'NEAR(a b) AND * OR -x', 'a\u0000b', '\uFFFD\u202E',
+  'x'.repeat(3000),
+];
+const BYTES = ['%FF%FE', '%00', '%C0%AF', '%ED%A0%80'];
+
+let ctx;
+before(async () => {
+  ctx = await setup('legato-sub-hostile-');
+});
+after(() => teardown(ctx));
+
+async function send(method, query) {
+  const r = await fetch(`${ctx.srv.base}/rest/${method}?${query}`);
+  const body = await r.text();
+  assert.ok(r.status < 500, `${method}?${query.slice(0, 200)}: HTTP ${r.status} ${body.slice(0, 200)}`);
+  if (r.status === 200 && (r.headers.get('content-type') || '').includes('json')) {
+    const env = JSON.parse(body)['subsonic-response'];
+    assert.ok(env && (env.status === 'ok' || env.status === 'failed'), `${method}: ${body.slice(0, 200)}`);
+  }
+}
+
+test('hostile values in every parameter of every method', async () => {
+  const auth = new URLSearchParams({ ...creds(ctx), v: '1.16.1', c: 'hostile', f: 'json' });
+  for (const method of METHODS) {
+    for (const value of VALUES) {
+      const q = new URLSearchParams(auth);
+      for (const p of PARAMS) q.append(p, value);
+      await send(method, q.toString());
+    }
+    for (const bytes of BYTES) {
+      const q = `${auth}&${PARAMS.map((p) => `${p}=a${bytes}b`).join('&')}`;
+      await send(method, q);
+    }
+  }
+  const r = await fetch(`${ctx.srv.base}/rest/ping?${auth}`);
+  assert.equal((await r.json())['subsonic-response'].status, 'ok');
+});
