@@ -1,18 +1,103 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The Subsonic response tree and its XML, JSON and JSONP renderers (see
- * subsonic.h for the mapping). JSON is jansson's own output; XML is written
- * here by walking the same tree, escaping every attribute and text.
+ * subsonic.h for the mapping). Both are written here by walking the tree,
+ * escaping every key, attribute and text.
+ *
+ * A tree of 500 songs is some 50,000 small allocations, and freeing them
+ * made malloc consolidate its bins on every large request; jansson's memory
+ * therefore comes from a per-thread arena (below) that is reused once all
+ * its nodes are freed.
  */
 #include "http/subsonic.h"
 
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include <pthread.h>
+
+#include <stdalign.h>
 
 #include "lg_build.h"
 
+/* --- the arena --- */
+
+/* One block per thread, bump-allocated; live counts the blocks handed out
+ * and not freed yet, and the arena starts over when it drops to zero. When
+ * the block is full, or on a thread that cannot get one, allocation falls
+ * back to malloc. A pointer is the arena's iff it lies in this thread's
+ * block, so anything freed elsewhere (or allocated before the switch) goes
+ * to free(). Trees never cross threads: each is built, rendered and freed
+ * by the request's thread. The arena serves only from lg_sub_new or
+ * lg_sub_new_error until the arena is empty again, so jansson used elsewhere
+ * (json_dumps, whose result is free()d) gets malloc's memory; while a
+ * response is being built on a thread, free jansson's strings there with
+ * jansson's free function, not free(). */
+enum { ARENA_SIZE = 16 << 20 };
+
+struct arena {
+    char *base;
+    size_t used;
+    size_t live;
+    bool active; /* from a new response until its last node is freed */
+};
+
+static _Thread_local struct arena tl_arena;
+static pthread_key_t arena_key;
+static pthread_once_t arena_once = PTHREAD_ONCE_INIT;
+
+static void arena_release(void *p)
+{
+    free(p);
+}
+
+static void *arena_malloc(size_t n)
+{
+    struct arena *a = &tl_arena;
+    if (!a->active)
+        return malloc(n);
+    if (!a->base) {
+        a->base = malloc(ARENA_SIZE);
+        if (!a->base)
+            return malloc(n);
+        pthread_setspecific(arena_key, a->base);
+    }
+    size_t step = (n + alignof(max_align_t) - 1) & ~(alignof(max_align_t) - 1);
+    if (n == 0 || step > ARENA_SIZE - a->used)
+        return malloc(n);
+    void *p = a->base + a->used;
+    a->used += step;
+    a->live++;
+    return p;
+}
+
+static void arena_free(void *p)
+{
+    struct arena *a = &tl_arena;
+    uintptr_t u = (uintptr_t)p, b = (uintptr_t)a->base;
+    if (!a->base || u < b || u >= b + ARENA_SIZE) {
+        free(p);
+        return;
+    }
+    if (--a->live == 0) {
+        a->used = 0;
+        a->active = false;
+    }
+}
+
+static void arena_setup(void)
+{
+    lg_assert(pthread_key_create(&arena_key, arena_release) == 0);
+    json_set_alloc_funcs(arena_malloc, arena_free);
+}
+
 static json_t *envelope(const char *status)
 {
+    pthread_once(&arena_once, arena_setup);
+    tl_arena.active = true;
     json_t *r = json_object();
     lg_assert(r);
     lg_sub_set_str(r, "status", status);
@@ -43,7 +128,8 @@ json_t *lg_sub_new_error(int code, const char *message)
 static void set_new(json_t *obj, const char *name, json_t *value)
 {
     lg_assert(value);
-    int rc = json_object_set_new(obj, name, value);
+    /* Member names are our own ASCII literals: no UTF-8 check. */
+    int rc = json_object_set_new_nocheck(obj, name, value);
     lg_assert(rc == 0);
 }
 
@@ -118,6 +204,33 @@ const char *lg_sub_content_type(enum lg_sub_format fmt)
     }
 }
 
+/* --- output --- */
+
+/* lg_buf_append without the call when the piece fits. */
+static inline int put(struct lg_buf *b, const char *p, size_t n)
+{
+    if (b->len + n < b->cap && b->len + n <= b->limit) {
+        memcpy(b->data + b->len, p, n);
+        b->len += n;
+        b->data[b->len] = '\0';
+        return 0;
+    }
+    return lg_buf_append(b, p, n);
+}
+
+/* Decimal digits of v, written backwards from end; returns the start. */
+static char *int_text(char *end, int64_t v)
+{
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    do {
+        *--end = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        *--end = '-';
+    return end;
+}
+
 /* --- XML --- */
 
 /* The replacement of c in XML text and attribute values, or NULL to keep c.
@@ -156,9 +269,9 @@ static int xml_escape(struct lg_buf *b, const char *s)
         const char *rep = xml_entity((unsigned char)*p);
         if (!rep)
             continue;
-        rc = lg_buf_append(b, run, (size_t)(p - run));
+        rc = put(b, run, (size_t)(p - run));
         if (rc == 0)
-            rc = lg_buf_puts(b, rep);
+            rc = put(b, rep, strlen(rep));
         run = p + 1;
     }
     return rc ? rc : lg_buf_puts(b, run);
@@ -173,8 +286,11 @@ static int xml_scalar(struct lg_buf *b, const json_t *v)
 {
     if (json_is_string(v))
         return xml_escape(b, json_string_value(v));
-    if (json_is_integer(v))
-        return lg_buf_printf(b, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+    if (json_is_integer(v)) {
+        char tmp[24];
+        char *start = int_text(tmp + sizeof(tmp), (int64_t)json_integer_value(v));
+        return put(b, start, (size_t)(tmp + sizeof(tmp) - start));
+    }
     if (json_is_real(v))
         return lg_buf_printf(b, "%.15g", json_real_value(v));
     return lg_buf_puts(b, json_is_true(v) ? "true" : "false");
@@ -192,11 +308,11 @@ static int xml_attrs(struct lg_buf *b, const json_t *obj)
     {
         if (rc || !is_scalar(v) || strcmp(key, "value") == 0)
             continue;
-        rc = lg_buf_printf(b, " %s=\"", key);
-        if (rc == 0)
-            rc = xml_scalar(b, v);
-        if (rc == 0)
-            rc = lg_buf_puts(b, "\"");
+        rc = put(b, " ", 1);
+        rc = rc ? rc : put(b, key, strlen(key));
+        rc = rc ? rc : put(b, "=\"", 2);
+        rc = rc ? rc : xml_scalar(b, v);
+        rc = rc ? rc : put(b, "\"", 1);
     }
     return rc;
 }
@@ -238,7 +354,9 @@ static bool has_content(const json_t *obj)
 
 static int xml_element(struct lg_buf *b, const char *name, const json_t *obj, const char *attrs)
 {
-    int rc = lg_buf_printf(b, "<%s%s", name, attrs ? attrs : "");
+    int rc = put(b, "<", 1);
+    rc = rc ? rc : put(b, name, strlen(name));
+    rc = rc ? rc : lg_buf_puts(b, attrs ? attrs : "");
     rc = rc ? rc : xml_attrs(b, obj);
     if (rc || !has_content(obj))
         return rc ? rc : lg_buf_puts(b, "/>");
@@ -253,39 +371,156 @@ static int xml_element(struct lg_buf *b, const char *name, const json_t *obj, co
         if (rc == 0 && (json_is_object(v) || json_is_array(v)))
             rc = xml_children(b, key, v);
     }
-    return rc ? rc : lg_buf_printf(b, "</%s>", name);
+    rc = rc ? rc : put(b, "</", 2);
+    rc = rc ? rc : put(b, name, strlen(name));
+    return rc ? rc : put(b, ">", 1);
 }
 
 /* --- JSON --- */
 
-/* jansson ignores the callback's result for some writes, and lg_buf resets
- * itself on overflow, so a failure must stick: once full, stay full. */
-struct json_sink {
-    struct lg_buf *b;
-    bool full;
-};
+/* --- JSON --- */
 
-static int json_to_buf(const char *p, size_t len, void *ud)
+/* Written here rather than by json_dump_callback, which hands the output
+ * over a few bytes per call: the same compact form (no spaces, members in
+ * insertion order, UTF-8 kept, \uXXXX in upper-case hex for the other
+ * control characters), reals through jansson itself. */
+/* The index of the first byte from i on that JSON must escape (a control
+ * character, '"' or '\\'), or len; eight bytes at a time (the classic
+ * "has a byte less than n" bit trick). */
+static size_t plain_run(const char *s, size_t i, size_t len)
 {
-    struct json_sink *s = ud;
-    if (!s->full && lg_buf_append(s->b, p, len) != 0)
-        s->full = true;
-    return s->full ? -1 : 0;
+    const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+    for (; i + 8 <= len; i += 8) {
+        uint64_t x;
+        memcpy(&x, s + i, 8);
+        uint64_t q = x ^ (ones * '"'), bs = x ^ (ones * '\\');
+        uint64_t hit = ((x - ones * 0x20) & ~x) | ((q - ones) & ~q) | ((bs - ones) & ~bs);
+        if (hit & highs)
+            break;
+    }
+    for (; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 || c == '"' || c == '\\')
+            break;
+    }
+    return i;
+}
+
+static int jw_escape(struct lg_buf *b, const char *s, size_t len)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    int rc = put(b, "\"", 1);
+    size_t run = 0;
+    for (size_t i = 0; i < len && rc == 0; i++) {
+        i = plain_run(s, i, len);
+        if (i == len)
+            break;
+        unsigned char c = (unsigned char)s[i];
+        char esc[6] = { '\\', (char)c, 0, 0, 0, 0 };
+        size_t n = 2;
+        switch (c) {
+        case '"':
+        case '\\':
+            break;
+        case '\b':
+            esc[1] = 'b';
+            break;
+        case '\f':
+            esc[1] = 'f';
+            break;
+        case '\n':
+            esc[1] = 'n';
+            break;
+        case '\r':
+            esc[1] = 'r';
+            break;
+        case '\t':
+            esc[1] = 't';
+            break;
+        default:
+            memcpy(esc + 1, "u00", 3);
+            esc[4] = hex[c >> 4];
+            esc[5] = hex[c & 15];
+            n = 6;
+        }
+        rc = put(b, s + run, i - run);
+        rc = rc ? rc : put(b, esc, n);
+        run = i + 1;
+    }
+    rc = rc ? rc : put(b, s + run, len - run);
+    return rc ? rc : put(b, "\"", 1);
+}
+
+static int jw_real(struct lg_buf *b, const json_t *v)
+{
+    char tmp[64];
+    size_t n = json_dumpb(v, tmp, sizeof(tmp), JSON_ENCODE_ANY | JSON_REAL_PRECISION(15));
+    return n > 0 && n <= sizeof(tmp) ? put(b, tmp, n) : LG_ETOOBIG;
+}
+
+static int jw_value(struct lg_buf *b, const json_t *v);
+
+static int jw_members(struct lg_buf *b, const json_t *obj)
+{
+    int rc = put(b, "{", 1);
+    bool first = true;
+    for (void *it = json_object_iter((json_t *)obj); it && rc == 0;
+         it = json_object_iter_next((json_t *)obj, it))
+    {
+        if (!first)
+            rc = put(b, ",", 1);
+        first = false;
+        const char *key = json_object_iter_key(it);
+        rc = rc ? rc : jw_escape(b, key, json_object_iter_key_len(it));
+        rc = rc ? rc : put(b, ":", 1);
+        rc = rc ? rc : jw_value(b, json_object_iter_value(it));
+    }
+    return rc ? rc : put(b, "}", 1);
+}
+
+static int jw_elements(struct lg_buf *b, const json_t *arr)
+{
+    int rc = put(b, "[", 1);
+    size_t n = json_array_size(arr);
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        if (i > 0)
+            rc = put(b, ",", 1);
+        rc = rc ? rc : jw_value(b, json_array_get(arr, i));
+    }
+    return rc ? rc : put(b, "]", 1);
+}
+
+static int jw_value(struct lg_buf *b, const json_t *v)
+{
+    char tmp[24];
+    switch (json_typeof(v)) {
+    case JSON_OBJECT:
+        return jw_members(b, v);
+    case JSON_ARRAY:
+        return jw_elements(b, v);
+    case JSON_STRING:
+        return jw_escape(b, json_string_value(v), json_string_length(v));
+    case JSON_INTEGER: {
+        char *start = int_text(tmp + sizeof(tmp), (int64_t)json_integer_value(v));
+        return put(b, start, (size_t)(tmp + sizeof(tmp) - start));
+    }
+    case JSON_REAL:
+        return jw_real(b, v);
+    case JSON_TRUE:
+        return put(b, "true", 4);
+    case JSON_FALSE:
+        return put(b, "false", 5);
+    case JSON_NULL:
+    default:
+        return put(b, "null", 4);
+    }
 }
 
 static int render_json(const json_t *resp, struct lg_buf *out)
 {
     int rc = lg_buf_puts(out, "{\"subsonic-response\":");
-    if (rc)
-        return rc;
-    struct json_sink sink = { out, false };
-    int dumped =
-        json_dump_callback(resp, json_to_buf, &sink, JSON_COMPACT | JSON_REAL_PRECISION(15));
-    if (dumped != 0 || sink.full) {
-        lg_buf_free(out);
-        return LG_ETOOBIG;
-    }
-    return lg_buf_puts(out, "}");
+    rc = rc ? rc : jw_value(out, resp);
+    return rc ? rc : lg_buf_puts(out, "}");
 }
 
 int lg_sub_render(const json_t *resp, enum lg_sub_format fmt, const char *callback,

@@ -863,6 +863,7 @@ struct lg_scanner {
     bool triggered;      /* guarded by lock */
     bool stopping;       /* guarded by lock */
     atomic_bool cancel;
+    atomic_bool analysis_stop; /* a scan is asked for, or stop: end the analysis */
     atomic_int scanning;
     atomic_int_fast64_t count;
 };
@@ -902,7 +903,10 @@ static void *scanner_main(void *arg)
         atomic_store(&sc->count, 0);
         int r = scan_run(sc->store, sc->music_dir, 0, scanner_progress, sc, &sc->cancel, NULL);
         (void)r; /* logged by scan_run; the next scan tries again */
+        atomic_store(&sc->analysis_stop, atomic_load(&sc->cancel)); /* before triggers count */
         atomic_store(&sc->scanning, 0);
+        if (r == 0) /* logged too; a trigger or stop ends it, the next pass goes on */
+            r = lg_library_analyze_pending(sc->store, sc->music_dir, 0, &sc->analysis_stop, NULL);
     } while (scanner_wait(sc));
     return NULL;
 }
@@ -918,6 +922,7 @@ int lg_scanner_start(struct lg_store *s, const char *music_dir, int64_t interval
     sc->music_dir = music_dir;
     sc->interval_s = interval_s;
     atomic_init(&sc->cancel, false);
+    atomic_init(&sc->analysis_stop, false);
     atomic_init(&sc->scanning, 1); /* the first scan starts at once */
     atomic_init(&sc->count, 0);
     pthread_mutex_init(&sc->lock, NULL);
@@ -942,6 +947,7 @@ void lg_scanner_trigger(struct lg_scanner *sc)
     pthread_mutex_lock(&sc->lock);
     if (!atomic_load(&sc->scanning)) {
         sc->triggered = true;
+        atomic_store(&sc->analysis_stop, true);
         pthread_cond_signal(&sc->cond);
     }
     pthread_mutex_unlock(&sc->lock);
@@ -960,6 +966,7 @@ void lg_scanner_stop(struct lg_scanner *sc)
     if (!sc)
         return;
     atomic_store(&sc->cancel, true);
+    atomic_store(&sc->analysis_stop, true);
     pthread_mutex_lock(&sc->lock);
     sc->stopping = true;
     pthread_cond_signal(&sc->cond);

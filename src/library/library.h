@@ -14,6 +14,8 @@
 #ifndef LG_LIBRARY_LIBRARY_H
 #define LG_LIBRARY_LIBRARY_H
 
+#include <stdatomic.h>
+
 #include "core/common.h"
 
 struct lg_store;
@@ -145,5 +147,30 @@ int lg_analyze_album(const struct lg_analysis *v, size_t n, struct lg_analysis *
  * -ENOMEM. */
 int lg_analyze_files(const char *const *paths, size_t n, int n_threads, struct lg_analysis *results,
                      int *status, char (*errs)[160]) LG_MUST_CHECK;
+
+/* --- background analysis of the catalogue (analysis_bg.c) --- */
+
+struct lg_analysis_pass_stats {
+    int64_t due;      /* tracks without a current analysis at the start */
+    int64_t analysed; /* measured and stored */
+    int64_t failed;   /* could not be decoded (stored with the reason) */
+    double seconds;
+};
+
+/* Buckets of the stored waveform (peaks then RMS, one byte each). */
+#define LG_ANALYSIS_WAVEFORM_BUCKETS 200
+
+/* Analyses every track of s that has no analysis for its current size, mtime
+ * and lg_dsp_version(): decodes the files under music_dir on n_threads
+ * threads at low priority (0 = one per core), stores loudness, peaks, gating
+ * energies and waveform per track and recomputes the albums of the tracks
+ * from their stored energies, committing every batch of files (so a killed
+ * pass keeps its work). Failed files are stored with the reason and retried
+ * only when they change. Logs progress and a summary under
+ * "library/analysis". Stops after the current files with -ECANCELED once
+ * *cancel (may be NULL) is true. Writes *stats (may be NULL) on return. */
+int lg_library_analyze_pending(struct lg_store *s, const char *music_dir, int n_threads,
+                               atomic_bool *cancel,
+                               struct lg_analysis_pass_stats *stats) LG_MUST_CHECK;
 
 #endif

@@ -158,6 +158,12 @@ struct lg_song {
     char *album_artist_name; /* name of the artist the album is filed under */
     int64_t track_artist_id; /* artists row named t.artist, 0 when none */
     int64_t composer_id;     /* artists row named t.composer, 0 when none */
+    /* Analysis (store_analysis.c); the values are NAN when unknown: */
+    int has_replaygain; /* track_lufs and track_peak are known */
+    double track_lufs;  /* integrated loudness (BS.1770), LUFS */
+    double track_peak;  /* true peak, linear (1.0 = full scale) */
+    double album_lufs;  /* the album's integrated loudness, LUFS */
+    double album_peak;  /* the album's true peak, linear */
 };
 
 /* Releases what a song owns (not the struct). NULL is ignored. */
@@ -583,5 +589,77 @@ int lg_store_play_queue_get(struct lg_store *s, int64_t user_id,
  * it. LG_EINVAL when a track id (or current_id) is unknown. */
 int lg_store_play_queue_save(struct lg_store *s, int64_t user_id,
                              const struct lg_play_queue *q) LG_MUST_CHECK;
+
+
+/* --- audio analysis (analysis engineer: store_analysis.c) ---
+ * Loudness, peaks, gating energies and waveform of each track, and loudness
+ * and peaks of each album, as library/analysis_bg.c measures them. Values
+ * that could not be measured are NAN. */
+
+/* A track that needs (re)analysis. */
+struct lg_analysis_todo {
+    int64_t id;
+    int64_t album_id;
+    char *path; /* relative to the music folder */
+    int64_t size;
+    int64_t mtime_ns;
+};
+void lg_analysis_todos_free(struct lg_analysis_todo *v, size_t n);
+/* Up to limit tracks with id > after_id, in id order, that have no analysis
+ * of dsp_version for their current size and mtime (failed analyses count as
+ * done). *out is NULL when *n_out is 0. */
+int lg_store_analysis_todo(struct lg_store *s, int dsp_version, int64_t after_id, size_t limit,
+                           struct lg_analysis_todo **out, size_t *n_out) LG_MUST_CHECK;
+/* How many tracks lg_store_analysis_todo would return without limits. */
+int lg_store_analysis_todo_count(struct lg_store *s, int dsp_version, int64_t *out) LG_MUST_CHECK;
+
+struct lg_track_analysis {
+    int64_t track_id;
+    int dsp_version;
+    int64_t size, mtime_ns; /* the file when analysed */
+    char *error;            /* NULL when analysed, else why it failed */
+    double integrated_lufs, range_lu, true_peak_dbtp, sample_peak_dbfs;
+    double *block_energies; /* gating-block energies (400 ms) */
+    size_t n_block;
+    double *shortterm_energies; /* short-term energies (3 s) */
+    size_t n_shortterm;
+    uint8_t *waveform; /* n_waveform peaks then n_waveform RMS, 0..255 */
+    size_t n_waveform;
+    int64_t analysed_at; /* unix s, set by the store */
+};
+/* Releases the arrays and error (not the struct). */
+void lg_track_analysis_free(struct lg_track_analysis *a);
+/* Creates or replaces the track's analysis (analysed_at = now). LG_ENOTFOUND
+ * when the track is gone. Call inside a transaction for speed. */
+int lg_store_track_analysis_put(struct lg_store *s,
+                                const struct lg_track_analysis *a) LG_MUST_CHECK;
+int lg_store_track_analysis_get(struct lg_store *s, int64_t track_id,
+                                struct lg_track_analysis *out) LG_MUST_CHECK;
+
+/* The stored energies and peaks of an album's analysed tracks: all their
+ * gating-block and short-term energies concatenated, the largest true and
+ * sample peaks. Caller frees the arrays; n_tracks is 0 when none has any. */
+struct lg_album_energies {
+    double *block_energies;
+    size_t n_block;
+    double *shortterm_energies;
+    size_t n_shortterm;
+    double true_peak_dbtp, sample_peak_dbfs;
+    size_t n_tracks;
+};
+void lg_album_energies_free(struct lg_album_energies *e);
+int lg_store_album_energies(struct lg_store *s, int64_t album_id,
+                            struct lg_album_energies *out) LG_MUST_CHECK;
+
+struct lg_album_analysis {
+    int64_t album_id;
+    double integrated_lufs, range_lu, true_peak_dbtp, sample_peak_dbfs;
+    int64_t analysed_at;
+};
+/* Creates or replaces an album's values; LG_ENOTFOUND when it is gone. */
+int lg_store_album_analysis_put(struct lg_store *s,
+                                const struct lg_album_analysis *a) LG_MUST_CHECK;
+int lg_store_album_analysis_get(struct lg_store *s, int64_t album_id,
+                                struct lg_album_analysis *out) LG_MUST_CHECK;
 
 #endif

@@ -41,13 +41,13 @@
         COL_NAME) "t.id, t.album_id, al.artist_id, t.created_at, coalesce(an.starred_at, 0), "  \
                   "coalesce(an.rating, 0), coalesce(an.play_count, 0), coalesce(an.played_at, " \
                   "0), ar.name, "                                                               \
-                  "coalesce(ta.id, 0), coalesce(tc.id, 0) "
+                  "coalesce(ta.id, 0), coalesce(tc.id, 0) " LG_SONG_ANALYSIS_COLS
 #define SONG_ANN \
     "LEFT JOIN annotations an ON an.user_id = ?1 AND an.type = 'song' AND an.item_id = t.id "
 #define SONG_REFS                                                                   \
     "JOIN albums al ON al.id = t.album_id JOIN artists ar ON ar.id = al.artist_id " \
     "LEFT JOIN artists ta ON ta.name = t.artist AND t.artist <> '' "                \
-    "LEFT JOIN artists tc ON tc.name = t.composer AND t.composer <> '' "
+    "LEFT JOIN artists tc ON tc.name = t.composer AND t.composer <> '' " LG_SONG_ANALYSIS_JOIN
 #define SONG_FROM "FROM tracks t " SONG_ANN SONG_REFS
 
 /* Reads the current row of a SONG_COLS statement; returns the index of the
@@ -75,6 +75,7 @@ static int song_read(sqlite3_stmt *st, struct lg_song *out)
     s.album_artist_name = lg_store_col_text(st, i++);
     s.track_artist_id = sqlite3_column_int64(st, i++);
     s.composer_id = sqlite3_column_int64(st, i++);
+    i = lg_store_song_analysis_read(st, i, &s);
     *out = s;
     return i;
 }
@@ -182,7 +183,7 @@ static void songs_free_any(void *v, size_t n)
 
 static int collect_songs(sqlite3_stmt *st, struct lg_song **out, size_t *n_out)
 {
-    void *v;
+    void *v = NULL;
     int r = collect(st, sizeof(struct lg_song), song_read_any, songs_free_any, &v, n_out);
     if (r == 0)
         *out = v;
@@ -253,7 +254,7 @@ static void albums_free_any(void *v, size_t n)
 
 static int collect_albums(sqlite3_stmt *st, struct lg_album **out, size_t *n_out)
 {
-    void *v;
+    void *v = NULL;
     int r = collect(st, sizeof(struct lg_album), album_read, albums_free_any, &v, n_out);
     if (r == 0)
         *out = v;
@@ -310,30 +311,35 @@ int lg_store_artist_albums(struct lg_store *s, int64_t user_id, int64_t artist_i
 /* --- album lists --- */
 
 /* One statement per order: ?1 user, ?2 limit, ?3 offset, ?4 and ?5 the year
- * range or ?4 the genre. */
+ * range or ?4 the genre. A page is chosen by ids first, in the covering
+ * index of the order, so an offset skips index entries instead of joined
+ * rows (1 ms at offset 4,000 of 5,000 albums, 0.4 ms so). */
+#define ALBUM_PAGE(where_order, order)                                              \
+    ALBUM_COLS "FROM (SELECT id FROM albums " where_order " LIMIT ?2 OFFSET ?3) r " \
+               "JOIN albums al ON al.id = r.id " ALBUM_ANN ALBUM_REFS "ORDER BY " order
 static const char *const album_list_sql[] = {
     [LG_ALBUMS_RANDOM] = ALBUM_COLS "FROM (SELECT id FROM albums ORDER BY random() LIMIT ?2) r "
                                     "JOIN albums al ON al.id = r.id " ALBUM_ANN ALBUM_REFS,
     [LG_ALBUMS_NEWEST] =
-        ALBUM_COLS ALBUM_FROM "ORDER BY al.created_at DESC, al.id DESC LIMIT ?2 OFFSET ?3",
+        ALBUM_PAGE("ORDER BY created_at DESC, id DESC", "al.created_at DESC, al.id DESC"),
     [LG_ALBUMS_HIGHEST] = ALBUM_BY_ANN("rating"),
     [LG_ALBUMS_FREQUENT] = ALBUM_BY_ANN("play_count"),
     [LG_ALBUMS_RECENT] = ALBUM_BY_ANN("played_at"),
     [LG_ALBUMS_BY_NAME] =
-        ALBUM_COLS ALBUM_FROM "ORDER BY al.name COLLATE NOCASE, al.id LIMIT ?2 OFFSET ?3",
+        ALBUM_PAGE("ORDER BY name COLLATE NOCASE, id", "al.name COLLATE NOCASE, al.id"),
     [LG_ALBUMS_BY_ARTIST] =
-        ALBUM_COLS ALBUM_FROM "ORDER BY al.artist_sort COLLATE NOCASE, "
-                              "al.name COLLATE NOCASE, al.id LIMIT ?2 OFFSET ?3",
+        ALBUM_PAGE("ORDER BY artist_sort COLLATE NOCASE, name COLLATE NOCASE, id",
+                   "al.artist_sort COLLATE NOCASE, al.name COLLATE NOCASE, al.id"),
     [LG_ALBUMS_STARRED] = ALBUM_BY_ANN("starred_at"),
-    [LG_ALBUMS_BY_YEAR] = ALBUM_COLS ALBUM_FROM
-    "WHERE al.year BETWEEN ?4 AND ?5 ORDER BY al.year, al.name COLLATE NOCASE, al.id "
-    "LIMIT ?2 OFFSET ?3",
-    [LG_ALBUMS_BY_GENRE] = ALBUM_COLS ALBUM_FROM
-    "WHERE al.genre = ?4 ORDER BY al.name COLLATE NOCASE, al.id LIMIT ?2 OFFSET ?3",
+    [LG_ALBUMS_BY_YEAR] = ALBUM_PAGE("WHERE year BETWEEN ?4 AND ?5 "
+                                     "ORDER BY year, name COLLATE NOCASE, id",
+                                     "al.year, al.name COLLATE NOCASE, al.id"),
+    [LG_ALBUMS_BY_GENRE] = ALBUM_PAGE("WHERE genre = ?4 ORDER BY name COLLATE NOCASE, id",
+                                      "al.name COLLATE NOCASE, al.id"),
 };
 static const char albums_by_year_desc_sql[] =
-    ALBUM_COLS ALBUM_FROM "WHERE al.year BETWEEN ?5 AND ?4 ORDER BY al.year DESC, "
-                          "al.name COLLATE NOCASE, al.id LIMIT ?2 OFFSET ?3";
+    ALBUM_PAGE("WHERE year BETWEEN ?5 AND ?4 ORDER BY year DESC, name COLLATE NOCASE, id",
+               "al.year DESC, al.name COLLATE NOCASE, al.id");
 
 int lg_store_albums_list(struct lg_store *s, int64_t user_id, const struct lg_album_query *q,
                          struct lg_album **out, size_t *n_out)
@@ -405,7 +411,7 @@ static void artists_free_any(void *v, size_t n)
 
 static int collect_artists(sqlite3_stmt *st, struct lg_artist **out, size_t *n_out)
 {
-    void *v;
+    void *v = NULL;
     int r = collect(st, sizeof(struct lg_artist), artist_read, artists_free_any, &v, n_out);
     if (r == 0)
         *out = v;
@@ -515,7 +521,7 @@ int lg_store_genres(struct lg_store *s, struct lg_genre **out, size_t *n_out)
     sqlite3_stmt *st = lg_store_stmt(s, genres_sql);
     if (!st)
         return LG_ESTORE;
-    void *v;
+    void *v = NULL;
     int r = collect(st, sizeof(struct lg_genre), genre_read, genres_free_any, &v, n_out);
     if (r == 0)
         *out = v;
@@ -1061,7 +1067,7 @@ int lg_store_now_playing(struct lg_store *s, int64_t user_id, int64_t now,
         return LG_ESTORE;
     sqlite3_bind_int64(st, 1, user_id);
     sqlite3_bind_int64(st, 2, now);
-    void *v;
+    void *v = NULL;
     int r = collect(st, sizeof(struct lg_now_playing), now_playing_read, now_playing_free_any, &v,
                     n_out);
     if (r == 0)

@@ -26,4 +26,15 @@ char *lg_store_col_text(sqlite3_stmt *st, int i);
 /* Logs db's last error with what and returns LG_ESTORE. */
 int lg_store_fail(sqlite3 *db, const char *what);
 
+/* The analysis columns of a song query (store_analysis.c): the SELECT list
+ * ends with LG_SONG_ANALYSIS_COLS, its joins include LG_SONG_ANALYSIS_JOIN
+ * (tracks are "t"), and lg_store_song_analysis_read reads them from column i
+ * into s, returning the index after them. */
+#define LG_SONG_ANALYSIS_COLS \
+    ", tan.integrated_lufs, tan.true_peak_dbtp, aan.integrated_lufs, aan.true_peak_dbtp "
+#define LG_SONG_ANALYSIS_JOIN                              \
+    "LEFT JOIN track_analysis tan ON tan.track_id = t.id " \
+    "LEFT JOIN album_analysis aan ON aan.album_id = t.album_id "
+int lg_store_song_analysis_read(sqlite3_stmt *st, int i, struct lg_song *s);
+
 #endif

@@ -1,0 +1,354 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The background analysis pass: after a scan, every track without a current
+ * analysis is decoded (media/) and measured (dsp/): loudness, range, peaks,
+ * the gating and short-term energies and a waveform. Files are measured in
+ * batches on a pool of low-priority threads; each batch is stored in one
+ * transaction together with the values of the albums it touched, which are
+ * gated again from the tracks' stored energies (no audio is read twice).
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <pthread.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "dsp/dsp.h"
+#include "library/library.h"
+#include "media/media.h"
+#include "store/store.h"
+
+static const struct lg_log an_log = { "library/analysis" };
+
+enum { BATCH_MIN = 16, PROGRESS_EVERY_S = 5, NICE = 10 };
+
+static double mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static bool is_cancelled(atomic_bool *cancel)
+{
+    return cancel && atomic_load(cancel);
+}
+
+/* --- one file --- */
+
+static double finite_or_nan(int r, double v)
+{
+    return r == 0 && isfinite(v) ? v : NAN;
+}
+
+static uint8_t to_byte(double v)
+{
+    return (uint8_t)lrint(255.0 * (v < 0 ? 0 : v > 1 ? 1 : v));
+}
+
+/* Folds k equal buckets into at most LG_ANALYSIS_WAVEFORM_BUCKETS bytes. */
+static void waveform_store(const struct lg_waveform *w, struct lg_track_analysis *a)
+{
+    enum { N = LG_ANALYSIS_WAVEFORM_BUCKETS, CAP = 2 * N };
+    float peak[CAP], rms[CAP];
+    size_t k = lg_waveform_get(w, peak, rms);
+    size_t n = k < N ? k : N;
+    if (!n)
+        return;
+    double pk[N] = { 0 }, sq[N] = { 0 }, cnt[N] = { 0 };
+    for (size_t b = 0; b < k; b++) {
+        size_t o = b * n / k;
+        pk[o] = fmax(pk[o], peak[b]);
+        sq[o] += (double)rms[b] * rms[b];
+        cnt[o] += 1;
+    }
+    a->waveform = lg_xmalloc(2 * n);
+    for (size_t o = 0; o < n; o++) {
+        a->waveform[o] = to_byte(pk[o]);
+        a->waveform[n + o] = to_byte(cnt[o] > 0 ? sqrt(sq[o] / cnt[o]) : 0);
+    }
+    a->n_waveform = n;
+}
+
+static double *copy_doubles(const double *v, size_t n)
+{
+    double *c = n ? lg_xmalloc(n * sizeof(*c)) : NULL;
+    if (n)
+        memcpy(c, v, n * sizeof(*c));
+    return c;
+}
+
+static void measure_results(const struct lg_loudness *m, struct lg_track_analysis *a)
+{
+    double v = NAN;
+    int r = lg_loudness_integrated(m, &v);
+    a->integrated_lufs = finite_or_nan(r, v);
+    r = lg_loudness_range(m, &v);
+    a->range_lu = finite_or_nan(r, v);
+    r = lg_loudness_true_peak(m, -1, &v);
+    a->true_peak_dbtp = finite_or_nan(r, v);
+    r = lg_loudness_sample_peak(m, -1, &v);
+    a->sample_peak_dbfs = finite_or_nan(r, v);
+    const double *e;
+    a->n_block = lg_loudness_block_energies(m, &e);
+    a->block_energies = copy_doubles(e, a->n_block);
+    a->n_shortterm = lg_loudness_shortterm_energies(m, &e);
+    a->shortterm_energies = copy_doubles(e, a->n_shortterm);
+}
+
+/* Decodes path into a's measurements; on failure the reason is in err. */
+static int measure_file(const char *path, struct lg_track_analysis *a, atomic_bool *cancel,
+                        char *err, size_t err_len)
+{
+    struct lg_decoder *d = NULL;
+    int r = lg_decoder_open(path, &d, err, err_len);
+    if (r < 0)
+        return r;
+    int ch = lg_decoder_channels(d);
+    struct lg_loudness *m = lg_loudness_new(lg_decoder_rate(d), ch, LG_LOUDNESS_ALL);
+    struct lg_waveform *w = lg_waveform_new(ch, 2 * LG_ANALYSIS_WAVEFORM_BUCKETS, 0);
+    const float *pcm;
+    int n = 0;
+    r = m && w ? 0 : LG_EMEDIA;
+    snprintf(err, err_len, "%s", r ? "unsupported rate or channel count" : "");
+    while (r == 0 && (n = lg_decoder_read(d, &pcm)) > 0) {
+        r = lg_loudness_add(m, pcm, (size_t)n);
+        lg_waveform_add(w, pcm, (size_t)n);
+        if (r == 0 && is_cancelled(cancel))
+            r = -ECANCELED;
+    }
+    if (r == 0 && n < 0) {
+        r = n;
+        snprintf(err, err_len, "decoding failed: %s", lg_strerror(n));
+    }
+    if (r == 0) {
+        measure_results(m, a);
+        waveform_store(w, a);
+    }
+    lg_waveform_free(w);
+    lg_loudness_free(m);
+    lg_decoder_free(d);
+    return r;
+}
+
+/* --- a batch on a pool of threads --- */
+
+struct batch {
+    const char *music_dir;
+    const struct lg_analysis_todo *todo;
+    struct lg_track_analysis *res;
+    int *status;
+    size_t n;
+    size_t next; /* guarded by lock */
+    pthread_mutex_t lock;
+    atomic_bool *cancel;
+};
+
+static void lower_priority(void)
+{
+#ifdef SYS_gettid
+    /* Linux: nice values are per thread. */
+    (void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), NICE);
+#endif
+}
+
+static void analyse_one(struct batch *b, size_t i)
+{
+    const struct lg_analysis_todo *t = &b->todo[i];
+    struct lg_track_analysis *a = &b->res[i];
+    *a = (struct lg_track_analysis){
+        .track_id = t->id, .dsp_version = lg_dsp_version(), .size = t->size, .mtime_ns = t->mtime_ns
+    };
+    size_t len = strlen(b->music_dir) + strlen(t->path) + 2;
+    char *path = lg_xmalloc(len);
+    snprintf(path, len, "%s/%s", b->music_dir, t->path);
+    char err[200] = "";
+    b->status[i] = measure_file(path, a, b->cancel, err, sizeof(err));
+    free(path);
+    if (b->status[i] < 0 && b->status[i] != -ECANCELED) {
+        lg_track_analysis_free(a);
+        a->integrated_lufs = a->range_lu = a->true_peak_dbtp = a->sample_peak_dbfs = NAN;
+        a->error = lg_xstrdup(err[0] ? err : lg_strerror(b->status[i]));
+    }
+}
+
+static void *batch_worker(void *p)
+{
+    struct batch *b = p;
+    lower_priority();
+    for (;;) {
+        pthread_mutex_lock(&b->lock);
+        size_t i = b->next++;
+        pthread_mutex_unlock(&b->lock);
+        if (i >= b->n)
+            return NULL;
+        if (is_cancelled(b->cancel))
+            b->status[i] = -ECANCELED;
+        else
+            analyse_one(b, i);
+    }
+}
+
+static void batch_run(struct batch *b, int n_threads)
+{
+    pthread_t th[64];
+    int started = 0;
+    if ((size_t)n_threads > b->n)
+        n_threads = (int)b->n;
+    for (; started < n_threads && started < 64; started++) {
+        if (pthread_create(&th[started], NULL, batch_worker, b) != 0)
+            break;
+    }
+    if (started == 0)
+        batch_worker(b);
+    for (int i = 0; i < started; i++)
+        pthread_join(th[i], NULL);
+}
+
+/* --- storing --- */
+
+/* Recomputes an album's values from its tracks' stored energies. */
+static int album_update(struct lg_store *s, int64_t album_id)
+{
+    struct lg_album_energies e;
+    int r = lg_store_album_energies(s, album_id, &e);
+    if (r < 0)
+        return r;
+    struct lg_album_analysis a = { .album_id = album_id,
+                                   .true_peak_dbtp = e.true_peak_dbtp,
+                                   .sample_peak_dbfs = e.sample_peak_dbfs };
+    double v = NAN;
+    r = lg_loudness_gate_integrated(e.block_energies, e.n_block, &v);
+    a.integrated_lufs = finite_or_nan(r, v);
+    r = lg_loudness_gate_range(e.shortterm_energies, e.n_shortterm, &v);
+    a.range_lu = finite_or_nan(r, v);
+    lg_album_energies_free(&e);
+    r = lg_store_album_analysis_put(s, &a);
+    return r == LG_ENOTFOUND ? 0 : r;
+}
+
+static bool seen_before(const struct lg_analysis_todo *v, size_t i)
+{
+    for (size_t k = 0; k < i; k++) {
+        if (v[k].album_id == v[i].album_id)
+            return true;
+    }
+    return false;
+}
+
+/* Stores the finished results of a batch and its albums in one transaction. */
+static int batch_store(struct lg_store *s, const struct batch *b, struct lg_analysis_pass_stats *st)
+{
+    int r = lg_store_begin(s);
+    for (size_t i = 0; r == 0 && i < b->n; i++) {
+        if (b->status[i] == -ECANCELED)
+            continue;
+        r = lg_store_track_analysis_put(s, &b->res[i]);
+        if (r == LG_ENOTFOUND) /* removed by a scan meanwhile */
+            r = 0;
+        else if (r == 0 && b->status[i] < 0)
+            st->failed++;
+        else if (r == 0)
+            st->analysed++;
+    }
+    for (size_t i = 0; r == 0 && i < b->n; i++) {
+        if (b->status[i] != -ECANCELED && !seen_before(b->todo, i))
+            r = album_update(s, b->todo[i].album_id);
+    }
+    if (r == 0)
+        return lg_store_commit(s);
+    lg_store_rollback(s);
+    return r;
+}
+
+/* --- the pass --- */
+
+static int default_threads(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n > 64 ? 64 : (int)n;
+}
+
+static int pass_batch(struct lg_store *s, struct batch *b, int n_threads,
+                      struct lg_analysis_pass_stats *st)
+{
+    b->res = lg_xcalloc(b->n, sizeof(*b->res));
+    b->status = lg_xcalloc(b->n, sizeof(*b->status));
+    b->next = 0;
+    batch_run(b, n_threads);
+    int r = batch_store(s, b, st);
+    for (size_t i = 0; i < b->n; i++)
+        lg_track_analysis_free(&b->res[i]);
+    free(b->res);
+    free(b->status);
+    return r;
+}
+
+static void log_progress(const struct lg_analysis_pass_stats *st, double t0, double *last)
+{
+    double now = mono_s();
+    if (now - *last < PROGRESS_EVERY_S)
+        return;
+    *last = now;
+    int64_t done = st->analysed + st->failed;
+    lg_log(&an_log, LG_LOG_INFO, "analysis: %lld/%lld tracks, %.1f tracks/s", (long long)done,
+           (long long)st->due, (double)done / (now - t0 > 0 ? now - t0 : 1));
+}
+
+static int pass_loop(struct lg_store *s, struct batch *b, int n_threads,
+                     struct lg_analysis_pass_stats *st, double t0)
+{
+    size_t batch_n = (size_t)n_threads * 2 < BATCH_MIN ? BATCH_MIN : (size_t)n_threads * 2;
+    int64_t after = 0;
+    double last = t0;
+    int r = 0;
+    while (r == 0 && !is_cancelled(b->cancel)) {
+        struct lg_analysis_todo *v = NULL;
+        size_t n = 0;
+        r = lg_store_analysis_todo(s, lg_dsp_version(), after, batch_n, &v, &n);
+        if (r < 0 || n == 0)
+            break;
+        after = v[n - 1].id;
+        b->todo = v;
+        b->n = n;
+        r = pass_batch(s, b, n_threads, st);
+        lg_analysis_todos_free(v, n);
+        log_progress(st, t0, &last);
+    }
+    return r == 0 && is_cancelled(b->cancel) ? -ECANCELED : r;
+}
+
+int lg_library_analyze_pending(struct lg_store *s, const char *music_dir, int n_threads,
+                               atomic_bool *cancel, struct lg_analysis_pass_stats *stats)
+{
+    lg_media_init();
+    double t0 = mono_s();
+    struct lg_analysis_pass_stats st = { 0 };
+    int r = lg_store_analysis_todo_count(s, lg_dsp_version(), &st.due);
+    struct batch b = { .music_dir = music_dir, .cancel = cancel };
+    pthread_mutex_init(&b.lock, NULL);
+    if (r == 0 && st.due > 0) {
+        lg_log(&an_log, LG_LOG_INFO, "analysis: %lld tracks to analyse", (long long)st.due);
+        r = pass_loop(s, &b, n_threads > 0 ? n_threads : default_threads(), &st, t0);
+    }
+    pthread_mutex_destroy(&b.lock);
+    st.seconds = mono_s() - t0;
+    if (r < 0 && r != -ECANCELED)
+        lg_log(&an_log, LG_LOG_ERROR, "analysis failed: %s", lg_strerror(r));
+    else if (st.due > 0)
+        lg_log(&an_log, LG_LOG_INFO,
+               "analysis%s: %lld analysed, %lld failed, %lld left, %.2f s, %.1f tracks/s",
+               r < 0 ? " stopped" : "", (long long)st.analysed, (long long)st.failed,
+               (long long)(st.due - st.analysed - st.failed), st.seconds,
+               (double)(st.analysed + st.failed) / (st.seconds > 0 ? st.seconds : 1));
+    if (stats)
+        *stats = st;
+    return r;
+}
