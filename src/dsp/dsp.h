@@ -130,12 +130,15 @@ void lg_gain_set_db(struct lg_gain *g, double db);
 void lg_gain_process(struct lg_gain *g, float *buf, size_t n_frames);
 
 /* A linked look-ahead true-peak limiter: output never exceeds ceiling_dbtp
- * measured at 4x oversampling. The gain follows a 4x oversampled sidechain
- * (max over channels), attacks within the look-ahead and releases
- * exponentially over release_ms. Output is the input delayed by
- * lg_limiter_latency_frames() (round(lookahead_ms * rate / 1000)), and is a
- * bit-exact delayed copy while the signal stays below the ceiling. Typical:
- * ceiling -1 dBTP, look-ahead 5 ms, release 150 ms. NULL on bad arguments. */
+ * measured at 4x oversampling (by BS.1770-4 meters and long windowed-sinc
+ * interpolators alike: the sidechain uses 128 taps per phase and keeps
+ * 0.3 dB in reserve, so limited peaks sit near ceiling - 0.3 dB). The gain
+ * follows the sidechain (max over channels), attacks within the look-ahead
+ * and releases exponentially over release_ms. Output is the input delayed by
+ * lg_limiter_latency_frames() (round(lookahead_ms * rate / 1000), at least
+ * 136 frames), and is a bit-exact delayed copy while the signal stays below
+ * the ceiling. Typical: ceiling -1 dBTP, look-ahead 5 ms, release 150 ms.
+ * NULL on bad arguments. */
 struct lg_limiter;
 struct lg_limiter *lg_limiter_new(int rate_hz, int channels, double ceiling_dbtp,
                                   double lookahead_ms, double release_ms);

@@ -69,7 +69,8 @@ static double cpu_seconds(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-/* x realtime per core of 44.1 -> 48 kHz stereo over 10 s of noise. */
+/* x realtime per core of 44.1 -> 48 kHz stereo over 10 s of noise (one-shot,
+ * filter design included). */
 typedef float *run_fn(int in_rate, int out_rate, int ch, const float *in, size_t n_in,
                       size_t *n_out);
 static double speed(run_fn *fn)
@@ -81,12 +82,16 @@ static double speed(run_fn *fn)
         s = s * 1664525u + 1013904223u;
         x[i] = (float)((double)(s >> 8) / 16777216.0 - 0.5);
     }
-    size_t n = 0;
-    double t0 = cpu_seconds();
-    free(fn(44100, 48000, 2, x, n_in, &n));
-    double t = cpu_seconds() - t0;
+    double best = HUGE_VAL;
+    for (int rep = 0; rep < 3; rep++) { /* best of three: others share the CPU */
+        size_t n = 0;
+        double t0 = cpu_seconds();
+        free(fn(44100, 48000, 2, x, n_in, &n));
+        double t = cpu_seconds() - t0;
+        best = t < best ? t : best;
+    }
     free(x);
-    return 10.0 / t;
+    return 10.0 / best;
 }
 
 static void report(const char *name, rs_oneshot_fn *fn, run_fn *rf, int assert_targets)
