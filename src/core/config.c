@@ -54,6 +54,8 @@ static const struct key keys[] = {
       "seconds an idle or stalled connection is kept" },
     { "login_attempts", "LEGATO_LOGIN_ATTEMPTS", T_INT, OFF(login_attempts_per_min), "10", 1, 10000,
       "failed logins allowed per minute per IP address and per user" },
+    { "replaygain_target", "LEGATO_REPLAYGAIN_TARGET", T_INT, OFF(replaygain_target_lufs), "-18",
+      -40, -5, "target loudness in LUFS of the ReplayGain values reported to players" },
 };
 
 /* Index LG_CONFIG_N_KEYS - 1 is --config itself, which is not a table row. */

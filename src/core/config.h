@@ -17,7 +17,7 @@
 
 #include "core/common.h"
 
-enum { LG_CONFIG_N_KEYS = 14 };
+enum { LG_CONFIG_N_KEYS = 15 };
 
 struct lg_config {
     char *music_dir;   /* the library root */
@@ -34,6 +34,7 @@ struct lg_config {
     int64_t max_per_ip;
     int64_t conn_timeout_s;
     int64_t login_attempts_per_min; /* failed logins allowed per IP and per user */
+    int64_t replaygain_target_lufs; /* loudness the reported ReplayGain reaches */
 
     /* Private: values given on the command line, by key index. */
     char *flags_[LG_CONFIG_N_KEYS + 1];

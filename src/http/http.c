@@ -34,6 +34,7 @@
 #include "core/str.h"
 #include "http/http_int.h"
 #include "http/subsonic_api.h"
+#include "http/subsonic_render.h"
 
 static struct lg_log http_log = { "http" };
 
@@ -556,6 +557,7 @@ int lg_http_start(const struct lg_http_deps *deps, struct lg_http **out)
         return rc;
     struct lg_http *h = lg_xcalloc(1, sizeof(*h));
     h->deps = *deps;
+    lg_sub_render_set_target((double)cfg->replaygain_target_lufs);
     if (deps->store && cfg->music_dir) {
         rc = lg_stream_new(deps->store, cfg->music_dir, &h->stream);
         if (rc < 0)

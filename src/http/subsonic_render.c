@@ -257,13 +257,21 @@ static void song_people(json_t *o, const struct lg_song *s, const char *artist)
     }
 }
 
+/* Set once at start-up (lg_http_start), read-only afterwards. */
+static double replaygain_target = LG_REPLAYGAIN_TARGET_LUFS;
+
+void lg_sub_render_set_target(double target_lufs)
+{
+    replaygain_target = target_lufs;
+}
+
 static void set_real2(json_t *o, const char *name, double v)
 {
     json_object_set_new_nocheck(o, name, json_real(round(v * 100.0) / 100.0));
 }
 
 /* OpenSubsonic replayGain: always present, with the values the background
- * analysis measured (ReplayGain 2.0: gain to reach -18 LUFS, linear true
+ * analysis measured (ReplayGain 2.0: gain to reach the target, linear true
  * peak); a value not measured is left out. */
 static void song_replay_gain(json_t *o, const struct lg_song *song)
 {
@@ -271,9 +279,9 @@ static void song_replay_gain(json_t *o, const struct lg_song *song)
     if (!song->has_replaygain)
         return;
     if (isfinite(song->track_lufs))
-        set_real2(rg, "trackGain", LG_REPLAYGAIN_TARGET_LUFS - song->track_lufs);
+        set_real2(rg, "trackGain", replaygain_target - song->track_lufs);
     if (isfinite(song->album_lufs))
-        set_real2(rg, "albumGain", LG_REPLAYGAIN_TARGET_LUFS - song->album_lufs);
+        set_real2(rg, "albumGain", replaygain_target - song->album_lufs);
     if (isfinite(song->track_peak))
         json_object_set_new_nocheck(rg, "trackPeak", json_real(song->track_peak));
     if (isfinite(song->album_peak))

@@ -23,6 +23,9 @@
 /* Appends one song object (a Child) to the array member elem of parent
  * (e.g. "song", "entry") and returns it (borrowed). */
 json_t *lg_sub_song(json_t *parent, const char *elem, const struct lg_song *song);
+/* Sets the loudness (LUFS) that the replayGain gains of songs lead to; -18
+ * (ReplayGain 2.0) until called. Call once at start-up, before requests. */
+void lg_sub_render_set_target(double target_lufs);
 /* Writes the song's members into the object o (as for getSong's "song"). */
 void lg_sub_song_fill(json_t *o, const struct lg_song *song);
 

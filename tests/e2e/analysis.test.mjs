@@ -64,8 +64,12 @@ test('serve analyses new tracks in the background', { skip: !HAVE && 'needs ffmp
         { what: 'the summary line' });
       assert.match(srv.log(), /analysis: 3 tracks to analyse/);
       await srv.stop();
-      srv = await startServer(dirs);
+      // A configured target moves the gains, not the measurements.
+      srv = await startServer(dirs, ['--replaygain-target', '-14']);
       await waitFor(() => /scan of .*: 3 files/.test(srv.log()), { what: 'the rescan' });
+      const r14 = await fetch(`${srv.base}/rest/getSong?id=${id}&u=ann&p=pw&v=1.16.1&c=e2e&f=json`);
+      const rg14 = (await r14.json())['subsonic-response'].song.replayGain;
+      assert.ok(Math.abs(rg14.trackGain - (-14 - lufs)) <= 0.006, JSON.stringify(rg14));
       await new Promise((res) => setTimeout(res, 300));
       assert.doesNotMatch(srv.log(), /tracks to analyse/);
     } finally {
