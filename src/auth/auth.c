@@ -343,6 +343,7 @@ static void fill_principal(struct lg_principal *out, const struct lg_user *u)
     out->user_id = u->id;
     snprintf(out->name, sizeof out->name, "%s", u->name ? u->name : "");
     out->is_admin = u->is_admin;
+    out->roles = u->is_admin ? LG_ROLES_ALL : u->roles;
 }
 
 /* LG_ELIMIT when the client's IP or the named user is out of allowance. */

@@ -118,6 +118,7 @@ struct lg_principal {
     int64_t user_id;
     char name[128];
     int is_admin;
+    unsigned roles; /* LG_ROLE_* bits (store.h); all of them for an admin */
 };
 
 /* Checks Subsonic credentials. Returns 0 and fills *out, or:

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "core/str.h"
+#include "store/store.h"
 #include "stream/stream.h"
 
 /* Headers that depend on the plan; the validators go on every answer. */
@@ -69,6 +70,9 @@ static enum MHD_Result send_file(struct lg_sub_ctx *c, struct lg_stream_file *f,
 
 static enum MHD_Result serve(struct lg_sub_ctx *c, bool download)
 {
+    if (!(c->user.roles & (download ? LG_ROLE_DOWNLOAD : LG_ROLE_STREAM)))
+        return lg_sub_reply_error(c, LG_SUB_ERR_NOT_AUTHORIZED,
+                                  "User is not authorized for the given operation");
     struct lg_stream *st = c->req->http->stream;
     const char *id_s = lg_req_param(c->req, "id");
     if (!id_s || !*id_s)

@@ -10,6 +10,7 @@
  */
 #include "http/subsonic_playlists.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -175,8 +176,22 @@ enum MHD_Result lg_sub_get_playlist(struct lg_sub_ctx *c)
     return reply_playlist(c, id);
 }
 
+/* Making, changing and deleting playlists needs the playlist role. */
+static bool may_edit(const struct lg_sub_ctx *c)
+{
+    return (c->user.roles & LG_ROLE_PLAYLIST) != 0;
+}
+
+static enum MHD_Result not_authorized(struct lg_sub_ctx *c)
+{
+    return lg_sub_reply_error(c, LG_SUB_ERR_NOT_AUTHORIZED,
+                              "User is not authorized for the given operation");
+}
+
 enum MHD_Result lg_sub_create_playlist(struct lg_sub_ctx *c)
 {
+    if (!may_edit(c))
+        return not_authorized(c);
     const char *pid_s = param(c, "playlistId");
     const char *name = param(c, "name");
     if (!pid_s && !name)
@@ -230,6 +245,8 @@ static const char *parse_edit(struct lg_sub_ctx *c, struct lg_playlist_edit *e, 
 
 enum MHD_Result lg_sub_update_playlist(struct lg_sub_ctx *c)
 {
+    if (!may_edit(c))
+        return not_authorized(c);
     const char *pid_s = param(c, "playlistId");
     if (!pid_s)
         return lg_sub_reply_missing(c, "playlistId");
@@ -254,6 +271,8 @@ enum MHD_Result lg_sub_update_playlist(struct lg_sub_ctx *c)
 
 enum MHD_Result lg_sub_delete_playlist(struct lg_sub_ctx *c)
 {
+    if (!may_edit(c))
+        return not_authorized(c);
     const char *id_s = param(c, "id");
     if (!id_s)
         return lg_sub_reply_missing(c, "id");

@@ -123,6 +123,7 @@ struct lg_user {
     size_t pass_box_len;
     int is_admin;
     int64_t created_at;
+    unsigned roles; /* LG_ROLE_* bits as stored; read only (see store_users.c) */
 };
 
 void lg_user_free(struct lg_user *u);

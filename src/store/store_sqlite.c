@@ -55,6 +55,14 @@ enum stmt_id {
     S_COUNT_
 };
 
+/* The Subsonic role columns (0003_users.sql) as the LG_ROLE_* bits. In
+ * SQLite "<<" and "|" bind equally tightly (left to right): parenthesise. */
+#define USER_ROLES                                                                               \
+    "(settings_role | (stream_role << 1) | (jukebox_role << 2) | (download_role << 3) | "        \
+    "(upload_role << 4) | (playlist_role << 5) | (cover_art_role << 6) | (comment_role << 7) | " \
+    "(podcast_role << 8) | (share_role << 9) | (video_conversion_role << 10) | "                 \
+    "(scrobbling_enabled << 11))"
+
 /* Filled in once by build_track_sql(). */
 static char track_get_sql[2048];
 static char track_upsert_sql[4096];
@@ -90,10 +98,10 @@ static const char *const stmt_sql[S_COUNT_] = {
     [S_COUNTS] = "SELECT (SELECT count(*) FROM tracks), (SELECT count(*) FROM albums), "
                  "(SELECT count(*) FROM artists), (SELECT count(*) FROM users)",
     [S_USER_ADD] = "INSERT INTO users(name, pass_hash, pass_box, is_admin) VALUES (?1, ?2, ?3, ?4)",
-    [S_USER_BY_NAME] = "SELECT id, name, pass_hash, pass_box, is_admin, created_at FROM users "
-                       "WHERE name = ?1",
-    [S_USER_BY_ID] = "SELECT id, name, pass_hash, pass_box, is_admin, created_at FROM users "
-                     "WHERE id = ?1",
+    [S_USER_BY_NAME] = "SELECT id, name, pass_hash, pass_box, is_admin, created_at, " USER_ROLES
+                       " FROM users WHERE name = ?1",
+    [S_USER_BY_ID] = "SELECT id, name, pass_hash, pass_box, is_admin, created_at, " USER_ROLES
+                     " FROM users WHERE id = ?1",
     [S_USER_SET_PASSWORD] = "UPDATE users SET pass_hash = ?2, pass_box = ?3 WHERE id = ?1",
     [S_APIKEY_ADD] = "INSERT INTO api_keys(user_id, key_hash, label) VALUES (?1, ?2, ?3)",
     [S_APIKEY_FIND] = "SELECT user_id FROM api_keys WHERE key_hash = ?1",
@@ -790,6 +798,7 @@ static int user_read(sqlite3_stmt *st, struct lg_user *out)
         memcpy(u.pass_box, sqlite3_column_blob(st, 3), u.pass_box_len);
     u.is_admin = sqlite3_column_int(st, 4);
     u.created_at = sqlite3_column_int64(st, 5);
+    u.roles = (unsigned)sqlite3_column_int(st, 6);
     sqlite3_reset(st);
     *out = u;
     return 0;

@@ -138,3 +138,27 @@ test('getAvatar: an image, or error 70 when the user has none', async () => {
     }
   }
 });
+
+test('roles are enforced: stream, download and playlists', async () => {
+  const pw = 'roles pass';
+  ok(await api.createUser({ username: 'erin', password: pw, email: 'erin@example.org',
+    streamRole: false, downloadRole: false, playlistRole: false }));
+  const erin = { u: 'erin', p: pw };
+  const song = ctx.ids.songs[Object.keys(ctx.ids.songs)[0]];
+  const denied = /not authorized/i;
+  // stream and download answer errors as XML with HTTP 200 unless f=json.
+  fails((await raw(ctx, 'stream', { id: song }, { auth: erin })).body, 50, denied);
+  fails((await raw(ctx, 'download', { id: song }, { auth: erin })).body, 50, denied);
+  fails((await raw(ctx, 'createPlaylist', { name: 'nope' }, { auth: erin })).body, 50, denied);
+  // Browsing needs no role.
+  ok((await raw(ctx, 'getSong', { id: song }, { auth: erin })).body);
+  // Given back, the roles work at once, even on the same keep-alive connection.
+  ok(await api.updateUser({ username: 'erin', streamRole: true, downloadRole: true,
+    playlistRole: true }));
+  const r = await raw(ctx, 'stream', { id: song }, { auth: erin, f: 'raw' });
+  assert.equal(r.status, 200);
+  assert.ok(!(r.headers.get('content-type') || '').includes('json'), 'audio, not an error');
+  const pl = ok((await raw(ctx, 'createPlaylist', { name: 'yes', songId: song }, { auth: erin })).body);
+  ok((await raw(ctx, 'deletePlaylist', { id: pl.playlist.id }, { auth: erin })).body);
+  ok(await api.deleteUser({ username: 'erin' }));
+});
