@@ -18,18 +18,8 @@
 
 /* --- songs --- */
 
-/* The track columns a song reads, in order; T text, I int, L int64. Naming
- * each field once here generates both the SELECT list and the reader.
- * (clang-format does not settle on a layout for this list.) */
-/* clang-format off */
-#define TRACK_COLUMNS(T, I, L)                                                 \
-    T(path) L(size) L(mtime_ns) T(title) T(artist) T(album_artist) T(album)    \
-    T(genre) T(composer) I(track_no) I(disc_no) I(year) I(compilation)         \
-    L(duration_ms) I(bitrate_kbps) I(sample_rate) I(channels)                  \
-    I(bits_per_sample) T(codec) T(suffix) T(content_type) T(mb_track_id)       \
-    T(mb_album_id) T(mb_artist_id) T(mb_album_artist_id) I(has_picture)        \
-    T(cover_path)
-/* clang-format on */
+/* A song's SELECT list starts with the track columns of TRACK_COLUMNS
+ * (store_int.h), in order. */
 #define COL_NAME(n) "t." #n ", "
 
 /* Song queries are SONG_COLS FROM <tracks t, perhaps joined> SONG_ANN

@@ -12,6 +12,19 @@
 
 #include "store/store.h"
 
+/* The columns of struct lg_track stored in the tracks table, in one place:
+ * T(name) for text, I(name) for int, L(name) for int64_t. Every reader and
+ * writer of track rows expands this list, so a column is named once. */
+/* clang-format off */
+#define TRACK_COLUMNS(T, I, L)                                                 \
+    T(path) L(size) L(mtime_ns) T(title) T(artist) T(album_artist) T(album)    \
+    T(genre) T(composer) I(track_no) I(disc_no) I(year) I(compilation)         \
+    L(duration_ms) I(bitrate_kbps) I(sample_rate) I(channels)                  \
+    I(bits_per_sample) T(codec) T(suffix) T(content_type) T(mb_track_id)       \
+    T(mb_album_id) T(mb_artist_id) T(mb_album_artist_id) I(has_picture)        \
+    T(cover_path)
+/* clang-format on */
+
 /* The statement for sql on this thread's connection, reset and with its
  * bindings cleared; NULL on failure (logged). */
 sqlite3_stmt *lg_store_stmt(struct lg_store *s, const char *sql);

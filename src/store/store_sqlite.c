@@ -140,41 +140,12 @@ struct col {
     size_t off;
 };
 
-#define TC(name, type)                               \
-    {                                                \
-#name, type, offsetof(struct lg_track, name) \
-    }
+#define TC_T(name) { #name, C_TEXT, offsetof(struct lg_track, name) },
+#define TC_I(name) { #name, C_INT, offsetof(struct lg_track, name) },
+#define TC_L(name) { #name, C_I64, offsetof(struct lg_track, name) },
 
 /* Columns written by upsert and read back by get, in this order. */
-static const struct col track_cols[] = {
-    TC(path, C_TEXT),
-    TC(size, C_I64),
-    TC(mtime_ns, C_I64),
-    TC(title, C_TEXT),
-    TC(artist, C_TEXT),
-    TC(album_artist, C_TEXT),
-    TC(album, C_TEXT),
-    TC(genre, C_TEXT),
-    TC(composer, C_TEXT),
-    TC(track_no, C_INT),
-    TC(disc_no, C_INT),
-    TC(year, C_INT),
-    TC(compilation, C_INT),
-    TC(duration_ms, C_I64),
-    TC(bitrate_kbps, C_INT),
-    TC(sample_rate, C_INT),
-    TC(channels, C_INT),
-    TC(bits_per_sample, C_INT),
-    TC(codec, C_TEXT),
-    TC(suffix, C_TEXT),
-    TC(content_type, C_TEXT),
-    TC(mb_track_id, C_TEXT),
-    TC(mb_album_id, C_TEXT),
-    TC(mb_artist_id, C_TEXT),
-    TC(mb_album_artist_id, C_TEXT),
-    TC(has_picture, C_INT),
-    TC(cover_path, C_TEXT),
-};
+static const struct col track_cols[] = { TRACK_COLUMNS(TC_T, TC_I, TC_L) };
 #define N_TRACK_COLS ((int)LG_ARRAY_LEN(track_cols))
 
 static pthread_once_t sql_once = PTHREAD_ONCE_INIT;
