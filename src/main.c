@@ -255,6 +255,33 @@ static int cmd_user_add(struct lg_config *cfg, int argc, char **argv)
     return r == 0 ? 0 : 1;
 }
 
+static int cmd_user_passwd(struct lg_config *cfg, int argc, char **argv)
+{
+    struct lg_store *store;
+    struct lg_auth *auth;
+    if (with_auth(cfg, &store, &auth))
+        return 1;
+    int generated;
+    char *pw = obtain_password(&generated);
+    int r = pw ? lg_auth_password_set(auth, argv[0], pw) : LG_EINVAL;
+    if (r == 0) {
+        printf("changed the password of %s\n", argv[0]);
+        if (generated)
+            printf("password: %s\n", pw);
+    } else if (r == LG_ENOTFOUND) {
+        fprintf(stderr, "legato: no user %s\n", argv[0]);
+    } else {
+        fprintf(stderr, "legato: cannot change the password of %s: %s\n", argv[0],
+                pw ? lg_strerror(r) : "no password given");
+    }
+    if (pw)
+        explicit_bzero(pw, strlen(pw));
+    free(pw);
+    lg_auth_free(auth);
+    lg_store_close(store);
+    return r == 0 ? 0 : 1;
+}
+
 static int cmd_user_apikey(struct lg_config *cfg, int argc, char **argv)
 {
     struct lg_store *store;
@@ -455,6 +482,10 @@ static const struct cmd cmds[] = {
       "Create a user. The password is read from standard input with --password-stdin, asked\n"
       "for on a terminal, or else generated and printed.",
       cmd_user_add, 1, 1, user_add_opts },
+    { "user passwd", "NAME",
+      "Set a user's password (for a lost one, too). The password is read from standard input\n"
+      "with --password-stdin, asked for on a terminal, or else generated and printed.",
+      cmd_user_passwd, 1, 1, user_add_opts },
     { "user apikey", "NAME", "Create an API key (OpenSubsonic apiKey) for a user; printed once.",
       cmd_user_apikey, 1, 1, NULL },
     { "analyze", "FILE...",
@@ -533,7 +564,7 @@ int main(int argc, char **argv)
     const struct cmd *c = find_cmd(argc - 1, argv + 1, &used);
     if (!c) {
         if (!strcmp(argv[1], "user"))
-            return usage_error("'user' needs a subcommand: add or apikey");
+            return usage_error("'user' needs a subcommand: add, passwd or apikey");
         return usage_error("unknown command '%s'", argv[1]);
     }
     /* Signals are taken by sigwait in serve; block them before any thread

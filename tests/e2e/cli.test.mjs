@@ -106,6 +106,13 @@ test('user add and apikey', () => {
   r = legato(['user', 'add', 'bob', ...data]);
   assert.equal(r.status, 0, r.err);
   assert.match(r.out, /password: \S{16,}/);
+  // A lost password is replaced with user passwd.
+  r = legato(['user', 'passwd', 'alice', '--password-stdin', ...data], { input: 'new one\n' });
+  assert.equal(r.status, 0, r.err);
+  assert.match(r.out, /changed the password of alice/);
+  r = legato(['user', 'passwd', 'nobody', '--password-stdin', ...data], { input: 'x\n' });
+  assert.equal(r.status, 1);
+  assert.match(r.err, /no user nobody/);
   r = legato(['user', 'apikey', 'alice', ...data]);
   assert.equal(r.status, 0, r.err);
   const key = r.out.trim();
