@@ -107,34 +107,18 @@ static void measure_results(const struct lg_loudness *m, struct lg_track_analysi
 static int measure_file(const char *path, struct lg_track_analysis *a, atomic_bool *cancel,
                         char *err, size_t err_len)
 {
-    struct lg_decoder *d = NULL;
-    int r = lg_decoder_open(path, &d, err, err_len);
-    if (r < 0)
-        return r;
-    int ch = lg_decoder_channels(d);
-    struct lg_loudness *m = lg_loudness_new(lg_decoder_rate(d), ch, LG_LOUDNESS_ALL);
-    struct lg_waveform *w = lg_waveform_new(ch, 2 * LG_ANALYSIS_WAVEFORM_BUCKETS, 0);
-    const float *pcm;
-    int n = 0;
-    r = m && w ? 0 : LG_EMEDIA;
-    snprintf(err, err_len, "%s", r ? "unsupported rate or channel count" : "");
-    while (r == 0 && (n = lg_decoder_read(d, &pcm)) > 0) {
-        r = lg_loudness_add(m, pcm, (size_t)n);
-        lg_waveform_add(w, pcm, (size_t)n);
-        if (r == 0 && is_cancelled(cancel))
-            r = -ECANCELED;
-    }
-    if (r == 0 && n < 0) {
-        r = n;
-        snprintf(err, err_len, "decoding failed: %s", lg_strerror(n));
+    struct lg_analyze_opts opts = { cancel, 2 * LG_ANALYSIS_WAVEFORM_BUCKETS };
+    struct lg_analysis an = { 0 }; /* written on success only */
+    int r = lg_analyze_file_opts(path, &opts, &an, err, err_len);
+    if (r == 0 && !an.waveform) {
+        snprintf(err, err_len, "out of memory");
+        r = -ENOMEM;
     }
     if (r == 0) {
-        measure_results(m, a);
-        waveform_store(w, a);
+        measure_results(an.meter, a);
+        waveform_store(an.waveform, a);
     }
-    lg_waveform_free(w);
-    lg_loudness_free(m);
-    lg_decoder_free(d);
+    lg_analysis_free(&an);
     return r;
 }
 

@@ -8,6 +8,8 @@
  */
 #include <errno.h>
 #include <math.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +28,17 @@ static double finite_or_nan(double v)
 
 int lg_analyze_file(const char *path, struct lg_analysis *out, char *err, size_t err_len)
 {
+    return lg_analyze_file_opts(path, NULL, out, err, err_len);
+}
+
+static bool stop_asked(const struct lg_analyze_opts *o)
+{
+    return o && o->cancel && atomic_load(o->cancel);
+}
+
+int lg_analyze_file_opts(const char *path, const struct lg_analyze_opts *opts,
+                         struct lg_analysis *out, char *err, size_t err_len)
+{
     struct lg_decoder *d = NULL;
     int r = lg_decoder_open(path, &d, err, err_len);
     if (r < 0)
@@ -40,17 +53,27 @@ int lg_analyze_file(const char *path, struct lg_analysis *out, char *err, size_t
     struct lg_analysis a = { 0 };
     a.rate = lg_decoder_rate(d);
     a.channels = lg_decoder_channels(d);
+    if (opts && opts->waveform_buckets)
+        a.waveform = lg_waveform_new(a.channels, opts->waveform_buckets, 0);
     const float *pcm;
     int n;
     while ((n = lg_decoder_read(d, &pcm)) > 0) {
         r = lg_loudness_add(m, pcm, (size_t)n);
+        if (r == 0 && a.waveform)
+            lg_waveform_add(a.waveform, pcm, (size_t)n);
+        if (r == 0 && stop_asked(opts))
+            r = -ECANCELED;
         if (r < 0)
             break;
         a.frames += n;
     }
     lg_decoder_free(d);
     if (n < 0 || r < 0) {
-        snprintf(err, err_len, "%s", n < 0 ? "decoding failed" : "out of memory");
+        snprintf(err, err_len, "%s",
+                 n < 0             ? "decoding failed"
+                 : r == -ECANCELED ? "cancelled"
+                                   : "out of memory");
+        lg_waveform_free(a.waveform);
         lg_loudness_free(m);
         return n < 0 ? n : r;
     }
@@ -68,7 +91,9 @@ void lg_analysis_free(struct lg_analysis *a)
 {
     if (a) {
         lg_loudness_free(a->meter);
+        lg_waveform_free(a->waveform);
         a->meter = NULL;
+        a->waveform = NULL;
     }
 }
 

@@ -128,7 +128,8 @@ struct lg_analysis {
     int64_t frames;
     int rate;
     int channels;
-    struct lg_loudness *meter; /* owned: kept for album values */
+    struct lg_loudness *meter;    /* owned: kept for album values */
+    struct lg_waveform *waveform; /* owned, when lg_analyze_opts asked for it */
 };
 
 /* Decodes and measures path. On success fills *out (release with
@@ -136,6 +137,16 @@ struct lg_analysis {
  * in err. Thread-safe (one call per file). */
 int lg_analyze_file(const char *path, struct lg_analysis *out, char *err,
                     size_t err_len) LG_MUST_CHECK;
+struct lg_waveform;
+
+/* Options of lg_analyze_file_opts; every field may be NULL. */
+struct lg_analyze_opts {
+    _Atomic bool *cancel;    /* checked per decoded block: -ECANCELED */
+    size_t waveform_buckets; /* > 0: also summarise into this many buckets */
+};
+/* lg_analyze_file with options (NULL for none). */
+int lg_analyze_file_opts(const char *path, const struct lg_analyze_opts *opts,
+                         struct lg_analysis *out, char *err, size_t err_len) LG_MUST_CHECK;
 /* Releases the meter an analysis holds. */
 void lg_analysis_free(struct lg_analysis *a);
 /* Album values of n analyses from their gating blocks (no audio re-read);
