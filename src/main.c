@@ -20,6 +20,7 @@
 #include <termios.h>
 
 #include "auth/auth.h"
+#include "auth/qr.h"
 #include "core/config.h"
 #include "core/log.h"
 #include "http/http.h"
@@ -341,10 +342,22 @@ static int serve_until_signal(struct lg_config *cfg, struct lg_store *store, str
         return 1;
     }
     lg_log(&mlog, LG_LOG_INFO, "legato %s serving %s", LG_VERSION, cfg->music_dir);
-    lg_log(&mlog, LG_LOG_INFO, "listening on http://%.*s:%d",
-           (int)(strrchr(cfg->listen, ':') ? strrchr(cfg->listen, ':') - cfg->listen
-                                           : (long)strlen(cfg->listen)),
-           cfg->listen, lg_http_port(http));
+    char pub[512];
+    const char *colon = strrchr(cfg->listen, ':');
+    int hlen = colon ? (int)(colon - cfg->listen) : (int)strlen(cfg->listen);
+    snprintf(pub, sizeof(pub), "http://%.*s:%d", hlen ? hlen : 9, hlen ? cfg->listen : "127.0.0.1",
+             lg_http_port(http));
+    lg_log(&mlog, LG_LOG_INFO, "listening on %s", pub);
+    /* On a terminal, a QR code of the address: a phone scans it to open it. */
+    if (cfg->public_url && *cfg->public_url)
+        snprintf(pub, sizeof(pub), "%s", cfg->public_url);
+    if (cfg->public_url && *cfg->public_url)
+        lg_log(&mlog, LG_LOG_INFO, "public URL %s", pub);
+    if (isatty(STDOUT_FILENO)) {
+        lg_qr_print_terminal(stdout, pub);
+        printf("    %s\n\n", pub);
+        fflush(stdout);
+    }
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGINT);

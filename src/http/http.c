@@ -33,6 +33,8 @@
 #include "core/log.h"
 #include "core/str.h"
 #include "http/http_int.h"
+#include "http/oauth.h"
+#include "http/qr_routes.h"
 #include "http/subsonic_api.h"
 #include "http/subsonic_render.h"
 
@@ -380,6 +382,13 @@ static enum MHD_Result route(struct lg_req *r)
         if (!get && !post)
             return method_not_allowed(r, "GET, HEAD, POST");
         return lg_sub_api_handle(r, r->path + 6);
+    }
+    if (lg_oauth_is_route(r->path))
+        return lg_oauth_route(r);
+    if (strcmp(r->path, "/device/qr.svg") == 0 || strcmp(r->path, "/device/qr.png") == 0) {
+        if (!get)
+            return method_not_allowed(r, "GET, HEAD");
+        return lg_qr_route(r, r->path[11] == 'p');
     }
     return lg_req_reply_static(r, MHD_HTTP_NOT_FOUND, "text/plain", "not found\n");
 }

@@ -16,6 +16,7 @@
 
 #include "core/log.h"
 #include "core/str.h"
+#include "http/oauth.h"
 #include "http/subsonic_annotation.h"
 #include "http/subsonic_art.h"
 #include "http/subsonic_browse.h"
@@ -265,7 +266,12 @@ enum MHD_Result lg_sub_api_handle(struct lg_req *r, const char *name)
         .api_key = lg_req_param(r, "apiKey"),
         .ip = r->ip,
     };
-    int rc = authenticate(r, &a, &c.user);
+    /* A device access token (OAuth device grant) also serves as apiKey. */
+    int rc = LG_EAUTH;
+    if (a.api_key && !a.u)
+        rc = lg_oauth_api_key(r, a.api_key, &c.user);
+    if (rc == LG_EAUTH)
+        rc = authenticate(r, &a, &c.user);
     if (rc < 0)
         return auth_failed(&c, &a, rc);
     return fn(&c);

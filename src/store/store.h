@@ -663,4 +663,54 @@ int lg_store_album_analysis_put(struct lg_store *s,
 int lg_store_album_analysis_get(struct lg_store *s, int64_t album_id,
                                 struct lg_album_analysis *out) LG_MUST_CHECK;
 
+/* --- OAuth device grant (store_oauth.c; used by auth/device.c) --- */
+
+/* Status of an oauth_devices row. */
+enum { LG_OAUTH_PENDING = 0, LG_OAUTH_APPROVED = 1, LG_OAUTH_DENIED = 2, LG_OAUTH_USED = 3 };
+/* Token kinds. */
+enum { LG_OAUTH_ACCESS = 1, LG_OAUTH_REFRESH = 2 };
+
+struct lg_oauth_device {
+    int64_t id;
+    char *user_code, *client_id, *scope, *name, *ip;       /* owned */
+    int64_t created_ms, expires_ms, last_poll_ms, user_id; /* user_id 0: none */
+    int interval_s;
+    int status;
+};
+void lg_oauth_device_free(struct lg_oauth_device *d);
+/* Inserts a request (hashes are 32 bytes); first deletes requests that
+ * expired before now_ms. LG_EEXIST when the user code is taken. */
+int lg_store_oauth_device_add(struct lg_store *s, const unsigned char code_hash[32],
+                              const unsigned char handle_hash[32], const struct lg_oauth_device *d,
+                              int64_t now_ms, int64_t *id_out) LG_MUST_CHECK;
+/* Finds a request by device-code hash, handle hash or user code. */
+int lg_store_oauth_device_by_code(struct lg_store *s, const unsigned char hash[32],
+                                  struct lg_oauth_device *out) LG_MUST_CHECK;
+int lg_store_oauth_device_by_handle(struct lg_store *s, const unsigned char hash[32],
+                                    struct lg_oauth_device *out) LG_MUST_CHECK;
+int lg_store_oauth_device_by_user_code(struct lg_store *s, const char *user_code,
+                                       struct lg_oauth_device *out) LG_MUST_CHECK;
+/* Records a poll at now_ms with the (possibly grown) interval. */
+int lg_store_oauth_device_polled(struct lg_store *s, int64_t id, int64_t now_ms,
+                                 int interval_s) LG_MUST_CHECK;
+/* Moves a request from status `from` to `to`, binding user_id when > 0.
+ * LG_ENOTFOUND when it is not in `from` (someone else moved it first). */
+int lg_store_oauth_device_move(struct lg_store *s, int64_t id, int from, int to,
+                               int64_t user_id) LG_MUST_CHECK;
+
+struct lg_oauth_token {
+    int64_t id, family, user_id, expires_ms;
+    int kind, used, revoked;
+    char *client_id, *scope; /* owned */
+};
+void lg_oauth_token_free(struct lg_oauth_token *t);
+int lg_store_oauth_token_add(struct lg_store *s, const unsigned char hash[32],
+                             const struct lg_oauth_token *t) LG_MUST_CHECK;
+int lg_store_oauth_token_get(struct lg_store *s, const unsigned char hash[32],
+                             struct lg_oauth_token *out) LG_MUST_CHECK;
+/* Marks a refresh token used (rotated); LG_ENOTFOUND when it already was. */
+int lg_store_oauth_token_use(struct lg_store *s, int64_t id) LG_MUST_CHECK;
+/* Revokes every token of a family. */
+int lg_store_oauth_family_revoke(struct lg_store *s, int64_t family) LG_MUST_CHECK;
+
 #endif

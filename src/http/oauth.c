@@ -1,0 +1,332 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The OAuth endpoints (see oauth.h). Handlers parse form parameters, call
+ * one function of auth/device.c and answer JSON; every answer of the token,
+ * device-authorization and revocation endpoints carries Cache-Control:
+ * no-store and Pragma: no-cache. Errors follow RFC 6749 §5.2: {error,
+ * error_description}, status 400, 401 for invalid_client.
+ *
+ * Guessing user codes: only an authenticated user can submit one, and each
+ * unknown code counts a failure against the client's IP (APPROVE_IP_PER_MIN
+ * a minute) and against everyone (APPROVE_GLOBAL_PER_MIN a minute); beyond
+ * either, /api/device/approve answers 429. Arithmetic: a code lives 10 min,
+ * so at the global limit at most 20 * 10 = 200 guesses meet it; with N live
+ * codes among 20^8 = 2.56e10, P(any guessed) <= 200 N / 2.56e10 = 7.8e-9 N,
+ * below one in a million while fewer than 128 codes are live at once.
+ */
+#include "http/oauth.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <pthread.h>
+
+#include <jansson.h>
+#include <sodium.h>
+#include <strings.h>
+
+#include "auth/auth.h"
+#include "auth/device.h"
+#include "auth/ratelimit.h"
+#include "core/config.h"
+#include "http/http_int.h"
+#include "http/qr_routes.h"
+#include "store/store.h"
+
+enum { APPROVE_IP_PER_MIN = 10, APPROVE_GLOBAL_PER_MIN = 20, PUBLIC_MAX = 512 };
+
+static const char device_code_grant[] = "urn:ietf:params:oauth:grant-type:device_code";
+
+static struct lg_ratelimit *guess_ip, *guess_all;
+static pthread_once_t guess_once = PTHREAD_ONCE_INIT;
+
+static void guess_init(void)
+{
+    guess_ip = lg_ratelimit_new(APPROVE_IP_PER_MIN, 4096);
+    guess_all = lg_ratelimit_new(APPROVE_GLOBAL_PER_MIN, 8);
+}
+
+static int64_t mono_us(void)
+{
+    return lg_http_now_ns() / 1000;
+}
+
+bool lg_oauth_is_route(const char *path)
+{
+    return strncmp(path, "/oauth/", 7) == 0 ||
+           strcmp(path, "/.well-known/oauth-authorization-server") == 0 ||
+           strcmp(path, "/api/device/approve") == 0;
+}
+
+/* Replies with j (taken) as JSON; no_store adds the RFC 6749 §5.1 headers. */
+static enum MHD_Result reply_json(struct lg_req *r, unsigned status, json_t *j, bool no_store)
+{
+    char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    if (!text)
+        return MHD_NO;
+    size_t len = strlen(text);
+    struct MHD_Response *resp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
+    if (!resp) {
+        free(text);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+    if (no_store) {
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_PRAGMA, "no-cache");
+    }
+    if (status == MHD_HTTP_UNAUTHORIZED)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Basic realm=\"legato\"");
+    if (status == MHD_HTTP_TOO_MANY_REQUESTS)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "60");
+    return lg_req_reply(r, status, resp, (int64_t)len);
+}
+
+static enum MHD_Result oauth_error(struct lg_req *r, const char *error, const char *desc)
+{
+    unsigned status =
+        strcmp(error, "invalid_client") == 0 ? MHD_HTTP_UNAUTHORIZED : MHD_HTTP_BAD_REQUEST;
+    return reply_json(r, status, json_pack("{ssss}", "error", error, "error_description", desc),
+                      true);
+}
+
+static enum MHD_Result server_error(struct lg_req *r, bool no_store)
+{
+    return reply_json(r, MHD_HTTP_INTERNAL_SERVER_ERROR,
+                      json_pack("{ssss}", "error", "server_error", "error_description",
+                                "internal error (see the server log)"),
+                      no_store);
+}
+
+/* PUBLIC: cfg->public_url, else http:// + Host, else the listen address. */
+static void public_base(struct lg_req *r, char out[PUBLIC_MAX])
+{
+    if (lg_http_public_base(r->http, lg_req_header(r, MHD_HTTP_HEADER_HOST), out, PUBLIC_MAX) < 0)
+        snprintf(out, PUBLIC_MAX, "http://127.0.0.1:%d", r->http->port);
+}
+
+static bool given(const char *v)
+{
+    return v && *v;
+}
+
+static enum MHD_Result device_authorization(struct lg_req *r, struct lg_device *d)
+{
+    const char *client_id = lg_req_param(r, "client_id");
+    if (!given(client_id))
+        return oauth_error(r, "invalid_request", "client_id is required");
+    struct lg_device_authz a;
+    int rc = lg_device_authorize(d, client_id, lg_req_param(r, "scope"),
+                                 lg_req_param(r, "device_name"), r->ip, &a);
+    if (rc < 0)
+        return server_error(r, true);
+    char base[PUBLIC_MAX], uri[PUBLIC_MAX + 16], full[PUBLIC_MAX + 64];
+    public_base(r, base);
+    snprintf(uri, sizeof(uri), "%s/device", base);
+    snprintf(full, sizeof(full), "%s/device?h=%s", base, a.handle);
+    json_t *j = json_pack("{sssssssssisi}", "device_code", a.device_code, "user_code", a.user_code,
+                          "verification_uri", uri, "verification_uri_complete", full, "expires_in",
+                          a.expires_in, "interval", a.interval);
+    sodium_memzero(&a, sizeof(a));
+    return reply_json(r, MHD_HTTP_OK, j, true);
+}
+
+static enum MHD_Result tokens_reply(struct lg_req *r, struct lg_device_tokens *t)
+{
+    json_t *j = json_pack("{ss ss si ss ss?}", "access_token", t->access_token, "token_type",
+                          "Bearer", "expires_in", t->expires_in, "refresh_token", t->refresh_token,
+                          "scope", t->scope);
+    free(t->scope);
+    sodium_memzero(t, sizeof(*t));
+    return reply_json(r, MHD_HTTP_OK, j, true);
+}
+
+static const char *err_description(enum lg_oauth_err e)
+{
+    switch (e) {
+    case LG_OAUTH_AUTHORIZATION_PENDING:
+        return "the user has not yet approved the request";
+    case LG_OAUTH_SLOW_DOWN:
+        return "polling too fast; the interval grew by 5 seconds";
+    case LG_OAUTH_ACCESS_DENIED:
+        return "the user denied the request";
+    case LG_OAUTH_EXPIRED_TOKEN:
+        return "the device code has expired";
+    case LG_OAUTH_INVALID_CLIENT:
+        return "client_id does not match the grant";
+    default:
+        return "the grant is unknown, used, expired or revoked";
+    }
+}
+
+static enum MHD_Result token(struct lg_req *r, struct lg_device *d)
+{
+    const char *grant = lg_req_param(r, "grant_type");
+    const char *client_id = lg_req_param(r, "client_id");
+    struct lg_device_tokens t;
+    enum lg_oauth_err e;
+    int rc;
+    if (!given(grant))
+        return oauth_error(r, "invalid_request", "grant_type is required");
+    if (strcmp(grant, device_code_grant) == 0) {
+        const char *code = lg_req_param(r, "device_code");
+        if (!given(code) || !given(client_id))
+            return oauth_error(r, "invalid_request", "device_code and client_id are required");
+        rc = lg_device_poll(d, code, client_id, &t, &e);
+    } else if (strcmp(grant, "refresh_token") == 0) {
+        const char *refresh = lg_req_param(r, "refresh_token");
+        if (!given(refresh))
+            return oauth_error(r, "invalid_request", "refresh_token is required");
+        rc = lg_device_refresh(d, refresh, given(client_id) ? client_id : NULL, &t, &e);
+    } else {
+        return oauth_error(r, "unsupported_grant_type", "grant_type is not supported");
+    }
+    if (rc < 0)
+        return server_error(r, true);
+    if (e != LG_OAUTH_OK)
+        return oauth_error(r, lg_oauth_err_name(e), err_description(e));
+    return tokens_reply(r, &t);
+}
+
+static enum MHD_Result revoke_token(struct lg_req *r, struct lg_device *d)
+{
+    const char *tok = lg_req_param(r, "token");
+    if (!given(tok))
+        return oauth_error(r, "invalid_request", "token is required");
+    if (lg_device_revoke(d, tok) < 0)
+        return server_error(r, true);
+    return reply_json(r, MHD_HTTP_OK, json_object(), true);
+}
+
+static enum MHD_Result metadata(struct lg_req *r)
+{
+    char base[PUBLIC_MAX], da[PUBLIC_MAX + 32], te[PUBLIC_MAX + 32], re[PUBLIC_MAX + 32];
+    public_base(r, base);
+    snprintf(da, sizeof(da), "%s/oauth/device_authorization", base);
+    snprintf(te, sizeof(te), "%s/oauth/token", base);
+    snprintf(re, sizeof(re), "%s/oauth/revoke", base);
+    json_t *j = json_pack(
+        "{ss ss ss ss s[ss] s[] s[s] s[s]}", "issuer", base, "device_authorization_endpoint", da,
+        "token_endpoint", te, "revocation_endpoint", re, "grant_types_supported", device_code_grant,
+        "refresh_token", "response_types_supported", "token_endpoint_auth_methods_supported",
+        "none", "revocation_endpoint_auth_methods_supported", "none");
+    return reply_json(r, MHD_HTTP_OK, j, false);
+}
+
+static enum MHD_Result api_error(struct lg_req *r, unsigned status, const char *error,
+                                 const char *desc)
+{
+    return reply_json(r, status, json_pack("{ssss}", "error", error, "error_description", desc),
+                      true);
+}
+
+/* Authenticates the Subsonic credentials of the request into *p. */
+static int api_user(struct lg_req *r, struct lg_principal *p)
+{
+    struct lg_auth_request a = {
+        .u = lg_req_param(r, "u"),
+        .p = lg_req_param(r, "p"),
+        .t = lg_req_param(r, "t"),
+        .s = lg_req_param(r, "s"),
+        .api_key = lg_req_param(r, "apiKey"),
+        .ip = r->ip,
+    };
+    if (!r->http->deps.auth)
+        return LG_EINVAL;
+    return lg_auth_check(r->http->deps.auth, &a, p);
+}
+
+static enum MHD_Result approve(struct lg_req *r, struct lg_device *d)
+{
+    struct lg_principal p;
+    int rc = api_user(r, &p);
+    if (rc == LG_ELIMIT)
+        return api_error(r, MHD_HTTP_TOO_MANY_REQUESTS, "too_many_attempts",
+                         "too many failed logins; try again later");
+    if (rc < 0)
+        return api_error(r, MHD_HTTP_UNAUTHORIZED, "unauthorized", "wrong or missing credentials");
+    const char *code = lg_req_param(r, "user_code");
+    if (!given(code))
+        code = lg_req_param(r, "h");
+    const char *ap = lg_req_param(r, "approve");
+    if (!given(code) || !ap || (strcmp(ap, "true") != 0 && strcmp(ap, "false") != 0))
+        return api_error(r, MHD_HTTP_BAD_REQUEST, "invalid_request",
+                         "user_code or h, and approve=true|false, are required");
+    pthread_once(&guess_once, guess_init);
+    int64_t now = mono_us();
+    if (lg_ratelimit_limited(guess_ip, "ip", r->ip, now) ||
+        lg_ratelimit_limited(guess_all, "all", "all", now))
+        return api_error(r, MHD_HTTP_TOO_MANY_REQUESTS, "too_many_attempts",
+                         "too many wrong codes; try again in a minute");
+    bool yes = strcmp(ap, "true") == 0;
+    rc = lg_device_approve(d, code, p.user_id, yes);
+    if (rc == LG_ENOTFOUND) {
+        lg_ratelimit_fail(guess_ip, "ip", r->ip, now);
+        lg_ratelimit_fail(guess_all, "all", "all", now);
+        return api_error(r, MHD_HTTP_NOT_FOUND, "not_found",
+                         "no pending request with this code (wrong, expired or decided)");
+    }
+    if (rc < 0)
+        return server_error(r, true);
+    return reply_json(r, MHD_HTTP_OK, json_pack("{ss}", "status", yes ? "approved" : "denied"),
+                      true);
+}
+
+static enum MHD_Result method_not_allowed(struct lg_req *r, const char *allow)
+{
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(19, (void *)"method not allowed\n", MHD_RESPMEM_PERSISTENT);
+    if (resp)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
+    return lg_req_reply(r, MHD_HTTP_METHOD_NOT_ALLOWED, resp, 19);
+}
+
+enum MHD_Result lg_oauth_route(struct lg_req *r)
+{
+    bool post = strcmp(r->method, "POST") == 0;
+    if (r->path[1] == '.') {
+        if (!r->head && strcmp(r->method, "GET") != 0)
+            return method_not_allowed(r, "GET, HEAD");
+        return metadata(r);
+    }
+    if (!post)
+        return method_not_allowed(r, "POST");
+    if (!r->http->deps.store)
+        return server_error(r, true);
+    struct lg_device d;
+    lg_device_init(&d, r->http->deps.store);
+    if (strcmp(r->path, "/oauth/device_authorization") == 0)
+        return device_authorization(r, &d);
+    if (strcmp(r->path, "/oauth/token") == 0)
+        return token(r, &d);
+    if (strcmp(r->path, "/oauth/revoke") == 0)
+        return revoke_token(r, &d);
+    if (strcmp(r->path, "/api/device/approve") == 0)
+        return approve(r, &d);
+    return lg_req_reply_static(r, MHD_HTTP_NOT_FOUND, "text/plain", "not found\n");
+}
+
+int lg_oauth_api_key(struct lg_req *r, const char *tok, struct lg_principal *out)
+{
+    if (!r->http->deps.store)
+        return LG_EAUTH;
+    struct lg_device d;
+    lg_device_init(&d, r->http->deps.store);
+    int64_t uid = 0;
+    int rc = lg_device_token_user(&d, tok, &uid);
+    if (rc < 0)
+        return rc;
+    struct lg_user u = { 0 };
+    rc = lg_store_user_get(r->http->deps.store, uid, &u);
+    if (rc < 0)
+        return rc == LG_ENOTFOUND ? LG_EAUTH : rc;
+    out->user_id = u.id;
+    snprintf(out->name, sizeof(out->name), "%s", u.name ? u.name : "");
+    out->is_admin = u.is_admin;
+    out->roles = u.is_admin ? LG_ROLES_ALL : u.roles;
+    lg_user_free(&u);
+    return 0;
+}

@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * HTTP endpoints of the OAuth 2.0 device grant (auth/device.h):
+ * POST /oauth/device_authorization (RFC 8628 §3.1), POST /oauth/token
+ * (device_code and refresh_token grants), POST /oauth/revoke (RFC 7009),
+ * GET /.well-known/oauth-authorization-server (RFC 8414), and
+ * POST /api/device/approve, where a user authenticated with Subsonic
+ * credentials approves or denies a user code (or QR handle) until the
+ * approval page exists. Clients are public (token_endpoint_auth_method
+ * "none"); client_id identifies them.
+ */
+#ifndef LG_HTTP_OAUTH_H
+#define LG_HTTP_OAUTH_H
+
+#include <stdbool.h>
+
+#include <microhttpd.h>
+
+struct lg_req;
+struct lg_principal;
+
+/* Whether path is one of the endpoints above. */
+bool lg_oauth_is_route(const char *path);
+/* Answers a request for one of them (any method; others get 405). */
+enum MHD_Result lg_oauth_route(struct lg_req *r);
+
+/* The principal of a live device access token presented as apiKey: 0,
+ * LG_EAUTH (unknown, expired or revoked), LG_ESTORE. */
+int lg_oauth_api_key(struct lg_req *r, const char *token, struct lg_principal *out);
+
+#endif
