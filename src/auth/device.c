@@ -36,6 +36,29 @@ void lg_device_init(struct lg_device *d, struct lg_store *s)
 {
     memset(d, 0, sizeof(*d));
     d->store = s;
+    d->idle_s = LG_DEVICE_IDLE_S;
+}
+
+static const char *const state_names[LG_DEV_NSTATES] = {
+    "idle", "scanning", "validating", "ready", "playing", "checking", "ended",
+};
+
+const char *lg_device_state_name(int state)
+{
+    return state >= 0 && state < LG_DEV_NSTATES ? state_names[state] : "";
+}
+
+bool lg_device_move_allowed(int from, int to)
+{
+    if (from < 0 || from >= LG_DEV_NSTATES || to < 0 || to >= LG_DEV_NSTATES)
+        return false;
+    if (to == LG_DEV_ENDED)
+        return from != LG_DEV_IDLE && from != LG_DEV_ENDED;
+    if (to == LG_DEV_PLAYING)
+        return from == LG_DEV_READY || from == LG_DEV_CHECKING;
+    if (to == LG_DEV_CHECKING)
+        return from == LG_DEV_PLAYING;
+    return from != LG_DEV_ENDED && to == from + 1 && to <= LG_DEV_READY;
 }
 
 const char *lg_oauth_err_name(enum lg_oauth_err e)
@@ -163,6 +186,15 @@ static int issue(struct lg_device *d, int64_t family, int64_t user_id, const cha
     return out->scope ? 0 : LG_ESTORE;
 }
 
+static int move_row(struct lg_device *d, const struct lg_oauth_device *r, int to);
+
+/* A move whose refusal changes nothing for the caller (a side effect). */
+static void try_move(struct lg_device *d, int64_t id, int to)
+{
+    int rc = lg_device_session_move(d, id, to);
+    (void)rc;
+}
+
 /* The state machine of one poll on row r (see RFC 8628 §3.5). */
 static int poll_row(struct lg_device *d, struct lg_oauth_device *r, const char *client_id,
                     struct lg_device_tokens *out, enum lg_oauth_err *err)
@@ -172,8 +204,10 @@ static int poll_row(struct lg_device *d, struct lg_oauth_device *r, const char *
         return *err = LG_OAUTH_INVALID_CLIENT, 0;
     if (r->status == LG_OAUTH_USED)
         return *err = LG_OAUTH_INVALID_GRANT, 0;
-    if (now >= r->expires_ms)
+    if (now >= r->expires_ms) {
+        (void)move_row(d, r, LG_DEV_ENDED);
         return *err = LG_OAUTH_EXPIRED_TOKEN, 0;
+    }
     if (r->status == LG_OAUTH_DENIED)
         return *err = LG_OAUTH_ACCESS_DENIED, 0;
     if (r->status == LG_OAUTH_APPROVED) {
@@ -183,7 +217,12 @@ static int poll_row(struct lg_device *d, struct lg_oauth_device *r, const char *
         if (rc < 0)
             return rc;
         *err = LG_OAUTH_OK;
-        return issue(d, r->id, r->user_id, r->client_id, r->scope, out);
+        rc = issue(d, r->id, r->user_id, r->client_id, r->scope, out);
+        if (rc == 0 && r->state == LG_DEV_SCANNING)
+            try_move(d, r->id, LG_DEV_VALIDATING);
+        if (rc == 0)
+            try_move(d, r->id, LG_DEV_READY);
+        return rc;
     }
     int interval = r->interval_s;
     bool fast = r->last_poll_ms > 0 && now - r->last_poll_ms < interval * 1000LL;
@@ -248,7 +287,63 @@ int lg_device_revoke(struct lg_device *d, const char *token)
     if (rc < 0)
         return rc;
     rc = lg_store_oauth_family_revoke(d->store, t.family);
+    if (rc == 0)
+        try_move(d, t.family, LG_DEV_ENDED);
     lg_oauth_token_free(&t);
+    return rc;
+}
+
+/* The live request named by a user code or a QR handle into *r. */
+static int find_request(struct lg_device *d, const char *code_or_handle, struct lg_oauth_device *r)
+{
+    char code[9];
+    int rc;
+    if (lg_device_user_code_normalise(code_or_handle, code) == 0) {
+        rc = lg_store_oauth_device_by_user_code(d->store, code, r);
+    } else {
+        unsigned char h[32];
+        hash_secret(code_or_handle ? code_or_handle : "", h);
+        rc = lg_store_oauth_device_by_handle(d->store, h, r);
+    }
+    if (rc < 0)
+        return rc;
+    if (now_ms(d) < r->expires_ms)
+        return 0;
+    lg_oauth_device_free(r);
+    return LG_ENOTFOUND;
+}
+
+/* Moves r from its state to `to`; LG_EINVAL when refused or raced. */
+static int move_row(struct lg_device *d, const struct lg_oauth_device *r, int to)
+{
+    if (!lg_device_move_allowed(r->state, to))
+        return LG_EINVAL;
+    int rc = lg_store_oauth_state_move(d->store, r->id, r->state, to, now_ms(d));
+    return rc == LG_ENOTFOUND ? LG_EINVAL : rc;
+}
+
+int lg_device_session_move(struct lg_device *d, int64_t id, int to)
+{
+    struct lg_oauth_device r;
+    int rc = lg_store_oauth_device_get(d->store, id, &r);
+    if (rc < 0)
+        return rc;
+    rc = move_row(d, &r, to);
+    lg_oauth_device_free(&r);
+    return rc;
+}
+
+int lg_device_mark_validating(struct lg_device *d, const char *user_code_or_handle)
+{
+    struct lg_oauth_device r;
+    int rc = find_request(d, user_code_or_handle, &r);
+    if (rc < 0)
+        return rc;
+    if (r.status != LG_OAUTH_PENDING)
+        rc = LG_EINVAL;
+    else if (r.state != LG_DEV_VALIDATING) /* reopening the page is no move */
+        rc = move_row(d, &r, LG_DEV_VALIDATING);
+    lg_oauth_device_free(&r);
     return rc;
 }
 
@@ -256,24 +351,18 @@ int lg_device_approve(struct lg_device *d, const char *user_code_or_handle, int6
                       bool approve)
 {
     struct lg_oauth_device r;
-    char code[9];
-    int rc;
-    if (lg_device_user_code_normalise(user_code_or_handle, code) == 0) {
-        rc = lg_store_oauth_device_by_user_code(d->store, code, &r);
-    } else {
-        unsigned char h[32];
-        hash_secret(user_code_or_handle ? user_code_or_handle : "", h);
-        rc = lg_store_oauth_device_by_handle(d->store, h, &r);
-    }
+    int rc = find_request(d, user_code_or_handle, &r);
     if (rc < 0)
         return rc;
-    bool live = now_ms(d) < r.expires_ms;
     int64_t id = r.id;
     lg_oauth_device_free(&r);
-    if (!live)
-        return LG_ENOTFOUND;
-    return lg_store_oauth_device_move(d->store, id, LG_OAUTH_PENDING,
-                                      approve ? LG_OAUTH_APPROVED : LG_OAUTH_DENIED, user_id);
+    rc = lg_store_oauth_device_move(d->store, id, LG_OAUTH_PENDING,
+                                    approve ? LG_OAUTH_APPROVED : LG_OAUTH_DENIED, user_id);
+    if (rc == 0 && approve) /* approved without the page: it was validated here */
+        try_move(d, id, LG_DEV_VALIDATING);
+    else if (rc == 0)
+        try_move(d, id, LG_DEV_ENDED);
+    return rc;
 }
 
 int lg_device_token_user(struct lg_device *d, const char *access_token, int64_t *user_id)
@@ -290,4 +379,104 @@ int lg_device_token_user(struct lg_device *d, const char *access_token, int64_t 
     *user_id = t.user_id;
     lg_oauth_token_free(&t);
     return ok ? 0 : LG_EAUTH;
+}
+
+/* Device page: reads a request for display. */
+int lg_device_describe(struct lg_device *d, const char *user_code_or_handle,
+                       struct lg_device_info *out)
+{
+    struct lg_oauth_device r;
+    char code[9];
+    int rc;
+    if (lg_device_user_code_normalise(user_code_or_handle, code) == 0) {
+        rc = lg_store_oauth_device_by_user_code(d->store, code, &r);
+    } else {
+        unsigned char h[32];
+        hash_secret(user_code_or_handle ? user_code_or_handle : "", h);
+        rc = lg_store_oauth_device_by_handle(d->store, h, &r);
+    }
+    if (rc < 0)
+        return rc;
+    memset(out, 0, sizeof(*out));
+    snprintf(out->user_code, sizeof(out->user_code), "%.4s-%.4s", r.user_code,
+             strlen(r.user_code) >= 4 ? r.user_code + 4 : "");
+    snprintf(out->name, sizeof(out->name), "%s", r.name ? r.name : "");
+    snprintf(out->client_id, sizeof(out->client_id), "%s", r.client_id ? r.client_id : "");
+    snprintf(out->ip, sizeof(out->ip), "%s", r.ip ? r.ip : "");
+    out->created_ms = r.created_ms;
+    out->expires_ms = r.expires_ms;
+    out->status = r.status;
+    lg_oauth_device_free(&r);
+    return now_ms(d) < out->expires_ms ? 0 : LG_ENOTFOUND;
+}
+
+int lg_device_token_session(struct lg_device *d, const char *access_token, int64_t *session_id,
+                            int64_t *user_id)
+{
+    unsigned char h[32];
+    hash_secret(access_token ? access_token : "", h);
+    struct lg_oauth_token t = { 0 };
+    int rc = lg_store_oauth_token_get(d->store, h, &t);
+    if (rc == LG_ENOTFOUND)
+        return LG_EAUTH;
+    if (rc < 0)
+        return rc;
+    bool ok = t.kind == LG_OAUTH_ACCESS && !t.revoked && now_ms(d) < t.expires_ms;
+    *session_id = t.family;
+    *user_id = t.user_id;
+    lg_oauth_token_free(&t);
+    return ok ? 0 : LG_EAUTH;
+}
+
+static bool stale(const struct lg_device *d, const struct lg_oauth_device *r)
+{
+    return (r->state == LG_DEV_PLAYING || r->state == LG_DEV_CHECKING) && d->idle_s > 0 &&
+           now_ms(d) - r->last_seen_ms > d->idle_s * 1000LL;
+}
+
+int lg_device_session_end(struct lg_device *d, int64_t id, int64_t user_id)
+{
+    struct lg_oauth_device r;
+    int rc = lg_store_oauth_device_get(d->store, id, &r);
+    if (rc < 0)
+        return rc;
+    if (user_id > 0 && r.user_id != user_id)
+        rc = LG_ENOTFOUND;
+    else if ((rc = lg_store_oauth_family_revoke(d->store, id)) == 0)
+        rc = move_row(d, &r, LG_DEV_ENDED);
+    lg_oauth_device_free(&r);
+    return rc;
+}
+
+int lg_device_session_expire(struct lg_device *d, int64_t id)
+{
+    struct lg_oauth_device r;
+    int rc = lg_store_oauth_device_get(d->store, id, &r);
+    if (rc < 0)
+        return rc;
+    bool gone = stale(d, &r);
+    lg_oauth_device_free(&r);
+    return gone ? lg_device_session_end(d, id, 0) : 0;
+}
+
+int lg_device_heartbeat(struct lg_device *d, const char *access_token, bool playing)
+{
+    int64_t id = 0, uid = 0;
+    int rc = lg_device_token_session(d, access_token, &id, &uid);
+    if (rc == 0)
+        rc = lg_device_session_expire(d, id);
+    if (rc < 0)
+        return rc;
+    struct lg_oauth_device r;
+    if ((rc = lg_store_oauth_device_get(d->store, id, &r)) < 0)
+        return rc;
+    int to = playing ? LG_DEV_PLAYING : LG_DEV_CHECKING;
+    if (r.state == LG_DEV_ENDED)
+        rc = LG_EAUTH;
+    else if (r.state == to || (r.state == LG_DEV_READY && !playing))
+        rc = lg_store_oauth_seen(d->store, id, now_ms(d));
+    else
+        rc = move_row(d, &r, to);
+    lg_oauth_device_free(&r);
+    return rc;
 }

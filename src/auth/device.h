@@ -37,11 +37,32 @@ struct lg_store;
 /* Unix time in milliseconds. */
 typedef int64_t lg_device_clock_fn(void *ctx);
 
+#define LG_DEVICE_IDLE_S 300 /* default: no heartbeat this long ends a playing session */
+
 struct lg_device {
     struct lg_store *store;    /* borrowed */
     lg_device_clock_fn *clock; /* NULL: the real clock (CLOCK_REALTIME) */
     void *clock_ctx;
+    int idle_s; /* heartbeat timeout of playing/checking sessions; 0: never */
 };
+
+/* Device session states; the moves allowed between them are
+ * idle→scanning→validating→ready→playing⇄checking, and →ended from every
+ * state after idle except ended itself. */
+enum lg_device_state {
+    LG_DEV_IDLE = 0,
+    LG_DEV_SCANNING,
+    LG_DEV_VALIDATING,
+    LG_DEV_READY,
+    LG_DEV_PLAYING,
+    LG_DEV_CHECKING,
+    LG_DEV_ENDED,
+    LG_DEV_NSTATES
+};
+/* "idle", "scanning", ...; "" for an unknown state. */
+const char *lg_device_state_name(int state);
+/* Whether the transition table allows from → to. */
+bool lg_device_move_allowed(int from, int to);
 
 /* A device with the real clock. */
 void lg_device_init(struct lg_device *d, struct lg_store *s);
@@ -97,6 +118,28 @@ int lg_device_revoke(struct lg_device *d, const char *token) LG_MUST_CHECK;
 int lg_device_approve(struct lg_device *d, const char *user_code_or_handle, int64_t user_id,
                       bool approve) LG_MUST_CHECK;
 
+/* Moves the device session named by its user code or QR handle from
+ * "scanning" to "validating" (the approval page was opened). 0, LG_ENOTFOUND
+ * for an unknown or expired request, LG_EINVAL for a refused move, LG_ESTORE. */
+int lg_device_mark_validating(struct lg_device *d, const char *user_code_or_handle) LG_MUST_CHECK;
+
+/* Moves session id to state `to`: 0, LG_ENOTFOUND, LG_EINVAL for a move the
+ * table refuses (HTTP 409), LG_ESTORE. */
+int lg_device_session_move(struct lg_device *d, int64_t id, int to) LG_MUST_CHECK;
+/* The session (oauth_devices row id) and user of a live access token: 0,
+ * LG_EAUTH, LG_ESTORE. */
+int lg_device_token_session(struct lg_device *d, const char *access_token, int64_t *session_id,
+                            int64_t *user_id) LG_MUST_CHECK;
+/* A heartbeat of the session of access_token: playing moves it to playing,
+ * otherwise to checking (no move when already there). 0, LG_EAUTH, LG_EINVAL
+ * (refused move), LG_ESTORE. */
+int lg_device_heartbeat(struct lg_device *d, const char *access_token, bool playing) LG_MUST_CHECK;
+/* Ends session id of user_id (any user when user_id is 0) and revokes its
+ * tokens at once. 0, LG_ENOTFOUND, LG_EINVAL (already ended), LG_ESTORE. */
+int lg_device_session_end(struct lg_device *d, int64_t id, int64_t user_id) LG_MUST_CHECK;
+/* Ends session id when its heartbeats stopped for longer than d->idle_s. */
+int lg_device_session_expire(struct lg_device *d, int64_t id) LG_MUST_CHECK;
+
 /* The user of a live access token: 0 and *user_id, LG_EAUTH when unknown,
  * expired or revoked, LG_ESTORE. */
 int lg_device_token_user(struct lg_device *d, const char *access_token,
@@ -106,5 +149,18 @@ int lg_device_token_user(struct lg_device *d, const char *access_token,
  * LG_EPARSE unless it is 8 letters of the alphabet after dropping dashes and
  * spaces. */
 int lg_device_user_code_normalise(const char *in, char out[9]) LG_MUST_CHECK;
+
+/* What the approval page shows of a request (device page). Strings are
+ * truncated to fit and are attacker-chosen: escape them before display. */
+struct lg_device_info {
+    char user_code[LG_DEVICE_CODE_LEN]; /* XXXX-XXXX */
+    char name[128], client_id[128], ip[64];
+    int64_t created_ms, expires_ms;
+    int status; /* LG_OAUTH_PENDING, ... (store.h) */
+};
+/* Describes the live request named by its user code or QR handle. 0,
+ * LG_ENOTFOUND for an unknown or expired one, LG_ESTORE. */
+int lg_device_describe(struct lg_device *d, const char *user_code_or_handle,
+                       struct lg_device_info *out) LG_MUST_CHECK;
 
 #endif

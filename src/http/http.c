@@ -32,6 +32,7 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "core/str.h"
+#include "http/device_page.h"
 #include "http/http_int.h"
 #include "http/oauth.h"
 #include "http/qr_routes.h"
@@ -390,6 +391,8 @@ static enum MHD_Result route(struct lg_req *r)
             return method_not_allowed(r, "GET, HEAD");
         return lg_qr_route(r, r->path[11] == 'p');
     }
+    if (lg_device_page_is_route(r->path))
+        return lg_device_page_route(r);
     return lg_req_reply_static(r, MHD_HTTP_NOT_FOUND, "text/plain", "not found\n");
 }
 

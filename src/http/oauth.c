@@ -57,7 +57,9 @@ bool lg_oauth_is_route(const char *path)
 {
     return strncmp(path, "/oauth/", 7) == 0 ||
            strcmp(path, "/.well-known/oauth-authorization-server") == 0 ||
-           strcmp(path, "/api/device/approve") == 0;
+           strcmp(path, "/api/device/approve") == 0 || strcmp(path, "/api/device/session") == 0 ||
+           strcmp(path, "/api/device/heartbeat") == 0 || strcmp(path, "/api/sessions") == 0 ||
+           strncmp(path, "/api/sessions/", 14) == 0;
 }
 
 /* Replies with j (taken) as JSON; no_store adds the RFC 6749 §5.1 headers. */
@@ -284,6 +286,123 @@ static enum MHD_Result method_not_allowed(struct lg_req *r, const char *allow)
     return lg_req_reply(r, MHD_HTTP_METHOD_NOT_ALLOWED, resp, 19);
 }
 
+
+/* Ends a session whose heartbeats stopped; best effort. */
+static void expire(struct lg_device *d, int64_t id)
+{
+    int rc = lg_device_session_expire(d, id);
+    (void)rc;
+}
+
+/* The Bearer token of the request, or NULL. */
+static const char *bearer(struct lg_req *r)
+{
+    const char *h = lg_req_header(r, "Authorization");
+    if (!h || strncasecmp(h, "Bearer ", 7) != 0)
+        return NULL;
+    return h + 7;
+}
+
+static json_t *session_json(const struct lg_oauth_device *v)
+{
+    return json_pack("{sIssssssssIsI}", "id", (json_int_t)v->id, "name", v->name, "state",
+                     lg_device_state_name(v->state), "client_id", v->client_id, "ip", v->ip,
+                     "created", (json_int_t)(v->created_ms / 1000), "last_seen",
+                     (json_int_t)(v->last_seen_ms / 1000));
+}
+
+/* GET /api/device/session: by device_code before approval, Bearer after. */
+static enum MHD_Result device_session(struct lg_req *r, struct lg_device *d)
+{
+    struct lg_oauth_device v;
+    int64_t id = 0, uid = 0;
+    int rc = LG_EAUTH;
+    const char *tok = bearer(r), *code = lg_req_param(r, "device_code");
+    if (tok && lg_device_token_session(d, tok, &id, &uid) == 0) {
+        expire(d, id);
+        rc = lg_store_oauth_device_get(d->store, id, &v);
+    } else if (given(code)) {
+        unsigned char h[32];
+        crypto_generichash(h, 32, (const unsigned char *)code, strlen(code), NULL, 0);
+        rc = lg_store_oauth_device_by_code(d->store, h, &v);
+    }
+    if (rc == LG_EAUTH || rc == LG_ENOTFOUND)
+        return api_error(r, MHD_HTTP_UNAUTHORIZED, "unauthorized", "unknown device or token");
+    if (rc < 0)
+        return server_error(r, true);
+    struct lg_device_move *m = NULL;
+    size_t n = 0;
+    json_t *j = session_json(&v), *moves = json_array();
+    if (lg_store_oauth_moves(d->store, v.id, &m, &n) == 0)
+        for (size_t i = 0; i < n; i++)
+            json_array_append_new(moves,
+                                  json_pack("{sssI}", "state", lg_device_state_name(m[i].state),
+                                            "at", (json_int_t)(m[i].at_ms / 1000)));
+    free(m);
+    json_object_set_new(j, "moves", moves);
+    lg_oauth_device_free(&v);
+    return reply_json(r, MHD_HTTP_OK, j, true);
+}
+
+static enum MHD_Result heartbeat(struct lg_req *r, struct lg_device *d)
+{
+    const char *tok = bearer(r), *pl = lg_req_param(r, "playing");
+    bool playing = pl && strcmp(pl, "true") == 0;
+    int rc = tok ? lg_device_heartbeat(d, tok, playing) : LG_EAUTH;
+    if (rc == LG_EAUTH || rc == LG_ENOTFOUND)
+        return api_error(r, MHD_HTTP_UNAUTHORIZED, "unauthorized", "unknown or ended token");
+    if (rc == LG_EINVAL)
+        return api_error(r, MHD_HTTP_CONFLICT, "refused", "this move is not allowed now");
+    if (rc < 0)
+        return server_error(r, true);
+    return device_session(r, d);
+}
+
+/* The user of a Bearer token or of Subsonic credentials. */
+static int session_user(struct lg_req *r, struct lg_device *d, int64_t *uid)
+{
+    const char *tok = bearer(r);
+    int64_t sid;
+    if (tok)
+        return lg_device_token_session(d, tok, &sid, uid);
+    struct lg_principal p;
+    int rc = api_user(r, &p);
+    *uid = p.user_id;
+    return rc < 0 ? LG_EAUTH : 0;
+}
+
+static enum MHD_Result sessions(struct lg_req *r, struct lg_device *d)
+{
+    int64_t uid = 0;
+    if (session_user(r, d, &uid) < 0)
+        return api_error(r, MHD_HTTP_UNAUTHORIZED, "unauthorized", "wrong or missing credentials");
+    const char *tail = r->path + 13;
+    if (*tail == '/') {
+        if (strcmp(r->method, "DELETE") != 0)
+            return method_not_allowed(r, "DELETE");
+        char *end;
+        long long id = strtoll(tail + 1, &end, 10);
+        int rc = (*end || id <= 0) ? LG_ENOTFOUND : lg_device_session_end(d, id, uid);
+        if (rc == LG_ENOTFOUND)
+            return api_error(r, MHD_HTTP_NOT_FOUND, "not_found", "no such session");
+        if (rc == LG_EINVAL)
+            return api_error(r, MHD_HTTP_CONFLICT, "refused", "the session has already ended");
+        return rc < 0 ? server_error(r, true)
+                      : reply_json(r, MHD_HTTP_OK, json_pack("{ss}", "state", "ended"), true);
+    }
+    struct lg_oauth_device *v = NULL;
+    size_t n = 0;
+    if (lg_store_oauth_sessions(d->store, uid, &v, &n) < 0)
+        return server_error(r, true);
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++) {
+        expire(d, v[i].id);
+        json_array_append_new(arr, session_json(&v[i]));
+    }
+    lg_oauth_devices_free(v, n);
+    return reply_json(r, MHD_HTTP_OK, json_pack("{so}", "sessions", arr), true);
+}
+
 enum MHD_Result lg_oauth_route(struct lg_req *r)
 {
     bool post = strcmp(r->method, "POST") == 0;
@@ -292,12 +411,24 @@ enum MHD_Result lg_oauth_route(struct lg_req *r)
             return method_not_allowed(r, "GET, HEAD");
         return metadata(r);
     }
-    if (!post)
-        return method_not_allowed(r, "POST");
     if (!r->http->deps.store)
         return server_error(r, true);
     struct lg_device d;
     lg_device_init(&d, r->http->deps.store);
+    if (strncmp(r->path, "/api/sessions", 13) == 0) {
+        if (r->path[13] == '\0' && strcmp(r->method, "GET") != 0)
+            return method_not_allowed(r, "GET");
+        return sessions(r, &d);
+    }
+    if (strcmp(r->path, "/api/device/session") == 0) {
+        if (strcmp(r->method, "GET") != 0)
+            return method_not_allowed(r, "GET");
+        return device_session(r, &d);
+    }
+    if (!post)
+        return method_not_allowed(r, "POST");
+    if (strcmp(r->path, "/api/device/heartbeat") == 0)
+        return heartbeat(r, &d);
     if (strcmp(r->path, "/oauth/device_authorization") == 0)
         return device_authorization(r, &d);
     if (strcmp(r->path, "/oauth/token") == 0)

@@ -676,6 +676,8 @@ struct lg_oauth_device {
     int64_t created_ms, expires_ms, last_poll_ms, user_id; /* user_id 0: none */
     int interval_s;
     int status;
+    int state;            /* device session state (enum lg_device_state) */
+    int64_t last_seen_ms; /* latest move or heartbeat */
 };
 void lg_oauth_device_free(struct lg_oauth_device *d);
 /* Inserts a request (hashes are 32 bytes); first deletes requests that
@@ -712,5 +714,38 @@ int lg_store_oauth_token_get(struct lg_store *s, const unsigned char hash[32],
 int lg_store_oauth_token_use(struct lg_store *s, int64_t id) LG_MUST_CHECK;
 /* Revokes every token of a family. */
 int lg_store_oauth_family_revoke(struct lg_store *s, int64_t family) LG_MUST_CHECK;
+
+/* Device sessions (migration 0008): the state of an oauth_devices row and
+ * its stored moves. */
+struct lg_device_move {
+    int state;
+    int64_t at_ms;
+};
+int lg_store_oauth_device_get(struct lg_store *s, int64_t id,
+                              struct lg_oauth_device *out) LG_MUST_CHECK;
+void lg_oauth_devices_free(struct lg_oauth_device *v, size_t n);
+/* The user's sessions that got tokens, oldest first. */
+int lg_store_oauth_sessions(struct lg_store *s, int64_t user_id, struct lg_oauth_device **out,
+                            size_t *n_out) LG_MUST_CHECK;
+/* Moves the session from state `from` to `to` at now_ms (recorded in
+ * device_moves). LG_ENOTFOUND when it is not in `from`. */
+int lg_store_oauth_state_move(struct lg_store *s, int64_t id, int from, int to,
+                              int64_t now_ms) LG_MUST_CHECK;
+/* Records a sign of life (heartbeat) at now_ms. */
+int lg_store_oauth_seen(struct lg_store *s, int64_t id, int64_t now_ms) LG_MUST_CHECK;
+/* Every move of a session, oldest first; caller frees *out with free(). */
+int lg_store_oauth_moves(struct lg_store *s, int64_t id, struct lg_device_move **out,
+                         size_t *n_out) LG_MUST_CHECK;
+
+/* --- Web sign-in sessions (store_websession.c; used by auth/websession.c) --- */
+
+/* Inserts a session (hash: 32 bytes) after deleting those expired by now_s. */
+int lg_store_websession_add(struct lg_store *s, const unsigned char hash[32], int64_t user_id,
+                            int64_t now_s, int64_t expires_s) LG_MUST_CHECK;
+/* The user and expiry of a session by hash; LG_ENOTFOUND, LG_ESTORE. */
+int lg_store_websession_get(struct lg_store *s, const unsigned char hash[32], int64_t *user_id,
+                            int64_t *expires_s) LG_MUST_CHECK;
+/* Deletes a session by hash (absent is fine). */
+int lg_store_websession_delete(struct lg_store *s, const unsigned char hash[32]) LG_MUST_CHECK;
 
 #endif

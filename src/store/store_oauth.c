@@ -15,13 +15,15 @@
 
 #define DEVICE_COLS                                                                     \
     "id, user_code, client_id, scope, name, ip, created_ms, expires_ms, last_poll_ms, " \
-    "COALESCE(user_id, 0), interval_s, status"
+    "COALESCE(user_id, 0), interval_s, status, state, last_seen_ms"
 #define TOKEN_COLS "id, family, user_id, expires_ms, kind, used, revoked, client_id, scope"
 
-static const char purge_sql[] = "DELETE FROM oauth_devices WHERE expires_ms < ?1";
+/* Sessions that got tokens (status 3) outlive their code. */
+static const char purge_sql[] = "DELETE FROM oauth_devices WHERE expires_ms < ?1 AND status <> 3";
 static const char device_add_sql[] =
     "INSERT INTO oauth_devices (code_hash, handle_hash, user_code, client_id, scope, name, ip, "
-    "created_ms, expires_ms, interval_s) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+    "created_ms, expires_ms, interval_s, last_seen_ms) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?8)";
 static const char by_code_sql[] = "SELECT " DEVICE_COLS " FROM oauth_devices WHERE code_hash = ?1";
 static const char by_handle_sql[] =
     "SELECT " DEVICE_COLS " FROM oauth_devices WHERE handle_hash = ?1";
@@ -97,11 +99,8 @@ int lg_store_oauth_device_add(struct lg_store *s, const unsigned char code_hash[
     return rc;
 }
 
-static int device_read(sqlite3_stmt *st, struct lg_oauth_device *out)
+static void device_read_cols(sqlite3_stmt *st, struct lg_oauth_device *out)
 {
-    int rc = lg_store_step_row(st);
-    if (rc < 0)
-        return rc;
     memset(out, 0, sizeof(*out));
     out->id = sqlite3_column_int64(st, 0);
     out->user_code = lg_store_col_text(st, 1);
@@ -115,8 +114,24 @@ static int device_read(sqlite3_stmt *st, struct lg_oauth_device *out)
     out->user_id = sqlite3_column_int64(st, 9);
     out->interval_s = sqlite3_column_int(st, 10);
     out->status = sqlite3_column_int(st, 11);
-    sqlite3_reset(st);
+    out->state = sqlite3_column_int(st, 12);
+    out->last_seen_ms = sqlite3_column_int64(st, 13);
+}
+
+static int device_read(sqlite3_stmt *st, struct lg_oauth_device *out)
+{
+    int rc = lg_store_step_row(st);
+    if (rc < 0)
+        return rc;
+    device_read_cols(st, out);
     return 0;
+}
+
+static int device_read_one(sqlite3_stmt *st, struct lg_oauth_device *out)
+{
+    int rc = device_read(st, out);
+    sqlite3_reset(st);
+    return rc;
 }
 
 static int device_by_hash(struct lg_store *s, const char *sql, const unsigned char hash[32],
@@ -126,7 +141,7 @@ static int device_by_hash(struct lg_store *s, const char *sql, const unsigned ch
     if (!st)
         return LG_ESTORE;
     sqlite3_bind_blob(st, 1, hash, 32, SQLITE_STATIC);
-    return device_read(st, out);
+    return device_read_one(st, out);
 }
 
 int lg_store_oauth_device_by_code(struct lg_store *s, const unsigned char hash[32],
@@ -148,7 +163,7 @@ int lg_store_oauth_device_by_user_code(struct lg_store *s, const char *user_code
     if (!st)
         return LG_ESTORE;
     sqlite3_bind_text(st, 1, user_code, -1, SQLITE_STATIC);
-    return device_read(st, out);
+    return device_read_one(st, out);
 }
 
 int lg_store_oauth_device_polled(struct lg_store *s, int64_t id, int64_t now_ms, int interval_s)
@@ -229,4 +244,115 @@ int lg_store_oauth_family_revoke(struct lg_store *s, int64_t family)
         return LG_ESTORE;
     sqlite3_bind_int64(st, 1, family);
     return run(s, st, false);
+}
+
+/* --- device sessions (migration 0008) --- */
+
+static const char by_id_sql[] = "SELECT " DEVICE_COLS " FROM oauth_devices WHERE id = ?1";
+static const char sessions_sql[] = "SELECT " DEVICE_COLS " FROM oauth_devices "
+                                   "WHERE user_id = ?1 AND status = 3 ORDER BY id";
+static const char state_sql[] = "UPDATE oauth_devices SET state = ?3, last_seen_ms = ?4 "
+                                "WHERE id = ?1 AND state = ?2";
+static const char seen_sql[] = "UPDATE oauth_devices SET last_seen_ms = ?2 WHERE id = ?1";
+static const char moves_sql[] =
+    "SELECT state, at_ms FROM device_moves WHERE device_id = ?1 ORDER BY id";
+
+int lg_store_oauth_device_get(struct lg_store *s, int64_t id, struct lg_oauth_device *out)
+{
+    sqlite3_stmt *st = lg_store_stmt(s, by_id_sql);
+    if (!st)
+        return LG_ESTORE;
+    sqlite3_bind_int64(st, 1, id);
+    return device_read_one(st, out);
+}
+
+void lg_oauth_devices_free(struct lg_oauth_device *v, size_t n)
+{
+    for (size_t i = 0; v && i < n; i++)
+        lg_oauth_device_free(&v[i]);
+    free(v);
+}
+
+int lg_store_oauth_sessions(struct lg_store *s, int64_t user_id, struct lg_oauth_device **out,
+                            size_t *n_out)
+{
+    *out = NULL;
+    *n_out = 0;
+    sqlite3_stmt *st = lg_store_stmt(s, sessions_sql);
+    if (!st)
+        return LG_ESTORE;
+    sqlite3_bind_int64(st, 1, user_id);
+    size_t cap = 0;
+    int rc;
+    while ((rc = lg_store_step_row(st)) == 0) {
+        if (*n_out == cap) {
+            cap = cap ? cap * 2 : 8;
+            struct lg_oauth_device *v = realloc(*out, cap * sizeof(*v));
+            if (!v) {
+                rc = LG_ESTORE;
+                break;
+            }
+            *out = v;
+        }
+        device_read_cols(st, &(*out)[(*n_out)++]);
+    }
+    sqlite3_reset(st);
+    if (rc == LG_ENOTFOUND)
+        return 0;
+    lg_oauth_devices_free(*out, *n_out);
+    *out = NULL;
+    *n_out = 0;
+    return rc;
+}
+
+int lg_store_oauth_state_move(struct lg_store *s, int64_t id, int from, int to, int64_t now_ms)
+{
+    sqlite3_stmt *st = lg_store_stmt(s, state_sql);
+    if (!st)
+        return LG_ESTORE;
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_int(st, 2, from);
+    sqlite3_bind_int(st, 3, to);
+    sqlite3_bind_int64(st, 4, now_ms);
+    return run(s, st, true);
+}
+
+int lg_store_oauth_seen(struct lg_store *s, int64_t id, int64_t now_ms)
+{
+    sqlite3_stmt *st = lg_store_stmt(s, seen_sql);
+    if (!st)
+        return LG_ESTORE;
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_int64(st, 2, now_ms);
+    return run(s, st, false);
+}
+
+int lg_store_oauth_moves(struct lg_store *s, int64_t id, struct lg_device_move **out, size_t *n_out)
+{
+    *out = NULL;
+    *n_out = 0;
+    sqlite3_stmt *st = lg_store_stmt(s, moves_sql);
+    if (!st)
+        return LG_ESTORE;
+    sqlite3_bind_int64(st, 1, id);
+    size_t cap = 0;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*n_out == cap) {
+            cap = cap ? cap * 2 : 8;
+            struct lg_device_move *v = realloc(*out, cap * sizeof(*v));
+            if (!v)
+                break;
+            *out = v;
+        }
+        (*out)[*n_out].state = sqlite3_column_int(st, 0);
+        (*out)[(*n_out)++].at_ms = sqlite3_column_int64(st, 1);
+    }
+    sqlite3_reset(st);
+    if (rc == SQLITE_DONE)
+        return 0;
+    free(*out);
+    *out = NULL;
+    *n_out = 0;
+    return LG_ESTORE;
 }

@@ -212,5 +212,131 @@ LG_TEST(refresh_rotation_and_reuse)
     teardown(&f);
 }
 
+
+/* Every pair of states: exactly the moves are allowed. */
+LG_TEST(transition_table)
+{
+    static const int ok[][2] = {
+        { LG_DEV_IDLE, LG_DEV_SCANNING },    { LG_DEV_SCANNING, LG_DEV_VALIDATING },
+        { LG_DEV_VALIDATING, LG_DEV_READY }, { LG_DEV_READY, LG_DEV_PLAYING },
+        { LG_DEV_PLAYING, LG_DEV_CHECKING }, { LG_DEV_CHECKING, LG_DEV_PLAYING },
+        { LG_DEV_SCANNING, LG_DEV_ENDED },   { LG_DEV_VALIDATING, LG_DEV_ENDED },
+        { LG_DEV_READY, LG_DEV_ENDED },      { LG_DEV_PLAYING, LG_DEV_ENDED },
+        { LG_DEV_CHECKING, LG_DEV_ENDED },
+    };
+    int allowed = 0;
+    for (int from = -1; from <= LG_DEV_NSTATES; from++) {
+        for (int to = -1; to <= LG_DEV_NSTATES; to++) {
+            bool want = false;
+            for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
+                want = want || (ok[i][0] == from && ok[i][1] == to);
+            if (lg_device_move_allowed(from, to) != want)
+                fprintf(stderr, "move %d -> %d: want %d\n", from, to, want);
+            CHECK(lg_device_move_allowed(from, to) == want);
+            allowed += want;
+        }
+    }
+    CHECK_INT(allowed, 11);
+    CHECK_STR(lg_device_state_name(LG_DEV_VALIDATING), "validating");
+    CHECK_STR(lg_device_state_name(LG_DEV_NSTATES), "");
+}
+
+static void check_moves(struct fixture *f, int64_t id, const int *want, size_t n)
+{
+    struct lg_device_move *m = NULL;
+    size_t got = 0;
+    CHECK_INT(lg_store_oauth_moves(f->s, id, &m, &got), 0);
+    CHECK_INT((int)got, (int)n);
+    for (size_t i = 0; i < n && i < got; i++)
+        CHECK_STR(lg_device_state_name(m[i].state), lg_device_state_name(want[i]));
+    free(m);
+}
+
+/* A whole session: moves stored with their times, refusals, end revokes. */
+LG_TEST(session_moves_stored)
+{
+    struct fixture f;
+    setup(&f, "device-moves");
+    struct lg_device_authz a;
+    CHECK_INT(lg_device_authorize(&f.d, "tv", NULL, "Telly", "10.0.0.9", &a), 0);
+    struct lg_oauth_device r;
+    CHECK_INT(lg_store_oauth_device_by_user_code(f.s, "", &r), LG_ENOTFOUND);
+    CHECK_INT(lg_device_mark_validating(&f.d, "BCDF-GHJK-X"), LG_ENOTFOUND);
+    fake_now += 1000;
+    CHECK_INT(lg_device_mark_validating(&f.d, a.handle), 0);
+    CHECK_INT(lg_device_mark_validating(&f.d, a.user_code), 0); /* reopened: no move */
+    fake_now += 1000;
+    CHECK_INT(lg_device_approve(&f.d, a.user_code, f.uid, true), 0);
+    CHECK_INT(lg_device_mark_validating(&f.d, a.user_code), LG_EINVAL);
+    struct lg_device_tokens t;
+    enum lg_oauth_err e;
+    fake_now += 6000;
+    CHECK_INT(lg_device_poll(&f.d, a.device_code, "tv", &t, &e), 0);
+    CHECK_INT(e, LG_OAUTH_OK);
+    free(t.scope);
+    int64_t sid = 0, uid = 0;
+    CHECK_INT(lg_device_token_session(&f.d, t.access_token, &sid, &uid), 0);
+    CHECK(uid == f.uid);
+    CHECK_INT(lg_device_session_move(&f.d, sid, LG_DEV_SCANNING), LG_EINVAL);
+    CHECK_INT(lg_device_heartbeat(&f.d, t.access_token, false), 0); /* ready: no move */
+    CHECK_INT(lg_device_heartbeat(&f.d, t.access_token, true), 0);
+    CHECK_INT(lg_device_heartbeat(&f.d, t.access_token, false), 0);
+    CHECK_INT(lg_device_heartbeat(&f.d, t.access_token, true), 0);
+    CHECK_INT(lg_store_oauth_device_get(f.s, sid, &r), 0);
+    CHECK_INT(r.state, LG_DEV_PLAYING);
+    CHECK(r.last_seen_ms == fake_now);
+    lg_oauth_device_free(&r);
+    struct lg_oauth_device *v = NULL;
+    size_t n = 0;
+    CHECK_INT(lg_store_oauth_sessions(f.s, f.uid, &v, &n), 0);
+    CHECK_INT((int)n, 1);
+    if (n == 1)
+        CHECK_STR(v[0].name, "Telly");
+    lg_oauth_devices_free(v, n);
+    CHECK_INT(lg_device_session_end(&f.d, sid, f.uid + 1), LG_ENOTFOUND);
+    CHECK_INT(lg_device_session_end(&f.d, sid, f.uid), 0);
+    CHECK_INT(lg_device_token_user(&f.d, t.access_token, &uid), LG_EAUTH);
+    CHECK_INT(lg_device_session_end(&f.d, sid, f.uid), LG_EINVAL);
+    static const int want[] = { LG_DEV_IDLE,    LG_DEV_SCANNING, LG_DEV_VALIDATING, LG_DEV_READY,
+                                LG_DEV_PLAYING, LG_DEV_CHECKING, LG_DEV_PLAYING,    LG_DEV_ENDED };
+    check_moves(&f, sid, want, sizeof(want) / sizeof(want[0]));
+    teardown(&f);
+}
+
+/* Denial, expiry and a stopped heartbeat all end the session. */
+LG_TEST(session_endings)
+{
+    struct fixture f;
+    setup(&f, "device-endings");
+    struct lg_device_authz a, b, c;
+    CHECK_INT(lg_device_authorize(&f.d, "tv", NULL, NULL, NULL, &a), 0);
+    CHECK_INT(lg_device_authorize(&f.d, "tv", NULL, NULL, NULL, &b), 0);
+    CHECK_INT(lg_device_authorize(&f.d, "tv", NULL, NULL, NULL, &c), 0);
+    CHECK_INT(lg_device_approve(&f.d, a.user_code, f.uid, false), 0);
+    struct lg_oauth_device r;
+    CHECK_INT(lg_store_oauth_device_get(f.s, 1, &r), 0);
+    CHECK_INT(r.state, LG_DEV_ENDED);
+    lg_oauth_device_free(&r);
+    CHECK_INT(lg_device_approve(&f.d, c.user_code, f.uid, true), 0);
+    fake_now += 6000;
+    struct lg_device_tokens t;
+    enum lg_oauth_err e;
+    CHECK_INT(lg_device_poll(&f.d, c.device_code, "tv", &t, &e), 0);
+    free(t.scope);
+    CHECK_INT(lg_device_heartbeat(&f.d, t.access_token, true), 0);
+    fake_now += (LG_DEVICE_EXPIRES_S + 1) * 1000LL;
+    CHECK_INT(lg_device_poll(&f.d, b.device_code, "tv", &t, &e), 0);
+    CHECK_INT(e, LG_OAUTH_EXPIRED_TOKEN);
+    CHECK_INT(lg_store_oauth_device_get(f.s, 2, &r), 0);
+    CHECK_INT(r.state, LG_DEV_ENDED);
+    lg_oauth_device_free(&r);
+    CHECK_INT(lg_device_session_expire(&f.d, 3), 0);
+    CHECK_INT(lg_store_oauth_device_get(f.s, 3, &r), 0);
+    CHECK_INT(r.state, LG_DEV_ENDED);
+    lg_oauth_device_free(&r);
+    teardown(&f);
+}
+
 LG_TEST_MAIN(LG_CASE(codes_and_normalisation), LG_CASE(hashed_at_rest),
-             LG_CASE(expiry_slow_down_denial), LG_CASE(refresh_rotation_and_reuse))
+             LG_CASE(expiry_slow_down_denial), LG_CASE(refresh_rotation_and_reuse),
+             LG_CASE(transition_table), LG_CASE(session_moves_stored), LG_CASE(session_endings))

@@ -1,0 +1,167 @@
+// SPDX-License-Identifier: MIT
+// The device approval page (/device) driven with plain fetch and cookies
+// handled by hand: a device asks for a code, the QR URL shows the sign-in
+// form, POST /device/login sets the legato_session cookie, the page then
+// shows the user code and the (escaped) device name, /device/decide refuses
+// a missing or wrong CSRF token with 403 and approves with the right one, and
+// the device's polling of /oauth/token then yields tokens. Also: security
+// headers, wrong passwords, denial, and a typed user code.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { addUser, cleanup, startServer, tmpDir } from './lib.mjs';
+
+let dir;
+let srv;
+const EVIL = '<script>alert(1)</script>';
+
+before(async () => {
+  dir = tmpDir('legato-devpage-');
+  const dirs = { music: join(dir, 'music'), data: join(dir, 'data') };
+  mkdirSync(dirs.music);
+  addUser(dirs, 'ann', 'secret-pw', { admin: true });
+  srv = await startServer(dirs);
+});
+after(async () => {
+  await srv?.stop();
+  cleanup(dir);
+});
+
+const form = (o) => new URLSearchParams(o).toString();
+async function req(path, { method = 'GET', body, cookie } = {}) {
+  const headers = {};
+  if (body) headers['content-type'] = 'application/x-www-form-urlencoded';
+  if (cookie) headers.cookie = cookie;
+  const r = await fetch(`${srv.base}${path}`, {
+    method, headers, body: body && form(body), redirect: 'manual',
+  });
+  return { status: r.status, headers: r.headers, text: await r.text() };
+}
+async function authorize(name = EVIL) {
+  const r = await req('/oauth/device_authorization',
+    { method: 'POST', body: { client_id: 'e2e-tv', device_name: name } });
+  assert.equal(r.status, 200, r.text);
+  return JSON.parse(r.text);
+}
+const handleOf = (a) => new URL(a.verification_uri_complete).searchParams.get('h');
+async function login(query, user = 'ann', password = 'secret-pw') {
+  return req('/device/login', { method: 'POST', body: { ...query, username: user, password } });
+}
+const cookieOf = (r) => r.headers.get('set-cookie').split(';')[0];
+const csrfOf = (html) => html.match(/name="csrf" value="([^"]+)"/)[1];
+const token = (a) => req('/oauth/token', { method: 'POST', body: {
+  grant_type: 'urn:ietf:params:oauth:grant-type:device_code', device_code: a.device_code,
+  client_id: 'e2e-tv' } });
+
+function assertSecureHeaders(r) {
+  const csp = r.headers.get('content-security-policy');
+  assert.match(csp, /default-src 'none'/);
+  assert.match(csp, /form-action 'self'/);
+  assert.match(csp, /frame-ancestors 'none'/);
+  assert.doesNotMatch(csp, /unsafe-inline/);
+  assert.equal(r.headers.get('x-frame-options'), 'DENY');
+  assert.equal(r.headers.get('referrer-policy'), 'no-referrer');
+  assert.equal(r.headers.get('x-content-type-options'), 'nosniff');
+  assert.equal(r.headers.get('cache-control'), 'no-store');
+}
+
+test('QR flow: sign in, compare the code, CSRF, approve, tokens', async () => {
+  const a = await authorize();
+  const h = handleOf(a);
+  const page = await req(`/device?h=${h}`);
+  assert.equal(page.status, 200);
+  assertSecureHeaders(page);
+  assert.match(page.text, /action="\/device\/login"/);
+  assert.match(page.text, /name="password"/);
+  assert.ok(!page.text.includes(a.user_code), 'code shown before sign-in');
+
+  const li = await login({ h });
+  assert.equal(li.status, 303);
+  assertSecureHeaders(li);
+  assert.equal(li.headers.get('location'), `/device?h=${h}`);
+  const sc = li.headers.get('set-cookie');
+  assert.match(sc, /^legato_session=[A-Za-z0-9_-]{43};/);
+  assert.match(sc, /HttpOnly/);
+  assert.match(sc, /SameSite=Strict/);
+  assert.match(sc, /Path=\//);
+  assert.match(sc, /Max-Age=\d+/);
+  assert.doesNotMatch(sc, /Secure/); // the public URL is http here
+  const cookie = cookieOf(li);
+
+  const shown = await req(`/device?h=${h}`, { cookie });
+  assert.equal(shown.status, 200);
+  assertSecureHeaders(shown);
+  assert.ok(shown.text.includes(a.user_code), 'user code shown');
+  assert.ok(shown.text.includes('e2e-tv'));
+  assert.match(shown.text, /Signed in as <b>ann<\/b>/);
+  assert.ok(shown.text.includes('127.0.0.1'));
+  assert.ok(!shown.text.includes(EVIL), 'device name not escaped');
+  assert.ok(shown.text.includes('&lt;script&gt;alert(1)&lt;/script&gt;'));
+  const csrf = csrfOf(shown.text);
+
+  const pending = await token(a);
+  assert.equal(JSON.parse(pending.text).error, 'authorization_pending');
+
+  const noCsrf = await req('/device/decide',
+    { method: 'POST', cookie, body: { h, decision: 'approve' } });
+  assert.equal(noCsrf.status, 403);
+  const badCsrf = await req('/device/decide',
+    { method: 'POST', cookie, body: { h, decision: 'approve', csrf: csrf.replace(/^./, (c) => (c === 'A' ? 'B' : 'A')) } });
+  assert.equal(badCsrf.status, 403);
+  const noCookie = await req('/device/decide',
+    { method: 'POST', body: { h, decision: 'approve', csrf } });
+  assert.equal(noCookie.status, 403);
+
+  const ok = await req('/device/decide',
+    { method: 'POST', cookie, body: { h, decision: 'approve', csrf } });
+  assert.equal(ok.status, 200, ok.text);
+  assertSecureHeaders(ok);
+  assert.match(ok.text, /This device is signed in/);
+
+  const t = await token(a);
+  assert.equal(t.status, 200, t.text);
+  const body = JSON.parse(t.text);
+  assert.ok(body.access_token && body.refresh_token);
+
+  const again = await req('/device/decide',
+    { method: 'POST', cookie, body: { h, decision: 'approve', csrf } });
+  assert.equal(again.status, 404);
+});
+
+test('typed user code, deny', async () => {
+  const a = await authorize('Kitchen TV');
+  const li = await login({});
+  assert.equal(li.status, 303);
+  assert.equal(li.headers.get('location'), '/device');
+  const cookie = cookieOf(li);
+  const entry = await req('/device', { cookie });
+  assert.equal(entry.status, 200);
+  assert.match(entry.text, /name="code"/);
+  const bad = await req('/device?code=nope', { cookie });
+  assert.equal(bad.status, 400);
+  const typed = a.user_code.toLowerCase().replace('-', ' ');
+  const shown = await req(`/device?code=${encodeURIComponent(typed)}`, { cookie });
+  assert.equal(shown.status, 200);
+  assert.ok(shown.text.includes(a.user_code));
+  assert.ok(shown.text.includes('Kitchen TV'));
+  const code = a.user_code.replace('-', '');
+  const denied = await req('/device/decide',
+    { method: 'POST', cookie, body: { code, decision: 'deny', csrf: csrfOf(shown.text) } });
+  assert.equal(denied.status, 200);
+  assert.match(denied.text, /Denied/);
+  assert.equal(JSON.parse((await token(a)).text).error, 'access_denied');
+  const unknown = await req('/device?code=BBBB-BBBB', { cookie });
+  assert.equal(unknown.status, 404);
+});
+
+test('wrong password, bogus cookie, methods', async () => {
+  const li = await login({}, 'ann', 'wrong');
+  assert.equal(li.status, 401);
+  assert.equal(li.headers.get('set-cookie'), null);
+  assert.match(li.text, /Wrong user name or password/);
+  const bogus = await req('/device', { cookie: `legato_session=${'A'.repeat(43)}` });
+  assert.match(bogus.text, /action="\/device\/login"/);
+  assert.equal((await req('/device', { method: 'DELETE' })).status, 405);
+  assert.equal((await req('/device/decide')).status, 405);
+});
