@@ -305,7 +305,8 @@ static const char *bearer(struct lg_req *r)
 
 static json_t *session_json(const struct lg_oauth_device *v)
 {
-    return json_pack("{sIssssssssIsI}", "id", (json_int_t)v->id, "name", v->name, "state",
+    /* "s?": a device may have no name, and old rows no address. */
+    return json_pack("{sI ss? ss ss? ss? sI sI}", "id", (json_int_t)v->id, "name", v->name, "state",
                      lg_device_state_name(v->state), "client_id", v->client_id, "ip", v->ip,
                      "created", (json_int_t)(v->created_ms / 1000), "last_seen",
                      (json_int_t)(v->last_seen_ms / 1000));
