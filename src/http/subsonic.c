@@ -32,7 +32,8 @@
  * block, so anything freed elsewhere (or allocated before the switch) goes
  * to free(). Trees never cross threads: each is built, rendered and freed
  * by the request's thread. The arena serves only from lg_sub_new or
- * lg_sub_new_error until the arena is empty again, so jansson used elsewhere
+ * lg_sub_new_error until the arena is empty again or lg_sub_window_end (the
+ * dispatcher calls it after every request), so jansson used elsewhere
  * (json_dumps, whose result is free()d) gets malloc's memory; while a
  * response is being built on a thread, free jansson's strings there with
  * jansson's free function, not free(). */
@@ -86,6 +87,13 @@ static void arena_free(void *p)
         a->used = 0;
         a->active = false;
     }
+}
+
+void lg_sub_window_end(void)
+{
+    /* Nodes still live (a tree not freed) keep their memory, which is then
+     * never reused: the arena fills and allocation falls back to malloc. */
+    tl_arena.active = false;
 }
 
 static void arena_setup(void)

@@ -72,6 +72,12 @@ void lg_sub_set_str(json_t *obj, const char *name, const char *value);
 void lg_sub_set_int(json_t *obj, const char *name, int64_t value);
 void lg_sub_set_bool(json_t *obj, const char *name, bool value);
 
+/* Ends this thread's response window: from here until the next lg_sub_new or
+ * lg_sub_new_error, jansson allocates with malloc again (so strings such as
+ * json_dumps results may be released with free()). The dispatcher calls it
+ * after every Subsonic request. */
+void lg_sub_window_end(void);
+
 /* Chooses the format from the f and callback parameters (either may be NULL):
  * "json" -> JSON, "jsonp" with a callback made of [A-Za-z0-9_.$] -> JSONP,
  * anything else -> XML, the default. */

@@ -245,7 +245,7 @@ static int authenticate(struct lg_req *r, const struct lg_auth_request *a, struc
     return 0;
 }
 
-enum MHD_Result lg_sub_api_handle(struct lg_req *r, const char *name)
+static enum MHD_Result dispatch(struct lg_req *r, const char *name)
 {
     struct lg_sub_ctx c = { .req = r };
     c.callback = lg_req_param(r, "callback");
@@ -275,4 +275,11 @@ enum MHD_Result lg_sub_api_handle(struct lg_req *r, const char *name)
     if (rc < 0)
         return auth_failed(&c, &a, rc);
     return fn(&c);
+}
+
+enum MHD_Result lg_sub_api_handle(struct lg_req *r, const char *name)
+{
+    enum MHD_Result res = dispatch(r, name);
+    lg_sub_window_end();
+    return res;
 }
