@@ -23,6 +23,7 @@
 #include "auth/qr.h"
 #include "core/config.h"
 #include "core/log.h"
+#include "http/device_client.h"
 #include "http/http.h"
 #include "library/library.h"
 #include "store/store.h"
@@ -94,7 +95,8 @@ static int parse_args(const struct cmd *c, struct lg_config *cfg, int argc, char
         if (r > 0)
             continue;
         const struct opt *o = c->opts;
-        while (o && o->name && !(strncmp(argv[i], "--", 2) == 0 && !strcmp(argv[i] + 2, o->name)))
+        while (o && o->name && !(strncmp(argv[i], "--", 2) == 0 && !strcmp(argv[i] + 2, o->name)) &&
+               !(o->name[1] == '\0' && argv[i][0] == '-' && !strcmp(argv[i] + 1, o->name)))
             o++;
         if (o && o->name && o->value) {
             if (i + 1 >= argc)
@@ -479,6 +481,39 @@ static int cmd_analyze(struct lg_config *cfg, int argc, char **argv)
     return failed ? 1 : 0;
 }
 
+/* --- device --- */
+
+static const char *device_server, *device_name, *device_out;
+
+static const struct opt device_opts[] = {
+    { "server", NULL, &device_server },
+    { "name", NULL, &device_name },
+    { NULL, NULL, NULL },
+};
+
+static const struct opt device_play_opts[] = {
+    { "o", NULL, &device_out },
+    { NULL, NULL, NULL },
+};
+
+static int cmd_device(struct lg_config *cfg, int argc, char **argv)
+{
+    (void)argc, (void)argv;
+    return lg_device_cli_login(device_server, device_name, cfg->data_dir);
+}
+
+static int cmd_device_play(struct lg_config *cfg, int argc, char **argv)
+{
+    (void)argc;
+    return lg_device_cli_play(cfg->data_dir, argv[0], device_out);
+}
+
+static int cmd_device_logout(struct lg_config *cfg, int argc, char **argv)
+{
+    (void)argc, (void)argv;
+    return lg_device_cli_logout(cfg->data_dir);
+}
+
 static int cmd_help(struct lg_config *cfg, int argc, char **argv);
 
 static const struct opt user_add_opts[] = {
@@ -507,6 +542,15 @@ static const struct cmd cmds[] = {
       "object per line: one per file, then {\"file\":\"(album)\",...} for two or more\n"
       "files. --backend cpu|cuda|auto chooses where the DSP runs (cpu only in this build).",
       cmd_analyze, 1, 100000, analyze_opts },
+    /* "device play" and "device logout" before "device": find_cmd takes the first match. */
+    { "device play", "ID [-o FILE]", "Stream a track of the signed-in server to FILE (or stdout).",
+      cmd_device_play, 1, 1, device_play_opts },
+    { "device logout", "", "Sign the device out: revoke its tokens and delete device.json.",
+      cmd_device_logout, 0, 0, NULL },
+    { "device", "--server URL [--name NAME]",
+      "Sign in to a legato server as a device: shows a QR code and a code to approve, then\n"
+      "waits for the approval and keeps the tokens in DATA_DIR/device.json.",
+      cmd_device, 0, 0, device_opts },
     { "help", "[COMMAND|config]", "Show help for legato or one command.", cmd_help, 0, 2, NULL },
 };
 
