@@ -70,7 +70,7 @@ static void print_cmd_help(const struct cmd *c)
     if (c->opts) {
         printf("Options of this command:\n");
         for (const struct opt *o = c->opts; o->name; o++)
-            printf("  --%s%s\n", o->name, o->value ? " VALUE" : "");
+            printf("  %s%s%s\n", o->name[1] ? "--" : "-", o->name, o->value ? " VALUE" : "");
         printf("\n");
     }
     printf("Options of every command (flag, then environment variable; flags win):\n");
