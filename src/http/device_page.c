@@ -17,6 +17,7 @@
 #include "auth/device.h"
 #include "auth/websession.h"
 #include "http/http_int.h"
+#include "http/oauth.h"
 #include "http/qr_routes.h"
 #include "http/subsonic_render.h"
 #include "store/store.h"
@@ -326,9 +327,14 @@ static enum MHD_Result approve_page(struct lg_req *r, const struct target *t, co
     struct lg_device d;
     struct lg_device_info in;
     lg_device_init(&d, r->http->deps.store);
+    if (lg_oauth_guess_limited(r))
+        return message(r, MHD_HTTP_TOO_MANY_REQUESTS, "Too many attempts",
+                       "Too many wrong codes. Wait a minute and try again.");
     int rc = lg_device_describe(&d, t->value, &in);
-    if (rc == LG_ENOTFOUND)
+    if (rc == LG_ENOTFOUND) {
+        lg_oauth_guess_failed(r);
         return code_page(r, MHD_HTTP_NOT_FOUND, "This code is unknown or has expired.");
+    }
     if (rc < 0)
         return message(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "Error", "Please try again.");
     if (in.status != LG_OAUTH_PENDING)
@@ -454,10 +460,15 @@ static enum MHD_Result post_decide(struct lg_req *r)
         return message(r, MHD_HTTP_BAD_REQUEST, "Bad request", "Missing code or decision.");
     struct lg_device d;
     lg_device_init(&d, r->http->deps.store);
+    if (lg_oauth_guess_limited(r))
+        return message(r, MHD_HTTP_TOO_MANY_REQUESTS, "Too many attempts",
+                       "Too many wrong codes. Wait a minute and try again.");
     int rc = lg_device_approve(&d, t.value, uid, yes);
-    if (rc == LG_ENOTFOUND)
+    if (rc == LG_ENOTFOUND) {
+        lg_oauth_guess_failed(r);
         return message(r, MHD_HTTP_NOT_FOUND, "Not found",
                        "This request is unknown, has expired or was already decided.");
+    }
     if (rc < 0)
         return message(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "Error", "Please try again.");
     return yes ? message(r, MHD_HTTP_OK, "Approved", "This device is signed in.")

@@ -48,9 +48,26 @@ static void guess_init(void)
     guess_all = lg_ratelimit_new(APPROVE_GLOBAL_PER_MIN, 8);
 }
 
+
 static int64_t mono_us(void)
 {
     return lg_http_now_ns() / 1000;
+}
+
+bool lg_oauth_guess_limited(const struct lg_req *r)
+{
+    pthread_once(&guess_once, guess_init);
+    int64_t now = mono_us();
+    return lg_ratelimit_limited(guess_ip, "ip", r->ip, now) ||
+           lg_ratelimit_limited(guess_all, "all", "all", now);
+}
+
+void lg_oauth_guess_failed(const struct lg_req *r)
+{
+    pthread_once(&guess_once, guess_init);
+    int64_t now = mono_us();
+    lg_ratelimit_fail(guess_ip, "ip", r->ip, now);
+    lg_ratelimit_fail(guess_all, "all", "all", now);
 }
 
 bool lg_oauth_is_route(const char *path)
@@ -257,17 +274,13 @@ static enum MHD_Result approve(struct lg_req *r, struct lg_device *d)
     if (!given(code) || !ap || (strcmp(ap, "true") != 0 && strcmp(ap, "false") != 0))
         return api_error(r, MHD_HTTP_BAD_REQUEST, "invalid_request",
                          "user_code or h, and approve=true|false, are required");
-    pthread_once(&guess_once, guess_init);
-    int64_t now = mono_us();
-    if (lg_ratelimit_limited(guess_ip, "ip", r->ip, now) ||
-        lg_ratelimit_limited(guess_all, "all", "all", now))
+    if (lg_oauth_guess_limited(r))
         return api_error(r, MHD_HTTP_TOO_MANY_REQUESTS, "too_many_attempts",
                          "too many wrong codes; try again in a minute");
     bool yes = strcmp(ap, "true") == 0;
     rc = lg_device_approve(d, code, p.user_id, yes);
     if (rc == LG_ENOTFOUND) {
-        lg_ratelimit_fail(guess_ip, "ip", r->ip, now);
-        lg_ratelimit_fail(guess_all, "all", "all", now);
+        lg_oauth_guess_failed(r);
         return api_error(r, MHD_HTTP_NOT_FOUND, "not_found",
                          "no pending request with this code (wrong, expired or decided)");
     }

@@ -21,6 +21,12 @@ struct lg_principal;
 
 /* Whether path is one of the endpoints above. */
 bool lg_oauth_is_route(const char *path);
+
+/* The user-code guessing limits, shared by every place where a code can be
+ * entered (the approve API and the /device page): whether r's client (or
+ * everyone) is over the limit now, and counting a wrong code. Thread-safe. */
+bool lg_oauth_guess_limited(const struct lg_req *r);
+void lg_oauth_guess_failed(const struct lg_req *r);
 /* Answers a request for one of them (any method; others get 405). */
 enum MHD_Result lg_oauth_route(struct lg_req *r);
 

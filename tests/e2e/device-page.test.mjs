@@ -165,3 +165,20 @@ test('wrong password, bogus cookie, methods', async () => {
   assert.equal((await req('/device', { method: 'DELETE' })).status, 405);
   assert.equal((await req('/device/decide')).status, 405);
 });
+
+// Last in this file: it uses up this address's allowance of wrong codes.
+test('guessing typed codes on the page is limited (429)', async () => {
+  const cookie = cookieOf(await login({}));
+  const letters = 'BCDFGHJKLMNPQRSTVWXZ';
+  const statuses = [];
+  for (let i = 0; i < 12; i++) {
+    const guess = `ZZZZ-ZZ${letters[i]}${letters[i + 1]}`;
+    statuses.push((await req(`/device?code=${guess}`, { cookie })).status);
+  }
+  assert.ok(statuses.slice(0, 8).every((s) => s === 404), statuses.join(' '));
+  assert.equal(statuses.at(-1), 429, statuses.join(' '));
+  // Also for a code that exists: the limit comes first.
+  const a = await authorize('Hall TV');
+  const r = await req(`/device?code=${a.user_code}`, { cookie });
+  assert.equal(r.status, 429);
+});
