@@ -307,6 +307,7 @@ static struct lg_req *req_new(struct lg_http *h, struct MHD_Connection *conn, co
     r->path = "";
     r->head = false;
     r->started = false;
+    r->sent_track = false;
     r->status = 0;
     r->body_bytes = 0;
     r->start_ns = lg_http_now_ns();

@@ -62,6 +62,7 @@ struct lg_req {
     const char *path;      /* decoded path, without the query */
     bool head;             /* a HEAD request: MHD sends headers only */
     bool started;          /* the access handler has seen this request */
+    bool sent_track;       /* a track's bytes (not an error) were queued */
     unsigned status;       /* the status queued, 0 until then */
     int64_t body_bytes;    /* bytes of body queued (0 for HEAD) */
     int64_t start_ns;      /* CLOCK_MONOTONIC when the request line arrived */

@@ -31,9 +31,12 @@
 #include "auth/device.h"
 #include "auth/ratelimit.h"
 #include "core/config.h"
+#include "core/log.h"
 #include "http/http_int.h"
 #include "http/qr_routes.h"
 #include "store/store.h"
+
+static const struct lg_log oauth_log = { "http/oauth" };
 
 enum { APPROVE_IP_PER_MIN = 10, APPROVE_GLOBAL_PER_MIN = 20, PUBLIC_MAX = 512 };
 
@@ -452,6 +455,15 @@ enum MHD_Result lg_oauth_route(struct lg_req *r)
     if (strcmp(r->path, "/api/device/approve") == 0)
         return approve(r, &d);
     return lg_req_reply_static(r, MHD_HTTP_NOT_FOUND, "text/plain", "not found\n");
+}
+
+void lg_oauth_note_stream(struct lg_req *r, const char *token)
+{
+    struct lg_device d;
+    lg_device_init(&d, r->http->deps.store);
+    int rc = lg_device_heartbeat(&d, token, true);
+    if (rc == LG_ESTORE)
+        lg_log(&oauth_log, LG_LOG_WARN, "cannot record a device's stream");
 }
 
 int lg_oauth_api_key(struct lg_req *r, const char *tok, struct lg_principal *out)

@@ -26,6 +26,9 @@ bool lg_oauth_is_route(const char *path);
  * entered (the approve API and the /device page): whether r's client (or
  * everyone) is over the limit now, and counting a wrong code. Thread-safe. */
 bool lg_oauth_guess_limited(const struct lg_req *r);
+/* A track went out to a device with its access token: its session moves to
+ * playing (the first stream counts as a heartbeat that says so). */
+void lg_oauth_note_stream(struct lg_req *r, const char *token);
 void lg_oauth_guess_failed(const struct lg_req *r);
 /* Answers a request for one of them (any method; others get 405). */
 enum MHD_Result lg_oauth_route(struct lg_req *r);

@@ -270,11 +270,15 @@ static enum MHD_Result dispatch(struct lg_req *r, const char *name)
     int rc = LG_EAUTH;
     if (a.api_key && !a.u)
         rc = lg_oauth_api_key(r, a.api_key, &c.user);
+    bool by_device = rc == 0;
     if (rc == LG_EAUTH)
         rc = authenticate(r, &a, &c.user);
     if (rc < 0)
         return auth_failed(&c, &a, rc);
-    return fn(&c);
+    enum MHD_Result res = fn(&c);
+    if (by_device && r->sent_track)
+        lg_oauth_note_stream(r, a.api_key);
+    return res;
 }
 
 enum MHD_Result lg_sub_api_handle(struct lg_req *r, const char *name)

@@ -65,6 +65,7 @@ static enum MHD_Result send_file(struct lg_sub_ctx *c, struct lg_stream_file *f,
     lg_stream_file_close(f);
     if (resp)
         add_headers(resp, f, &plan, download);
+    r->sent_track = resp && plan.length > 0;
     return lg_req_reply(r, (unsigned)plan.status, resp, plan.length);
 }
 

@@ -7,7 +7,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { addUser, cleanup, startServer, tmpDir } from './lib.mjs';
+import { addUser, cleanup, makeAudio, sql, startServer, tmpDir, waitFor } from './lib.mjs';
 
 let dir;
 let srv;
@@ -15,10 +15,21 @@ before(async () => {
   dir = tmpDir('legato-devsession-');
   const dirs = { music: join(dir, 'music'), data: join(dir, 'data') };
   mkdirSync(dirs.music, { recursive: true });
+  makeAudio(join(dirs.music, 'one.mp3'), { seconds: 1 });
   addUser(dirs, 'ann', 'ann pw', { admin: true });
   addUser(dirs, 'bob', 'bob pw');
   srv = await startServer(dirs);
+  const db = join(dirs.data, 'legato.db');
+  await waitFor(() => {
+    try {
+      trackId = sql(db, 'SELECT id FROM tracks');
+    } catch {
+      return false;
+    }
+    return trackId !== '';
+  }, { what: 'the scan' });
 });
+let trackId;
 after(async () => {
   await srv.stop();
   cleanup(dir);
@@ -80,6 +91,20 @@ test('a device session from scanning to ended', async () => {
   assert.equal((await json(ping)).body['subsonic-response'].error.code, 44);
   assert.equal((await json('/api/device/session', bearer(token))).status, 401);
   assert.equal((await json(`/api/sessions/${mine.id}?u=ann&p=ann%20pw`, { method: 'DELETE' })).status, 409);
+});
+
+test('the first stream with a device token moves its session to playing', async () => {
+  const token = await signIn('Speaker');
+  assert.equal((await json('/api/device/session', bearer(token))).body.state, 'ready');
+  // An error (unknown track) does not count; a track that goes out does.
+  await fetch(`${srv.base}/rest/stream?id=999999&apiKey=${encodeURIComponent(token)}&v=1.16.1&c=e2e`);
+  assert.equal((await json('/api/device/session', bearer(token))).body.state, 'ready');
+  const r = await fetch(`${srv.base}/rest/stream?id=${trackId}&apiKey=${encodeURIComponent(token)}&v=1.16.1&c=e2e`);
+  assert.equal(r.status, 200);
+  await r.arrayBuffer();
+  const s = await json('/api/device/session', bearer(token));
+  assert.equal(s.body.state, 'playing');
+  assert.equal(s.body.moves.at(-1).state, 'playing');
 });
 
 test('a device without a name, and bad credentials', async () => {
