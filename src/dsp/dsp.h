@@ -4,7 +4,7 @@
  * resampling, gain and limiting, waveform summaries. This library depends on
  * libc and libm alone. The per-sample formulas live in headers marked LG_HD
  * that the CUDA backend compiles too, so the CPU tests cover the math the GPU
- * runs. Each engineer's part has its own section below.
+ * runs. Each part (loudness, resampling and gain) has its own section below.
  */
 #ifndef LG_DSP_DSP_H
 #define LG_DSP_DSP_H

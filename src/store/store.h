@@ -144,7 +144,7 @@ int lg_store_apikey_add(struct lg_store *s, int64_t user_id, const unsigned char
 int lg_store_apikey_find(struct lg_store *s, const unsigned char hash[32],
                          int64_t *user_id) LG_MUST_CHECK;
 
-/* --- songs (catalogue engineer: store_catalog.c) ---
+/* --- songs (store_catalog.c) ---
  * A song is a track as one user sees it: the track plus that user's
  * annotation. Every reader below takes the user's id and only ever returns
  * that user's stars, ratings and plays. */
@@ -181,7 +181,7 @@ int lg_store_song_get(struct lg_store *s, int64_t user_id, int64_t track_id,
 int lg_store_songs_get(struct lg_store *s, int64_t user_id, const int64_t *ids, size_t n,
                        struct lg_song **out, size_t *n_out) LG_MUST_CHECK;
 
-/* --- catalogue (catalogue engineer: store_catalog.c) ---
+/* --- catalogue (store_catalog.c) ---
  * Albums, artists, genres, album and song lists, search and annotations as
  * the Subsonic API reads and writes them. Readers take the user's id and
  * fill in only that user's annotation fields. Arrays returned through
@@ -592,7 +592,7 @@ int lg_store_play_queue_save(struct lg_store *s, int64_t user_id,
                              const struct lg_play_queue *q) LG_MUST_CHECK;
 
 
-/* --- audio analysis (analysis engineer: store_analysis.c) ---
+/* --- audio analysis (store_analysis.c) ---
  * Loudness, peaks, gating energies and waveform of each track, and loudness
  * and peaks of each album, as library/analysis_bg.c measures them. Values
  * that could not be measured are NAN. */
