@@ -225,7 +225,11 @@ static int poll_row(struct lg_device *d, struct lg_oauth_device *r, const char *
         return rc;
     }
     int interval = r->interval_s;
-    bool fast = r->last_poll_ms > 0 && now - r->last_poll_ms < interval * 1000LL;
+    /* Arrival gaps jitter with the network and the server's own load: a
+     * client that waits the interval after each answer must not be told to
+     * slow down for a poll that arrives a little early. */
+    bool fast =
+        r->last_poll_ms > 0 && now - r->last_poll_ms < interval * 1000LL - LG_DEVICE_POLL_GRACE_MS;
     if (fast)
         interval += LG_DEVICE_SLOWDOWN_S;
     *err = fast ? LG_OAUTH_SLOW_DOWN : LG_OAUTH_AUTHORIZATION_PENDING;

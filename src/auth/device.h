@@ -25,14 +25,15 @@
 
 struct lg_store;
 
-#define LG_DEVICE_EXPIRES_S  600          /* device/user code lifetime */
-#define LG_DEVICE_INTERVAL_S 5            /* initial polling interval */
-#define LG_DEVICE_SLOWDOWN_S 5            /* added to the interval on slow_down */
-#define LG_DEVICE_ACCESS_S   3600         /* access token lifetime */
-#define LG_DEVICE_REFRESH_S  (30 * 86400) /* refresh token lifetime */
-#define LG_DEVICE_TOKEN_LEN  44           /* 43 base64url characters + NUL */
-#define LG_DEVICE_HANDLE_LEN 23           /* 22 base64url characters + NUL */
-#define LG_DEVICE_CODE_LEN   10           /* "XXXX-XXXX" + NUL */
+#define LG_DEVICE_EXPIRES_S     600          /* device/user code lifetime */
+#define LG_DEVICE_INTERVAL_S    5            /* initial polling interval */
+#define LG_DEVICE_POLL_GRACE_MS 500          /* polls this much early are not slow_down */
+#define LG_DEVICE_SLOWDOWN_S    5            /* added to the interval on slow_down */
+#define LG_DEVICE_ACCESS_S      3600         /* access token lifetime */
+#define LG_DEVICE_REFRESH_S     (30 * 86400) /* refresh token lifetime */
+#define LG_DEVICE_TOKEN_LEN     44           /* 43 base64url characters + NUL */
+#define LG_DEVICE_HANDLE_LEN    23           /* 22 base64url characters + NUL */
+#define LG_DEVICE_CODE_LEN      10           /* "XXXX-XXXX" + NUL */
 
 /* Unix time in milliseconds. */
 typedef int64_t lg_device_clock_fn(void *ctx);
