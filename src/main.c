@@ -231,7 +231,9 @@ static int with_auth(struct lg_config *cfg, struct lg_store **store, struct lg_a
     return 0;
 }
 
-static int cmd_user_add(struct lg_config *cfg, int argc, char **argv)
+/* Sets a password for user name: creates the user (create) or replaces the
+ * password. The password is read, asked for or generated (then printed). */
+static int set_password(struct lg_config *cfg, const char *name, int create)
 {
     struct lg_store *store;
     struct lg_auth *auth;
@@ -239,15 +241,25 @@ static int cmd_user_add(struct lg_config *cfg, int argc, char **argv)
         return 1;
     int generated;
     char *pw = obtain_password(&generated);
-    int r = pw ? lg_auth_user_create(auth, argv[0], pw, user_admin, NULL) : LG_EINVAL;
+    int r = LG_EINVAL;
+    if (pw && create)
+        r = lg_auth_user_create(auth, name, pw, user_admin, NULL);
+    else if (pw)
+        r = lg_auth_password_set(auth, name, pw);
     if (r == 0) {
-        printf("created %suser %s\n", user_admin ? "admin " : "", argv[0]);
+        if (create)
+            printf("created %suser %s\n", user_admin ? "admin " : "", name);
+        else
+            printf("changed the password of %s\n", name);
         if (generated)
             printf("password: %s\n", pw);
     } else if (r == LG_EEXIST) {
-        fprintf(stderr, "legato: user %s already exists\n", argv[0]);
+        fprintf(stderr, "legato: user %s already exists\n", name);
+    } else if (r == LG_ENOTFOUND) {
+        fprintf(stderr, "legato: no user %s\n", name);
     } else {
-        fprintf(stderr, "legato: cannot create user %s: %s\n", argv[0],
+        fprintf(stderr, "legato: cannot %s %s: %s\n",
+                create ? "create user" : "change the password of", name,
                 pw ? lg_strerror(r) : "no password given");
     }
     if (pw)
@@ -258,31 +270,14 @@ static int cmd_user_add(struct lg_config *cfg, int argc, char **argv)
     return r == 0 ? 0 : 1;
 }
 
+static int cmd_user_add(struct lg_config *cfg, int argc, char **argv)
+{
+    return set_password(cfg, argv[0], 1);
+}
+
 static int cmd_user_passwd(struct lg_config *cfg, int argc, char **argv)
 {
-    struct lg_store *store;
-    struct lg_auth *auth;
-    if (with_auth(cfg, &store, &auth))
-        return 1;
-    int generated;
-    char *pw = obtain_password(&generated);
-    int r = pw ? lg_auth_password_set(auth, argv[0], pw) : LG_EINVAL;
-    if (r == 0) {
-        printf("changed the password of %s\n", argv[0]);
-        if (generated)
-            printf("password: %s\n", pw);
-    } else if (r == LG_ENOTFOUND) {
-        fprintf(stderr, "legato: no user %s\n", argv[0]);
-    } else {
-        fprintf(stderr, "legato: cannot change the password of %s: %s\n", argv[0],
-                pw ? lg_strerror(r) : "no password given");
-    }
-    if (pw)
-        explicit_bzero(pw, strlen(pw));
-    free(pw);
-    lg_auth_free(auth);
-    lg_store_close(store);
-    return r == 0 ? 0 : 1;
+    return set_password(cfg, argv[0], 0);
 }
 
 static int cmd_user_apikey(struct lg_config *cfg, int argc, char **argv)
