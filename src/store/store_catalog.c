@@ -129,38 +129,6 @@ int lg_store_songs_get(struct lg_store *s, int64_t user_id, const int64_t *ids, 
 
 /* --- collecting rows --- */
 
-typedef int row_read_fn(sqlite3_stmt *st, void *dst);
-typedef void rows_free_fn(void *v, size_t n);
-
-/* Steps st to the end, reading each row into a growing array of elem-sized
- * items, and resets it. On failure nothing is returned and what was read is
- * released with release. */
-static int collect(sqlite3_stmt *st, size_t elem, row_read_fn *read, rows_free_fn *release,
-                   void **out, size_t *n_out)
-{
-    char *v = NULL;
-    size_t n = 0, cap = 0;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (n == cap) {
-            cap = cap ? 2 * cap : 16;
-            v = lg_xrealloc(v, cap * elem);
-        }
-        read(st, v + n * elem);
-        n++;
-    }
-    if (rc != SQLITE_DONE) {
-        int r = lg_store_fail(sqlite3_db_handle(st), sqlite3_sql(st));
-        sqlite3_reset(st);
-        release(v, n);
-        return r;
-    }
-    sqlite3_reset(st);
-    *out = v;
-    *n_out = n;
-    return 0;
-}
-
 static int song_read_any(sqlite3_stmt *st, void *dst)
 {
     return song_read(st, dst);
@@ -174,7 +142,7 @@ static void songs_free_any(void *v, size_t n)
 static int collect_songs(sqlite3_stmt *st, struct lg_song **out, size_t *n_out)
 {
     void *v = NULL;
-    int r = collect(st, sizeof(struct lg_song), song_read_any, songs_free_any, &v, n_out);
+    int r = lg_store_collect(st, sizeof(struct lg_song), song_read_any, songs_free_any, &v, n_out);
     if (r == 0)
         *out = v;
     return r;
@@ -245,7 +213,7 @@ static void albums_free_any(void *v, size_t n)
 static int collect_albums(sqlite3_stmt *st, struct lg_album **out, size_t *n_out)
 {
     void *v = NULL;
-    int r = collect(st, sizeof(struct lg_album), album_read, albums_free_any, &v, n_out);
+    int r = lg_store_collect(st, sizeof(struct lg_album), album_read, albums_free_any, &v, n_out);
     if (r == 0)
         *out = v;
     return r;
@@ -402,7 +370,8 @@ static void artists_free_any(void *v, size_t n)
 static int collect_artists(sqlite3_stmt *st, struct lg_artist **out, size_t *n_out)
 {
     void *v = NULL;
-    int r = collect(st, sizeof(struct lg_artist), artist_read, artists_free_any, &v, n_out);
+    int r =
+        lg_store_collect(st, sizeof(struct lg_artist), artist_read, artists_free_any, &v, n_out);
     if (r == 0)
         *out = v;
     return r;
@@ -512,7 +481,7 @@ int lg_store_genres(struct lg_store *s, struct lg_genre **out, size_t *n_out)
     if (!st)
         return LG_ESTORE;
     void *v = NULL;
-    int r = collect(st, sizeof(struct lg_genre), genre_read, genres_free_any, &v, n_out);
+    int r = lg_store_collect(st, sizeof(struct lg_genre), genre_read, genres_free_any, &v, n_out);
     if (r == 0)
         *out = v;
     return r;
@@ -1058,8 +1027,8 @@ int lg_store_now_playing(struct lg_store *s, int64_t user_id, int64_t now,
     sqlite3_bind_int64(st, 1, user_id);
     sqlite3_bind_int64(st, 2, now);
     void *v = NULL;
-    int r = collect(st, sizeof(struct lg_now_playing), now_playing_read, now_playing_free_any, &v,
-                    n_out);
+    int r = lg_store_collect(st, sizeof(struct lg_now_playing), now_playing_read,
+                             now_playing_free_any, &v, n_out);
     if (r == 0)
         *out = v;
     return r;

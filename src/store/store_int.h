@@ -36,6 +36,17 @@ int lg_store_step_done(sqlite3_stmt *st);
 int lg_store_step_row(sqlite3_stmt *st);
 /* A copy of column i as text, "" for NULL; caller frees. */
 char *lg_store_col_text(sqlite3_stmt *st, int i);
+/* Reads one row of a statement into *dst (an element of a growing array). */
+typedef int lg_store_row_fn(sqlite3_stmt *st, void *dst);
+/* Releases n elements read so far, and the array. */
+typedef void lg_store_rows_free_fn(void *v, size_t n);
+/* Steps st to the end, reading each row with read into a growing array of
+ * elem-sized items, and resets it. On success *out (caller frees with the
+ * type's _free) and *n_out are written; on failure what was read is released
+ * with release and LG_ESTORE is returned. */
+int lg_store_collect(sqlite3_stmt *st, size_t elem, lg_store_row_fn *read,
+                     lg_store_rows_free_fn *release, void **out, size_t *n_out) LG_MUST_CHECK;
+
 /* Logs db's last error with what and returns LG_ESTORE. */
 int lg_store_fail(sqlite3 *db, const char *what);
 

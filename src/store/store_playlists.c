@@ -212,6 +212,17 @@ static void read_playlist(sqlite3_stmt *st, struct lg_playlist *p)
     p->cover_album_id = sqlite3_column_int64(st, 11);
 }
 
+static int playlist_row(sqlite3_stmt *st, void *dst)
+{
+    read_playlist(st, dst);
+    return 0;
+}
+
+static void playlists_release(void *v, size_t n)
+{
+    lg_playlists_free(v, n);
+}
+
 int lg_store_playlists_list(struct lg_store *s, int64_t user_id, struct lg_playlist **out,
                             size_t *n_out)
 {
@@ -219,25 +230,12 @@ int lg_store_playlists_list(struct lg_store *s, int64_t user_id, struct lg_playl
     if (!st)
         return LG_ESTORE;
     sqlite3_bind_int64(st, 1, user_id);
-    struct lg_playlist *v = NULL;
-    size_t n = 0, cap = 0;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (n == cap) {
-            cap = cap ? cap * 2 : 16;
-            v = lg_xrealloc(v, cap * sizeof(*v));
-        }
-        read_playlist(st, &v[n++]);
-    }
-    int r = rc == SQLITE_DONE ? 0 : lg_store_fail(sqlite3_db_handle(st), "listing playlists");
-    sqlite3_reset(st);
-    if (r < 0) {
-        lg_playlists_free(v, n);
-        return r;
-    }
-    *out = v;
-    *n_out = n;
-    return 0;
+    void *v;
+    int r = lg_store_collect(st, sizeof(struct lg_playlist), playlist_row, playlists_release, &v,
+                             n_out);
+    if (r == 0)
+        *out = v;
+    return r;
 }
 
 int lg_store_playlist_get(struct lg_store *s, int64_t user_id, bool admin, int64_t id,
@@ -413,31 +411,30 @@ void lg_playlist_sources_free(struct lg_playlist_source *v, size_t n)
     free(v);
 }
 
+static int source_row(sqlite3_stmt *st, void *dst)
+{
+    *(struct lg_playlist_source *)dst =
+        (struct lg_playlist_source){ sqlite3_column_int64(st, 0), lg_store_col_text(st, 1),
+                                     sqlite3_column_int64(st, 2) };
+    return 0;
+}
+
+static void sources_release(void *v, size_t n)
+{
+    lg_playlist_sources_free(v, n);
+}
+
 int lg_store_playlist_sources(struct lg_store *s, struct lg_playlist_source **out, size_t *n_out)
 {
     sqlite3_stmt *st = lg_store_stmt(s, sql_pl_sources);
     if (!st)
         return LG_ESTORE;
-    struct lg_playlist_source *v = NULL;
-    size_t n = 0, cap = 0;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (n == cap) {
-            cap = cap ? cap * 2 : 16;
-            v = lg_xrealloc(v, cap * sizeof(*v));
-        }
-        v[n++] = (struct lg_playlist_source){ sqlite3_column_int64(st, 0), lg_store_col_text(st, 1),
-                                              sqlite3_column_int64(st, 2) };
-    }
-    int r = rc == SQLITE_DONE ? 0 : lg_store_fail(sqlite3_db_handle(st), "listing M3U playlists");
-    sqlite3_reset(st);
-    if (r < 0) {
-        lg_playlist_sources_free(v, n);
-        return r;
-    }
-    *out = v;
-    *n_out = n;
-    return 0;
+    void *v;
+    int r = lg_store_collect(st, sizeof(struct lg_playlist_source), source_row, sources_release, &v,
+                             n_out);
+    if (r == 0)
+        *out = v;
+    return r;
 }
 
 /* Finds the playlist imported from path: 0 with *id, owner and name, or
@@ -575,6 +572,20 @@ void lg_bookmarks_free(struct lg_bookmark *v, size_t n)
     free(v);
 }
 
+static int bookmark_row(sqlite3_stmt *st, void *dst)
+{
+    *(struct lg_bookmark *)dst =
+        (struct lg_bookmark){ sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1),
+                              lg_store_col_text(st, 2), sqlite3_column_int64(st, 3),
+                              sqlite3_column_int64(st, 4) };
+    return 0;
+}
+
+static void bookmarks_release(void *v, size_t n)
+{
+    lg_bookmarks_free(v, n);
+}
+
 int lg_store_bookmarks_list(struct lg_store *s, int64_t user_id, struct lg_bookmark **out,
                             size_t *n_out)
 {
@@ -582,27 +593,12 @@ int lg_store_bookmarks_list(struct lg_store *s, int64_t user_id, struct lg_bookm
     if (!st)
         return LG_ESTORE;
     sqlite3_bind_int64(st, 1, user_id);
-    struct lg_bookmark *v = NULL;
-    size_t n = 0, cap = 0;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (n == cap) {
-            cap = cap ? cap * 2 : 16;
-            v = lg_xrealloc(v, cap * sizeof(*v));
-        }
-        v[n++] = (struct lg_bookmark){ sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1),
-                                       lg_store_col_text(st, 2), sqlite3_column_int64(st, 3),
-                                       sqlite3_column_int64(st, 4) };
-    }
-    int r = rc == SQLITE_DONE ? 0 : lg_store_fail(sqlite3_db_handle(st), "listing bookmarks");
-    sqlite3_reset(st);
-    if (r < 0) {
-        lg_bookmarks_free(v, n);
-        return r;
-    }
-    *out = v;
-    *n_out = n;
-    return 0;
+    void *v;
+    int r = lg_store_collect(st, sizeof(struct lg_bookmark), bookmark_row, bookmarks_release, &v,
+                             n_out);
+    if (r == 0)
+        *out = v;
+    return r;
 }
 
 int lg_store_bookmark_set(struct lg_store *s, int64_t user_id, int64_t track_id,

@@ -320,6 +320,32 @@ static sqlite3_stmt *stmt(struct lg_store *s, enum stmt_id id)
 }
 
 /* Steps a statement that returns no row (or whose rows are ignored). */
+int lg_store_collect(sqlite3_stmt *st, size_t elem, lg_store_row_fn *read,
+                     lg_store_rows_free_fn *release, void **out, size_t *n_out)
+{
+    char *v = NULL;
+    size_t n = 0, cap = 0;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (n == cap) {
+            cap = cap ? 2 * cap : 16;
+            v = lg_xrealloc(v, cap * elem);
+        }
+        read(st, v + n * elem);
+        n++;
+    }
+    if (rc != SQLITE_DONE) {
+        int r = lg_store_fail(sqlite3_db_handle(st), sqlite3_sql(st));
+        sqlite3_reset(st);
+        release(v, n);
+        return r;
+    }
+    sqlite3_reset(st);
+    *out = v;
+    *n_out = n;
+    return 0;
+}
+
 int lg_store_step_done(sqlite3_stmt *st)
 {
     int rc = sqlite3_step(st);
