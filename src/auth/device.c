@@ -37,6 +37,7 @@ void lg_device_init(struct lg_device *d, struct lg_store *s)
     memset(d, 0, sizeof(*d));
     d->store = s;
     d->idle_s = LG_DEVICE_IDLE_S;
+    d->code_ttl_s = LG_DEVICE_EXPIRES_S;
 }
 
 static const char *const state_names[LG_DEV_NSTATES] = {
@@ -131,7 +132,7 @@ int lg_device_authorize(struct lg_device *d, const char *client_id, const char *
         .name = (char *)name,
         .ip = (char *)ip,
         .created_ms = now,
-        .expires_ms = now + LG_DEVICE_EXPIRES_S * 1000LL,
+        .expires_ms = now + d->code_ttl_s * 1000LL,
         .interval_s = LG_DEVICE_INTERVAL_S,
     };
     int rc = LG_EEXIST;
@@ -147,7 +148,7 @@ int lg_device_authorize(struct lg_device *d, const char *client_id, const char *
     if (rc < 0)
         return rc;
     snprintf(out->user_code, sizeof(out->user_code), "%.4s-%.4s", code, code + 4);
-    out->expires_in = LG_DEVICE_EXPIRES_S;
+    out->expires_in = d->code_ttl_s;
     out->interval = LG_DEVICE_INTERVAL_S;
     return 0;
 }

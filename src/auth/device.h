@@ -44,7 +44,8 @@ struct lg_device {
     struct lg_store *store;    /* borrowed */
     lg_device_clock_fn *clock; /* NULL: the real clock (CLOCK_REALTIME) */
     void *clock_ctx;
-    int idle_s; /* heartbeat timeout of playing/checking sessions; 0: never */
+    int idle_s;     /* heartbeat timeout of playing/checking sessions; 0: never */
+    int code_ttl_s; /* device and user code lifetime */
 };
 
 /* Device session states; the moves allowed between them are

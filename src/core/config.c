@@ -56,6 +56,10 @@ static const struct key keys[] = {
       "failed logins allowed per minute per IP address and per user" },
     { "replaygain_target", "LEGATO_REPLAYGAIN_TARGET", T_INT, OFF(replaygain_target_lufs), "-18",
       -40, -5, "target loudness in LUFS of the ReplayGain values reported to players" },
+    { "device_code_ttl", "LEGATO_DEVICE_CODE_TTL", T_INT, OFF(device_code_ttl_s), "600", 60, 1800,
+      "seconds a device sign-in code (user code, QR code) stays valid" },
+    { "device_idle", "LEGATO_DEVICE_IDLE", T_INT, OFF(device_idle_s), "300", 0, 86400,
+      "seconds without a heartbeat after which a playing device's session ends, 0 never" },
 };
 
 /* Index LG_CONFIG_N_KEYS - 1 is --config itself, which is not a table row. */

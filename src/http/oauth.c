@@ -7,12 +7,14 @@
  * error_description}, status 400, 401 for invalid_client.
  *
  * Guessing user codes: only an authenticated user can submit one, and each
- * unknown code counts a failure against the client's IP (APPROVE_IP_PER_MIN
- * a minute) and against everyone (APPROVE_GLOBAL_PER_MIN a minute); beyond
- * either, /api/device/approve answers 429. Arithmetic: a code lives 10 min,
- * so at the global limit at most 20 * 10 = 200 guesses meet it; with N live
+ * unknown code counts a failure against the client's sign-in session (its
+ * web session, or its user for the API: APPROVE_SESSION_PER_MIN a minute),
+ * its IP (APPROVE_IP_PER_MIN) and everyone (APPROVE_GLOBAL_PER_MIN); beyond
+ * any, the entry answers 429. Arithmetic: a code lives 10 min by default, so
+ * at the global limit at most 20 * 10 = 200 guesses meet it; with N live
  * codes among 20^8 = 2.56e10, P(any guessed) <= 200 N / 2.56e10 = 7.8e-9 N,
- * below one in a million while fewer than 128 codes are live at once.
+ * below one in a million while fewer than 128 codes are live at once (at the
+ * longest lifetime allowed, 30 min: fewer than 42).
  */
 #include "http/oauth.h"
 
@@ -38,39 +40,56 @@
 
 static const struct lg_log oauth_log = { "http/oauth" };
 
-enum { APPROVE_IP_PER_MIN = 10, APPROVE_GLOBAL_PER_MIN = 20, PUBLIC_MAX = 512 };
+enum {
+    APPROVE_SESSION_PER_MIN = 5,
+    APPROVE_IP_PER_MIN = 10,
+    APPROVE_GLOBAL_PER_MIN = 20,
+    PUBLIC_MAX = 512,
+};
 
 static const char device_code_grant[] = "urn:ietf:params:oauth:grant-type:device_code";
 
-static struct lg_ratelimit *guess_ip, *guess_all;
+static struct lg_ratelimit *guess_session, *guess_ip, *guess_all;
 static pthread_once_t guess_once = PTHREAD_ONCE_INIT;
 
 static void guess_init(void)
 {
+    guess_session = lg_ratelimit_new(APPROVE_SESSION_PER_MIN, 4096);
     guess_ip = lg_ratelimit_new(APPROVE_IP_PER_MIN, 4096);
     guess_all = lg_ratelimit_new(APPROVE_GLOBAL_PER_MIN, 8);
 }
-
 
 static int64_t mono_us(void)
 {
     return lg_http_now_ns() / 1000;
 }
 
-bool lg_oauth_guess_limited(const struct lg_req *r)
+bool lg_oauth_guess_limited(const struct lg_req *r, const char *session)
 {
     pthread_once(&guess_once, guess_init);
     int64_t now = mono_us();
-    return lg_ratelimit_limited(guess_ip, "ip", r->ip, now) ||
+    return lg_ratelimit_limited(guess_session, "session", session, now) ||
+           lg_ratelimit_limited(guess_ip, "ip", r->ip, now) ||
            lg_ratelimit_limited(guess_all, "all", "all", now);
 }
 
-void lg_oauth_guess_failed(const struct lg_req *r)
+void lg_oauth_guess_failed(const struct lg_req *r, const char *session)
 {
     pthread_once(&guess_once, guess_init);
     int64_t now = mono_us();
+    lg_ratelimit_fail(guess_session, "session", session, now);
     lg_ratelimit_fail(guess_ip, "ip", r->ip, now);
     lg_ratelimit_fail(guess_all, "all", "all", now);
+}
+
+void lg_oauth_device(const struct lg_req *r, struct lg_device *d)
+{
+    lg_device_init(d, r->http->deps.store);
+    const struct lg_config *cfg = r->http->deps.cfg;
+    if (cfg && cfg->device_code_ttl_s > 0) { /* a loaded configuration */
+        d->code_ttl_s = (int)cfg->device_code_ttl_s;
+        d->idle_s = (int)cfg->device_idle_s;
+    }
 }
 
 bool lg_oauth_is_route(const char *path)
@@ -277,13 +296,15 @@ static enum MHD_Result approve(struct lg_req *r, struct lg_device *d)
     if (!given(code) || !ap || (strcmp(ap, "true") != 0 && strcmp(ap, "false") != 0))
         return api_error(r, MHD_HTTP_BAD_REQUEST, "invalid_request",
                          "user_code or h, and approve=true|false, are required");
-    if (lg_oauth_guess_limited(r))
+    char who[sizeof(p.name) + 8];
+    snprintf(who, sizeof(who), "user:%s", p.name);
+    if (lg_oauth_guess_limited(r, who))
         return api_error(r, MHD_HTTP_TOO_MANY_REQUESTS, "too_many_attempts",
                          "too many wrong codes; try again in a minute");
     bool yes = strcmp(ap, "true") == 0;
     rc = lg_device_approve(d, code, p.user_id, yes);
     if (rc == LG_ENOTFOUND) {
-        lg_oauth_guess_failed(r);
+        lg_oauth_guess_failed(r, who);
         return api_error(r, MHD_HTTP_NOT_FOUND, "not_found",
                          "no pending request with this code (wrong, expired or decided)");
     }
@@ -431,7 +452,7 @@ enum MHD_Result lg_oauth_route(struct lg_req *r)
     if (!r->http->deps.store)
         return server_error(r, true);
     struct lg_device d;
-    lg_device_init(&d, r->http->deps.store);
+    lg_oauth_device(r, &d);
     if (strncmp(r->path, "/api/sessions", 13) == 0) {
         if (r->path[13] == '\0' && strcmp(r->method, "GET") != 0)
             return method_not_allowed(r, "GET");
@@ -460,7 +481,7 @@ enum MHD_Result lg_oauth_route(struct lg_req *r)
 void lg_oauth_note_stream(struct lg_req *r, const char *token)
 {
     struct lg_device d;
-    lg_device_init(&d, r->http->deps.store);
+    lg_oauth_device(r, &d);
     int rc = lg_device_heartbeat(&d, token, true);
     if (rc == LG_ESTORE)
         lg_log(&oauth_log, LG_LOG_WARN, "cannot record a device's stream");
@@ -471,7 +492,7 @@ int lg_oauth_api_key(struct lg_req *r, const char *tok, struct lg_principal *out
     if (!r->http->deps.store)
         return LG_EAUTH;
     struct lg_device d;
-    lg_device_init(&d, r->http->deps.store);
+    lg_oauth_device(r, &d);
     int64_t uid = 0;
     int rc = lg_device_token_user(&d, tok, &uid);
     if (rc < 0)

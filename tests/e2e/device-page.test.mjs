@@ -13,12 +13,13 @@ import { join } from 'node:path';
 import { addUser, cleanup, startServer, tmpDir } from './lib.mjs';
 
 let dir;
+let dirs;
 let srv;
 const EVIL = '<script>alert(1)</script>';
 
 before(async () => {
   dir = tmpDir('legato-devpage-');
-  const dirs = { music: join(dir, 'music'), data: join(dir, 'data') };
+  dirs = { music: join(dir, 'music'), data: join(dir, 'data') };
   mkdirSync(dirs.music);
   addUser(dirs, 'ann', 'secret-pw', { admin: true });
   srv = await startServer(dirs);
@@ -29,11 +30,11 @@ after(async () => {
 });
 
 const form = (o) => new URLSearchParams(o).toString();
-async function req(path, { method = 'GET', body, cookie } = {}) {
+async function req(path, { method = 'GET', body, cookie, base = srv.base } = {}) {
   const headers = {};
   if (body) headers['content-type'] = 'application/x-www-form-urlencoded';
   if (cookie) headers.cookie = cookie;
-  const r = await fetch(`${srv.base}${path}`, {
+  const r = await fetch(`${base}${path}`, {
     method, headers, body: body && form(body), redirect: 'manual',
   });
   return { status: r.status, headers: r.headers, text: await r.text() };
@@ -45,8 +46,9 @@ async function authorize(name = EVIL) {
   return JSON.parse(r.text);
 }
 const handleOf = (a) => new URL(a.verification_uri_complete).searchParams.get('h');
-async function login(query, user = 'ann', password = 'secret-pw') {
-  return req('/device/login', { method: 'POST', body: { ...query, username: user, password } });
+async function login(query, user = 'ann', password = 'secret-pw', base = srv.base) {
+  return req('/device/login',
+    { method: 'POST', body: { ...query, username: user, password }, base });
 }
 const cookieOf = (r) => r.headers.get('set-cookie').split(';')[0];
 const csrfOf = (html) => html.match(/name="csrf" value="([^"]+)"/)[1];
@@ -166,19 +168,34 @@ test('wrong password, bogus cookie, methods', async () => {
   assert.equal((await req('/device/decide')).status, 405);
 });
 
-// Last in this file: it uses up this address's allowance of wrong codes.
-test('guessing typed codes on the page is limited (429)', async () => {
-  const cookie = cookieOf(await login({}));
-  const letters = 'BCDFGHJKLMNPQRSTVWXZ';
-  const statuses = [];
-  for (let i = 0; i < 12; i++) {
-    const guess = `ZZZZ-ZZ${letters[i]}${letters[i + 1]}`;
-    statuses.push((await req(`/device?code=${guess}`, { cookie })).status);
+// On a server of its own, so that the limits start from zero.
+test('guessing typed codes is limited per session, then per address (429)', async () => {
+  const fresh = await startServer(dirs);
+  try {
+    const { base } = fresh;
+    const letters = 'BCDFGHJKLMNPQRSTVWXZ';
+    let n = 0;
+    const guesses = async (count) => {
+      const cookie = cookieOf(await login({}, 'ann', 'secret-pw', base));
+      const statuses = [];
+      for (let i = 0; i < count; i++, n++) {
+        const guess = `ZZZZ-Z${letters[n % 20]}${letters[(n + 3) % 20]}${letters[(n + 7) % 20]}`;
+        statuses.push((await req(`/device?code=${guess}`, { cookie, base })).status);
+      }
+      return { cookie, statuses };
+    };
+    // Five wrong codes a minute per sign-in session.
+    assert.deepEqual((await guesses(7)).statuses, [404, 404, 404, 404, 404, 429, 429]);
+    // A new session from the same address gets five more: ten per address.
+    assert.deepEqual((await guesses(7)).statuses, [404, 404, 404, 404, 404, 429, 429]);
+    const { cookie, statuses } = await guesses(1);
+    assert.deepEqual(statuses, [429]);
+    // Also for a code that exists: the limit comes first.
+    const a = await req('/oauth/device_authorization',
+      { method: 'POST', body: { client_id: 'e2e-tv', device_name: 'Hall TV' }, base });
+    const code = JSON.parse(a.text).user_code;
+    assert.equal((await req(`/device?code=${code}`, { cookie, base })).status, 429);
+  } finally {
+    await fresh.stop();
   }
-  assert.ok(statuses.slice(0, 8).every((s) => s === 404), statuses.join(' '));
-  assert.equal(statuses.at(-1), 429, statuses.join(' '));
-  // Also for a code that exists: the limit comes first.
-  const a = await authorize('Hall TV');
-  const r = await req(`/device?code=${a.user_code}`, { cookie });
-  assert.equal(r.status, 429);
 });
