@@ -8,6 +8,8 @@
 #ifndef LG_STORE_STORE_INT_H
 #define LG_STORE_STORE_INT_H
 
+#include <stdbool.h>
+
 #include <sqlite3.h>
 
 #include "store/store.h"
@@ -28,6 +30,12 @@
 /* The statement for sql on this thread's connection, reset and with its
  * bindings cleared; NULL on failure (logged). */
 sqlite3_stmt *lg_store_stmt(struct lg_store *s, const char *sql);
+/* Durability of the calling thread's later commits: lazy (synchronous =
+ * NORMAL: a commit is not fsynced, so a power loss, never a crash, may undo
+ * the last ones; the database stays consistent) for bookkeeping that costs
+ * nothing to lose, such as poll and heartbeat times; otherwise durable
+ * (FULL), the default, which every function must restore. 0 or LG_ESTORE. */
+int lg_store_lazy(struct lg_store *s, bool lazy);
 /* Steps a statement that returns no row (or whose rows are ignored) and resets
  * it. 0, LG_EEXIST on a constraint violation, or LG_ESTORE. */
 int lg_store_step_done(sqlite3_stmt *st);

@@ -72,9 +72,22 @@ static int run(struct lg_store *s, sqlite3_stmt *st, bool want_change)
     return rc;
 }
 
-int lg_store_oauth_device_add(struct lg_store *s, const unsigned char code_hash[32],
-                              const unsigned char handle_hash[32], const struct lg_oauth_device *d,
-                              int64_t now_ms, int64_t *id_out)
+/* st run without an fsync of its own (lg_store_lazy): for the times of
+ * polls and heartbeats, which a power loss may lose at no cost. */
+static int run_lazy(struct lg_store *s, sqlite3_stmt *st)
+{
+    int rc = lg_store_lazy(s, true);
+    if (rc == 0)
+        rc = run(s, st, false);
+    else
+        sqlite3_reset(st);
+    int back = lg_store_lazy(s, false);
+    return rc < 0 ? rc : back;
+}
+
+static int device_add(struct lg_store *s, const unsigned char code_hash[32],
+                      const unsigned char handle_hash[32], const struct lg_oauth_device *d,
+                      int64_t now_ms, int64_t *id_out)
 {
     sqlite3_stmt *st = lg_store_stmt(s, purge_sql);
     if (!st)
@@ -97,6 +110,19 @@ int lg_store_oauth_device_add(struct lg_store *s, const unsigned char code_hash[
     if (rc == 0 && id_out)
         *id_out = sqlite3_last_insert_rowid(sqlite3_db_handle(st));
     return rc;
+}
+
+int lg_store_oauth_device_add(struct lg_store *s, const unsigned char code_hash[32],
+                              const unsigned char handle_hash[32], const struct lg_oauth_device *d,
+                              int64_t now_ms, int64_t *id_out)
+{
+    /* A pending request lost to a power cut costs the device a new code; no
+     * fsync of its own (lg_store_lazy). */
+    int rc = lg_store_lazy(s, true);
+    if (rc == 0)
+        rc = device_add(s, code_hash, handle_hash, d, now_ms, id_out);
+    int back = lg_store_lazy(s, false);
+    return rc < 0 ? rc : back;
 }
 
 static void device_read_cols(sqlite3_stmt *st, struct lg_oauth_device *out)
@@ -174,7 +200,7 @@ int lg_store_oauth_device_polled(struct lg_store *s, int64_t id, int64_t now_ms,
     sqlite3_bind_int64(st, 1, id);
     sqlite3_bind_int64(st, 2, now_ms);
     sqlite3_bind_int(st, 3, interval_s);
-    return run(s, st, false);
+    return run_lazy(s, st);
 }
 
 int lg_store_oauth_device_move(struct lg_store *s, int64_t id, int from, int to, int64_t user_id)
@@ -324,7 +350,7 @@ int lg_store_oauth_seen(struct lg_store *s, int64_t id, int64_t now_ms)
         return LG_ESTORE;
     sqlite3_bind_int64(st, 1, id);
     sqlite3_bind_int64(st, 2, now_ms);
-    return run(s, st, false);
+    return run_lazy(s, st);
 }
 
 int lg_store_oauth_moves(struct lg_store *s, int64_t id, struct lg_device_move **out, size_t *n_out)

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <pthread.h>
 #include <sys/stat.h>
@@ -34,6 +35,8 @@ enum stmt_id {
     S_BEGIN,
     S_COMMIT,
     S_ROLLBACK,
+    S_SYNC_NORMAL,
+    S_SYNC_FULL,
     S_META_GET,
     S_META_SET,
     S_TRACK_GET,
@@ -71,6 +74,8 @@ static const char *const stmt_sql[S_COUNT_] = {
     [S_BEGIN] = "BEGIN IMMEDIATE",
     [S_COMMIT] = "COMMIT",
     [S_ROLLBACK] = "ROLLBACK",
+    [S_SYNC_NORMAL] = "PRAGMA synchronous = NORMAL",
+    [S_SYNC_FULL] = "PRAGMA synchronous = FULL",
     [S_META_GET] = "SELECT value FROM meta WHERE key = ?1",
     [S_META_SET] = "INSERT INTO meta(key, value) VALUES (?1, ?2) "
                    "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
@@ -225,6 +230,27 @@ static int exec(sqlite3 *db, const char *sql)
     return 0;
 }
 
+/* Waits for another connection's write lock. SQLite's own busy handler
+ * sleeps 1, 2, 5, 10... ms between tries, which turns a lock held for a
+ * millisecond (one fsync) into a wait of several: here a waiter retries
+ * every 50 us for its first 10 ms, then every millisecond, and gives up
+ * after about BUSY_MS. */
+enum { BUSY_MS = 15000, BUSY_FAST_TRIES = 200, BUSY_FAST_US = 50 };
+
+static int busy_wait(void *ctx, int tries)
+{
+    (void)ctx;
+    int64_t waited_us = tries < BUSY_FAST_TRIES ? (int64_t)tries * BUSY_FAST_US
+                                                : (int64_t)BUSY_FAST_TRIES * BUSY_FAST_US +
+                                                      (int64_t)(tries - BUSY_FAST_TRIES) * 1000;
+    if (waited_us >= (int64_t)BUSY_MS * 1000)
+        return 0;
+    long ns = tries < BUSY_FAST_TRIES ? BUSY_FAST_US * 1000L : 1000000L;
+    struct timespec ts = { 0, ns };
+    nanosleep(&ts, NULL);
+    return 1;
+}
+
 static int conn_open(const char *path, sqlite3 **out)
 {
     sqlite3 *db = NULL;
@@ -234,7 +260,7 @@ static int conn_open(const char *path, sqlite3 **out)
         sqlite3_close_v2(db);
         return r;
     }
-    sqlite3_busy_timeout(db, 15000);
+    sqlite3_busy_handler(db, busy_wait, NULL);
     /* WAL lets readers run beside the writer; FULL makes a commit durable when
      * it returns, which user writes (accounts, playlists, stars) rely on. */
     int r = exec(db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; "
@@ -517,6 +543,12 @@ int lg_store_commit(struct lg_store *s)
     if (r < 0)
         lg_store_rollback(s);
     return r;
+}
+
+int lg_store_lazy(struct lg_store *s, bool lazy)
+{
+    sqlite3_stmt *st = stmt(s, lazy ? S_SYNC_NORMAL : S_SYNC_FULL);
+    return st ? lg_store_step_done(st) : LG_ESTORE;
 }
 
 void lg_store_rollback(struct lg_store *s)

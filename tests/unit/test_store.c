@@ -1,13 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Unit tests of the SQLite store: migrations, track upsert with stable ids,
- * album grouping, pruning, users and API keys, and per-thread connections.
+ * album grouping, pruning, users and API keys, per-thread connections,
+ * writers contending for the write lock, and lazy durability.
  */
+#include <stdio.h>
 #include <stdlib.h>
 
 #include <pthread.h>
 
 #include "store/store.h"
+#include "store/store_int.h"
 
 #include "harness.h"
 
@@ -227,6 +230,55 @@ LG_TEST(threads_have_own_connections)
     lg_store_close(s);
 }
 
+static void *writer(void *arg)
+{
+    struct lg_store *s = arg;
+    for (int i = 0; i < 100; i++) {
+        char key[64];
+        snprintf(key, sizeof(key), "w%p-%d", (void *)&key, i);
+        if (lg_store_meta_set(s, key, "v") < 0)
+            return (void *)1;
+    }
+    return NULL;
+}
+
+/* Eight threads, each on its own connection, write at once: every write
+ * waits for the lock and none fails with SQLITE_BUSY. */
+LG_TEST(contending_writers)
+{
+    struct lg_store *s = open_fresh("writers");
+    pthread_t th[8];
+    for (int i = 0; i < 8; i++)
+        pthread_create(&th[i], NULL, writer, s);
+    for (int i = 0; i < 8; i++) {
+        void *bad;
+        pthread_join(th[i], &bad);
+        CHECK(bad == NULL);
+    }
+    lg_store_close(s);
+}
+
+static int synchronous(struct lg_store *s)
+{
+    sqlite3_stmt *st = lg_store_stmt(s, "PRAGMA synchronous");
+    int v = -1;
+    if (st && sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int(st, 0);
+    sqlite3_reset(st);
+    return v;
+}
+
+LG_TEST(lazy_durability)
+{
+    struct lg_store *s = open_fresh("lazy");
+    CHECK_INT(synchronous(s), 2); /* FULL */
+    CHECK_INT(lg_store_lazy(s, true), 0);
+    CHECK_INT(synchronous(s), 1); /* NORMAL */
+    CHECK_INT(lg_store_lazy(s, false), 0);
+    CHECK_INT(synchronous(s), 2);
+    lg_store_close(s);
+}
+
 LG_TEST(newer_schema_refused)
 {
     struct lg_store *s = open_fresh("newer");
@@ -243,4 +295,5 @@ LG_TEST(newer_schema_refused)
 
 LG_TEST_MAIN(LG_CASE(setup), LG_CASE(migrations), LG_CASE(track_upsert_stable_ids),
              LG_CASE(grouping), LG_CASE(rollback_keeps_nothing), LG_CASE(users_and_keys),
-             LG_CASE(threads_have_own_connections), LG_CASE(newer_schema_refused))
+             LG_CASE(threads_have_own_connections), LG_CASE(contending_writers),
+             LG_CASE(lazy_durability), LG_CASE(newer_schema_refused))
