@@ -41,6 +41,7 @@ bench: build
 	-@bench/api
 	-@bench/dsp
 	-@bench/device
+	-@bench/transcode
 
 clean:
 	rm -rf $(BUILD) $(TESTBUILD) $(LINTBUILD)

@@ -16,17 +16,23 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <dirent.h>
 #include <jansson.h>
 #include <termios.h>
 
 #include "auth/auth.h"
 #include "auth/qr.h"
+#include "core/buf.h"
 #include "core/config.h"
 #include "core/log.h"
+#include "dsp/dsp.h"
 #include "http/device_client.h"
 #include "http/http.h"
 #include "library/library.h"
+#include "media/media.h"
+#include "prof/prof.h"
 #include "store/store.h"
+#include "stream/stream.h"
 
 #include "lg_build.h"
 
@@ -476,6 +482,231 @@ static int cmd_analyze(struct lg_config *cfg, int argc, char **argv)
     return failed ? 1 : 0;
 }
 
+/* --- transcode --- */
+
+static const char *tc_format, *tc_bitrate, *tc_normalize = "off", *tc_target, *tc_offset,
+                                           *tc_complexity;
+
+static const struct opt transcode_opts[] = {
+    { "format", NULL, &tc_format },
+    { "bitrate", NULL, &tc_bitrate },
+    { "normalize", NULL, &tc_normalize },
+    { "target", NULL, &tc_target },
+    { "offset", NULL, &tc_offset },
+    { "complexity", NULL, &tc_complexity },
+    { NULL, NULL, NULL },
+};
+
+/* A number option within [lo, hi]; def when absent. */
+static int number_opt(const char *name, const char *v, double lo, double hi, double def,
+                      double *out)
+{
+    *out = def;
+    if (!v)
+        return 0;
+    char *end;
+    double d = strtod(v, &end);
+    if (end == v || *end || !isfinite(d) || d < lo || d > hi)
+        return usage_error("--%s must be a number from %g to %g", name, lo, hi);
+    *out = d;
+    return 0;
+}
+
+/* The audio files in path's folder, path among them: the album. */
+static size_t album_files(const char *path, char ***out)
+{
+    const char *slash = strrchr(path, '/');
+    char *dir = !slash ? lg_xstrdup(".")
+                       : lg_xasprintf("%.*s", (int)(slash == path ? 1 : slash - path), path);
+    size_t n = 0;
+    char **v = NULL;
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        if (e->d_name[0] == '.' || !lg_media_is_audio_name(e->d_name))
+            continue;
+        v = lg_xrealloc(v, (n + 1) * sizeof(*v));
+        v[n++] = lg_xasprintf("%s/%s", dir, e->d_name);
+    }
+    if (d)
+        closedir(d);
+    free(dir);
+    *out = v;
+    return n;
+}
+
+/* The gain of --normalize track|album to the target loudness. */
+static int normalize_gain(const char *in, bool album, double target, double *gain_db)
+{
+    char **files = NULL;
+    size_t n = album ? album_files(in, &files) : 0;
+    if (!album || n == 0) {
+        files = lg_xrealloc(files, sizeof(*files));
+        files[0] = lg_xstrdup(in);
+        n = 1;
+    }
+    struct lg_analysis *res = lg_xcalloc(n, sizeof(*res));
+    int *status = lg_xcalloc(n, sizeof(*status));
+    char(*errs)[160] = lg_xcalloc(n, sizeof(*errs));
+    int r = lg_analyze_files((const char *const *)files, n, 0, res, status, errs);
+    struct lg_analysis a = { 0 };
+    if (r == 0 && n > 1)
+        r = lg_analyze_album(res, n, &a);
+    else if (r == 0)
+        r = status[0];
+    if (r == 0) {
+        const struct lg_analysis *m = n > 1 ? &a : &res[0];
+        *gain_db = isfinite(m->integrated_lufs)
+                       ? lg_replaygain_db(m->integrated_lufs, m->true_peak_dbtp, target, -1.0, 1)
+                       : 0; /* silence: nothing to bring up */
+    } else {
+        fprintf(stderr, "legato: cannot measure %s: %s\n", in,
+                errs[0][0] ? errs[0] : lg_strerror(r));
+    }
+    for (size_t i = 0; i < n; i++) {
+        lg_analysis_free(&res[i]);
+        free(files[i]);
+    }
+    free(files);
+    free(res);
+    free(status);
+    free(errs);
+    return r;
+}
+
+static int cmd_transcode(struct lg_config *cfg, int argc, char **argv)
+{
+    (void)cfg, (void)argc;
+    const char *in = argv[0], *out = argv[1];
+    const char *fmt = tc_format;
+    if (!fmt) {
+        const char *dot = strrchr(out, '.');
+        fmt = dot && !strchr(dot, '/') ? dot + 1 : NULL;
+    }
+    struct lg_transcode_opts o = { .complexity = -1 };
+    o.format = fmt ? lg_format_parse(fmt) : LG_EINVAL;
+    if (o.format < 0)
+        return usage_error("--format must be opus, mp3, aac, flac or wav%s%s%s",
+                           fmt ? " (not '" : "", fmt ? fmt : "", fmt ? "')" : "");
+    double kbps, target, complexity;
+    int r = number_opt("bitrate", tc_bitrate, 6, 512, 0, &kbps);
+    if (r == 0)
+        r = number_opt("target", tc_target, -40, -5, LG_REPLAYGAIN_TARGET_LUFS, &target);
+    if (r == 0)
+        r = number_opt("offset", tc_offset, 0, 1e7, 0, &o.offset_s);
+    if (r == 0)
+        r = number_opt("complexity", tc_complexity, 0, 10, -1, &complexity);
+    if (r != 0)
+        return r;
+    o.bitrate_kbps = (int)kbps;
+    o.complexity = (int)complexity;
+    bool track = strcmp(tc_normalize, "track") == 0, album = strcmp(tc_normalize, "album") == 0;
+    if (!track && !album && strcmp(tc_normalize, "off") != 0)
+        return usage_error("--normalize must be track, album or off, not '%s'", tc_normalize);
+    if ((track || album) && normalize_gain(in, album, target, &o.gain_db) < 0)
+        return 1;
+    o.limit = track || album;
+    char err[256] = "";
+    r = lg_transcode_file(in, out, &o, err, sizeof(err));
+    if (r < 0) {
+        fprintf(stderr, "legato: %s: %s\n", in, err[0] ? err : lg_strerror(r));
+        return 1;
+    }
+    return 0;
+}
+
+/* --- profile --- */
+
+static const char *pf_trace;
+
+static const struct opt profile_opts[] = {
+    { "format", NULL, &tc_format }, { "bitrate", NULL, &tc_bitrate },
+    { "trace", NULL, &pf_trace },   { "complexity", NULL, &tc_complexity },
+    { NULL, NULL, NULL },
+};
+
+static int discard(void *ctx, const uint8_t *data, size_t len)
+{
+    (void)data;
+    *(int64_t *)ctx += (int64_t)len;
+    return 0;
+}
+
+static int cmd_profile(struct lg_config *cfg, int argc, char **argv)
+{
+    (void)cfg;
+    struct lg_transcode_opts o = { .format = lg_format_parse(tc_format ? tc_format : "opus") };
+    if (o.format < 0)
+        return usage_error("--format must be opus, mp3, aac, flac or wav");
+    double kbps, complexity;
+    int r = number_opt("bitrate", tc_bitrate, 6, 512, 0, &kbps);
+    if (r == 0)
+        r = number_opt("complexity", tc_complexity, 0, 10, -1, &complexity);
+    if (r != 0)
+        return r;
+    o.bitrate_kbps = (int)kbps;
+    o.complexity = (int)complexity;
+    if (pf_trace && lg_prof_trace_start(1000000) < 0) {
+        fprintf(stderr, "legato: a trace is already recording\n");
+        return 1;
+    }
+    lg_prof_thread_name("pipeline");
+    int64_t t0 = lg_prof_now_ns(), bytes = 0;
+    double media = 0;
+    int failed = 0;
+    for (int i = 0; i < argc; i++) {
+        struct lg_transcode *t = NULL;
+        char err[256] = "";
+        r = lg_transcode_open(argv[i], &o, discard, NULL, &bytes, &t, err, sizeof(err));
+        while (r >= 0 && (r = lg_transcode_step(t)) > 0)
+            ;
+        if (r < 0) {
+            fprintf(stderr, "legato: %s: %s\n", argv[i], err[0] ? err : lg_strerror(r));
+            failed = 1;
+        }
+        if (t)
+            media += lg_transcode_media_s(t);
+        lg_transcode_free(t);
+    }
+    double wall = (double)(lg_prof_now_ns() - t0) / 1e9;
+    const char *f = lg_format_name(o.format);
+    printf("%d file(s), %.1f s of audio in %.3f s: %.1fx realtime, %lld bytes of %s\n\n", argc,
+           media, wall, wall > 0 ? media / wall : 0, (long long)bytes, f);
+    printf("%-9s %8s %10s %10s %10s %10s %7s\n", "stage", "calls", "total ms", "mean ms", "p50 ms",
+           "p99 ms", "share");
+    static const char *const stages[] = { "load", "process", "generate" };
+    int worst = 0;
+    double worst_s = -1;
+    for (int i = 0; i < 3; i++) {
+        struct lg_hist *h = lg_prof_stage(stages[i], f, "cpu");
+        uint64_t n = lg_hist_count(h);
+        double sum = lg_hist_sum(h);
+        printf("%-9s %8llu %10.2f %10.3f %10.3f %10.3f %6.1f%%\n", stages[i], (unsigned long long)n,
+               sum * 1e3, n ? sum * 1e3 / (double)n : 0, lg_hist_quantile(h, 0.5) * 1e3,
+               lg_hist_quantile(h, 0.99) * 1e3, wall > 0 ? 100 * sum / wall : 0);
+        if (sum > worst_s) {
+            worst_s = sum;
+            worst = i;
+        }
+    }
+    printf("\nbottleneck: %s (%.0f%% of the wall time)\n", stages[worst],
+           wall > 0 ? 100 * worst_s / wall : 0);
+    if (pf_trace) {
+        struct lg_buf b;
+        lg_buf_init(&b, 1u << 30);
+        r = lg_prof_trace_stop(&b);
+        FILE *out = r == 0 ? fopen(pf_trace, "w") : NULL;
+        if (!out || fwrite(b.data, 1, b.len, out) != b.len || fclose(out) != 0) {
+            fprintf(stderr, "legato: cannot write %s\n", pf_trace);
+            failed = 1;
+        } else {
+            printf("trace: %s (open it in https://ui.perfetto.dev)\n", pf_trace);
+        }
+        lg_buf_free(&b);
+    }
+    return failed;
+}
+
 /* --- device --- */
 
 static const char *device_server, *device_name, *device_out;
@@ -537,6 +768,18 @@ static const struct cmd cmds[] = {
       "object per line: one per file, then {\"file\":\"(album)\",...} for two or more\n"
       "files. --backend cpu|cuda|auto chooses where the DSP runs (cpu only in this build).",
       cmd_analyze, 1, 100000, analyze_opts },
+    { "transcode", "IN OUT",
+      "Run the stream pipeline from file to file: decode IN, resample, normalise and encode to\n"
+      "OUT ('-' for standard output). --format opus|mp3|aac|flac|wav (default: OUT's suffix),\n"
+      "--bitrate KBPS, --normalize track|album|off (album: the files in IN's folder),\n"
+      "--target LUFS (default -18), --offset SECONDS, --complexity 0..10.",
+      cmd_transcode, 2, 2, transcode_opts },
+    { "profile", "FILE...",
+      "Run the stream pipeline over files under the profiler and print, per stage (load,\n"
+      "process, generate): calls, total, mean, p50 and p99 time and share of the wall time,\n"
+      "then the bottleneck. --format F (default opus), --bitrate K, --complexity 0..10,\n"
+      "--trace OUT.json writes a Chrome trace-event file that Perfetto opens.",
+      cmd_profile, 1, 100000, profile_opts },
     /* "device play" and "device logout" before "device": find_cmd takes the first match. */
     { "device play", "ID [-o FILE]", "Stream a track of the signed-in server to FILE (or stdout).",
       cmd_device_play, 1, 1, device_play_opts },

@@ -60,6 +60,8 @@ static const struct key keys[] = {
       "seconds a device sign-in code (user code, QR code) stays valid" },
     { "device_idle", "LEGATO_DEVICE_IDLE", T_INT, OFF(device_idle_s), "300", 0, 86400,
       "seconds without a heartbeat after which a playing device's session ends, 0 never" },
+    { "handoff_ttl", "LEGATO_HANDOFF_TTL", T_INT, OFF(handoff_ttl_s), "300", 10, 3600,
+      "seconds a hand-off link (continue on another device) stays valid" },
 };
 
 /* Index LG_CONFIG_N_KEYS - 1 is --config itself, which is not a table row. */

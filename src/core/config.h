@@ -17,7 +17,7 @@
 
 #include "core/common.h"
 
-enum { LG_CONFIG_N_KEYS = 17 };
+enum { LG_CONFIG_N_KEYS = 18 };
 
 struct lg_config {
     char *music_dir;   /* the library root */
@@ -37,6 +37,7 @@ struct lg_config {
     int64_t replaygain_target_lufs; /* loudness the reported ReplayGain reaches */
     int64_t device_code_ttl_s;      /* lifetime of a device sign-in code */
     int64_t device_idle_s;          /* heartbeat timeout of a playing device, 0: never */
+    int64_t handoff_ttl_s;          /* lifetime of a hand-off link */
 
     /* Private: values given on the command line, by key index. */
     char *flags_[LG_CONFIG_N_KEYS + 1];

@@ -3,14 +3,14 @@
  * The device approval page (see device_page.h): plain HTML forms, no script.
  * The request being approved is named by its QR handle (h) or its user code
  * (code, normalised to 8 letters); only validated values are echoed into
- * URLs and hidden fields, and everything shown goes through esc().
+ * URLs and hidden fields, and everything shown goes through lg_web_esc().
+ * The sign-in form is also the hand-off page's and the start page's: it
+ * carries its own double-submit CSRF token and a local path to return to.
  */
 #include "http/device_page.h"
 
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <sodium.h>
 
@@ -20,15 +20,16 @@
 #include "http/oauth.h"
 #include "http/qr_routes.h"
 #include "http/subsonic_render.h"
+#include "http/web.h"
 #include "store/store.h"
 
-#define COOKIE_NAME "legato_session"
-#define PAGE_MAX    (64 * 1024)
+#define LOGIN_COOKIE       "legato_login"
+#define LOGIN_COOKIE_HTTPS "__Host-legato_login"
 
-static const char style[] =
-    "body{font-family:system-ui,sans-serif;max-width:32em;margin:2em auto;padding:0 1em}"
-    ".code{font:bold 2em monospace;letter-spacing:.1em}dt{font-weight:bold}"
-    "button,input{font-size:1.1em;margin:.3em 0}.err{color:#b00}";
+enum {
+    LOGIN_TOKEN_CHARS = 43,            /* base64url of 32 random bytes */
+    LOGIN_COOKIE_MAX_AGE_S = 2 * 3600, /* how long a sign-in form stays usable */
+};
 
 /* The request the page is about: kind 'h' (QR handle), 'c' (user code) or 0. */
 struct target {
@@ -80,33 +81,6 @@ static struct target target_of(const struct lg_req *r, bool *bad)
     return t;
 }
 
-static int esc(struct lg_buf *b, const char *s)
-{
-    int rc = 0;
-    for (; s && *s && rc == 0; s++) {
-        switch (*s) {
-        case '&':
-            rc = lg_buf_puts(b, "&amp;");
-            break;
-        case '<':
-            rc = lg_buf_puts(b, "&lt;");
-            break;
-        case '>':
-            rc = lg_buf_puts(b, "&gt;");
-            break;
-        case '"':
-            rc = lg_buf_puts(b, "&quot;");
-            break;
-        case '\'':
-            rc = lg_buf_puts(b, "&#39;");
-            break;
-        default:
-            rc = lg_buf_append(b, s, 1);
-        }
-    }
-    return rc;
-}
-
 static int hidden_target(struct lg_buf *b, const struct target *t)
 {
     if (!t->kind)
@@ -114,142 +88,147 @@ static int hidden_target(struct lg_buf *b, const struct target *t)
     int rc = lg_buf_printf(b, "<input type=\"hidden\" name=\"%s\" value=\"",
                            t->kind == 'h' ? "h" : "code");
     if (rc == 0)
-        rc = esc(b, t->value);
+        rc = lg_web_esc(b, t->value);
     return rc == 0 ? lg_buf_puts(b, "\">") : rc;
 }
 
-static int page_begin(struct lg_buf *b, const char *title)
+/* --- the sign-in form and its CSRF token ---
+ * The form works before there is a session, so its CSRF token is a double
+ * submit: a random token in a SameSite=Strict, HttpOnly cookie set with the
+ * form (named with the __Host- prefix when the public URL is https, so that
+ * no other host can plant it) and the same token in a hidden field. Another
+ * site can make a browser post the form but can neither read nor set the
+ * cookie, so it cannot supply a matching pair. */
+
+static const char *login_cookie_name(struct lg_req *r)
 {
-    int rc = lg_buf_printf(b,
-                           "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
-                           "<meta name=\"viewport\" content=\"width=device-width\">"
-                           "<title>%s</title><style>%s</style></head><body><h1>%s</h1>",
-                           title, style, title);
-    return rc;
+    return lg_web_https(r) ? LOGIN_COOKIE_HTTPS : LOGIN_COOKIE;
 }
 
-static int page_end(struct lg_buf *b)
+static bool login_token_ok(const char *s)
 {
-    return lg_buf_puts(b, "</body></html>\n");
+    return s && strlen(s) == LOGIN_TOKEN_CHARS &&
+           strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") ==
+               LOGIN_TOKEN_CHARS;
 }
 
-/* The CSP allows exactly the style block above, by hash. */
-static void csp(char *out, size_t cap)
+static const char *login_cookie(struct lg_req *r)
 {
-    unsigned char h[crypto_hash_sha256_BYTES];
-    char b64[64];
-    crypto_hash_sha256(h, (const unsigned char *)style, sizeof(style) - 1);
-    sodium_bin2base64(b64, sizeof(b64), h, sizeof(h), sodium_base64_VARIANT_ORIGINAL);
-    snprintf(out, cap,
-             "default-src 'none'; style-src 'sha256-%s'; form-action 'self'; "
-             "frame-ancestors 'none'; base-uri 'none'",
-             b64);
+    return MHD_lookup_connection_value(r->conn, MHD_COOKIE_KIND, login_cookie_name(r));
 }
 
-static void secure_headers(struct MHD_Response *resp)
+/* The token of the browser's login cookie, so that forms open in several
+ * tabs all stay valid; a new random one when it has none. */
+static void login_token(struct lg_req *r, char out[LOGIN_TOKEN_CHARS + 1])
 {
-    char policy[256];
-    csp(policy, sizeof(policy));
-    MHD_add_response_header(resp, "Content-Security-Policy", policy);
-    MHD_add_response_header(resp, "X-Frame-Options", "DENY");
-    MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
-    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    const char *have = login_cookie(r);
+    if (login_token_ok(have)) {
+        memcpy(out, have, LOGIN_TOKEN_CHARS + 1);
+        return;
+    }
+    unsigned char raw[32];
+    randombytes_buf(raw, sizeof(raw));
+    sodium_bin2base64(out, LOGIN_TOKEN_CHARS + 1, raw, sizeof(raw),
+                      sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    sodium_memzero(raw, sizeof(raw));
 }
 
-/* Sends b (taken) with the page headers; cookie and location may be NULL. */
-static enum MHD_Result send_page(struct lg_req *r, unsigned status, struct lg_buf *b,
-                                 const char *cookie, const char *location)
+/* Whether the posted csrf field matches the login cookie (constant time). */
+static bool login_csrf_ok(struct lg_req *r)
 {
-    size_t len = b->len;
-    char *data = lg_buf_steal(b);
-    struct MHD_Response *resp = MHD_create_response_from_buffer(
-        len, data ? data : (void *)"", data ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
-    if (!resp) {
-        free(data);
+    const char *cookie = login_cookie(r), *field = lg_req_param(r, "csrf");
+    return login_token_ok(cookie) && login_token_ok(field) &&
+           sodium_memcmp(cookie, field, LOGIN_TOKEN_CHARS) == 0;
+}
+
+struct login_form {
+    const char *title;
+    const struct target *t; /* the device request to come back to, or NULL */
+    const char *next;       /* a local path to come back to, or NULL */
+    const char *error;      /* shown above the form, or NULL */
+};
+
+/* Only a safe local path is echoed (escaped, though it needs none). */
+static int hidden_next(struct lg_buf *b, const char *next)
+{
+    if (!lg_web_local_path(next))
+        return 0;
+    int rc = lg_buf_puts(b, "<input type=\"hidden\" name=\"next\" value=\"");
+    if (rc == 0)
+        rc = lg_web_esc(b, next);
+    return rc == 0 ? lg_buf_puts(b, "\">") : rc;
+}
+
+static int error_line(struct lg_buf *b, const char *error)
+{
+    if (!error)
+        return 0;
+    int rc = lg_buf_puts(b, "<p class=\"err\">");
+    if (rc == 0)
+        rc = lg_web_esc(b, error);
+    return rc == 0 ? lg_buf_puts(b, "</p>") : rc;
+}
+
+static int login_body(struct lg_buf *b, const struct login_form *f, const char *csrf)
+{
+    int rc = lg_web_begin(b, f->title);
+    if (rc == 0)
+        rc = error_line(b, f->error);
+    if (rc == 0)
+        rc = lg_buf_printf(b,
+                           "<form method=\"post\" action=\"/device/login\">"
+                           "<input type=\"hidden\" name=\"csrf\" value=\"%s\">",
+                           csrf);
+    if (rc == 0 && f->t)
+        rc = hidden_target(b, f->t);
+    if (rc == 0)
+        rc = hidden_next(b, f->next);
+    if (rc == 0)
+        rc = lg_buf_puts(b, "<p><label>User name<br><input name=\"username\" "
+                            "autocomplete=\"username\" required></label></p>"
+                            "<p><label>Password<br><input name=\"password\" type=\"password\" "
+                            "autocomplete=\"current-password\" required></label></p>"
+                            "<p><button type=\"submit\">Sign in</button></p></form>");
+    return rc == 0 ? lg_web_end(b) : rc;
+}
+
+/* The sign-in page, with the login cookie (re)set beside it. */
+static enum MHD_Result login_form(struct lg_req *r, unsigned status, const struct login_form *f)
+{
+    char csrf[LOGIN_TOKEN_CHARS + 1], cookie[256];
+    login_token(r, csrf);
+    if (lg_web_cookie(r, login_cookie_name(r), csrf, LOGIN_COOKIE_MAX_AGE_S, cookie,
+                      sizeof(cookie)) < 0)
+        return MHD_NO;
+    struct lg_buf b;
+    lg_buf_init(&b, LG_WEB_PAGE_MAX);
+    if (login_body(&b, f, csrf) < 0) {
+        lg_buf_free(&b);
         return MHD_NO;
     }
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/html; charset=utf-8");
-    secure_headers(resp);
-    if (cookie)
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_SET_COOKIE, cookie);
-    if (location)
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, location);
-    return lg_req_reply(r, status, resp, (int64_t)len);
-}
-
-/* A page with one message paragraph (text is escaped). */
-static enum MHD_Result message(struct lg_req *r, unsigned status, const char *title,
-                               const char *text)
-{
-    struct lg_buf b;
-    lg_buf_init(&b, PAGE_MAX);
-    int rc = page_begin(&b, title);
-    if (rc == 0)
-        rc = lg_buf_puts(&b, "<p>");
-    if (rc == 0)
-        rc = esc(&b, text);
-    if (rc == 0)
-        rc = lg_buf_puts(&b, "</p>");
-    if (rc == 0)
-        rc = page_end(&b);
-    if (rc < 0) {
-        lg_buf_free(&b);
-        return lg_req_reply_static(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "text/plain", "error\n");
-    }
-    return send_page(r, status, &b, NULL, NULL);
-}
-
-static int64_t now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec;
-}
-
-/* The signed-in user, or 0. *token gets the cookie value (or NULL). */
-static int64_t session_user(struct lg_req *r, const char **token)
-{
-    *token = MHD_lookup_connection_value(r->conn, MHD_COOKIE_KIND, COOKIE_NAME);
-    int64_t uid = 0;
-    if (!*token || !r->http->deps.store ||
-        lg_websession_user(r->http->deps.store, *token, now_s(), &uid) < 0)
-        return 0;
-    return uid;
+    const char *cookies[] = { cookie, NULL };
+    return lg_web_send(r, status, &b, LG_WEB_FORMS, NULL, cookies);
 }
 
 static enum MHD_Result login_page(struct lg_req *r, unsigned status, const struct target *t,
-                                  const char *error)
+                                  const char *next, const char *error)
 {
-    struct lg_buf b;
-    lg_buf_init(&b, PAGE_MAX);
-    int rc = page_begin(&b, "Sign in to approve a device");
-    if (rc == 0 && error)
-        rc = lg_buf_printf(&b, "<p class=\"err\">%s</p>", error);
-    if (rc == 0)
-        rc = lg_buf_puts(&b, "<form method=\"post\" action=\"/device/login\">");
-    if (rc == 0)
-        rc = hidden_target(&b, t);
-    if (rc == 0)
-        rc = lg_buf_puts(&b, "<p><label>User name<br><input name=\"username\" "
-                             "autocomplete=\"username\" required></label></p>"
-                             "<p><label>Password<br><input name=\"password\" type=\"password\" "
-                             "autocomplete=\"current-password\" required></label></p>"
-                             "<p><button type=\"submit\">Sign in</button></p></form>");
-    if (rc == 0)
-        rc = page_end(&b);
-    if (rc < 0) {
-        lg_buf_free(&b);
-        return MHD_NO;
-    }
-    return send_page(r, status, &b, NULL, NULL);
+    struct login_form f = { "Sign in to approve a device", t, next, error };
+    return login_form(r, status, &f);
+}
+
+enum MHD_Result lg_device_login_page(struct lg_req *r, unsigned status, const char *title,
+                                     const char *next)
+{
+    struct login_form f = { title, NULL, next, NULL };
+    return login_form(r, status, &f);
 }
 
 static enum MHD_Result code_page(struct lg_req *r, unsigned status, const char *error)
 {
     struct lg_buf b;
-    lg_buf_init(&b, PAGE_MAX);
-    int rc = page_begin(&b, "Sign in a device");
+    lg_buf_init(&b, LG_WEB_PAGE_MAX);
+    int rc = lg_web_begin(&b, "Sign in a device");
     if (rc == 0 && error)
         rc = lg_buf_printf(&b, "<p class=\"err\">%s</p>", error);
     if (rc == 0)
@@ -258,19 +237,19 @@ static enum MHD_Result code_page(struct lg_req *r, unsigned status, const char *
                              "autocomplete=\"off\" autocapitalize=\"characters\" required>"
                              "</label></p><p><button type=\"submit\">Continue</button></p></form>");
     if (rc == 0)
-        rc = page_end(&b);
+        rc = lg_web_end(&b);
     if (rc < 0) {
         lg_buf_free(&b);
         return MHD_NO;
     }
-    return send_page(r, status, &b, NULL, NULL);
+    return lg_web_send(r, status, &b, LG_WEB_FORMS, NULL, NULL);
 }
 
 static int dl_item(struct lg_buf *b, const char *term, const char *value)
 {
     int rc = lg_buf_printf(b, "<dt>%s</dt><dd>", term);
     if (rc == 0)
-        rc = esc(b, value && *value ? value : "(none)");
+        rc = lg_web_esc(b, value && *value ? value : "(none)");
     return rc == 0 ? lg_buf_puts(b, "</dd>") : rc;
 }
 
@@ -282,7 +261,7 @@ static int approve_body(struct lg_buf *b, const struct lg_device_info *in, const
     int rc = lg_buf_puts(b, "<p>Check that this code matches the one on the device's screen:</p>"
                             "<p class=\"code\">");
     if (rc == 0)
-        rc = esc(b, in->user_code);
+        rc = lg_web_esc(b, in->user_code);
     if (rc == 0)
         rc = lg_buf_puts(b, "</p><dl>");
     if (rc == 0)
@@ -315,7 +294,7 @@ static int signed_in_as(struct lg_buf *b, struct lg_store *s, int64_t uid)
         return 0;
     int rc = lg_buf_puts(b, "<p>Signed in as <b>");
     if (rc == 0)
-        rc = esc(b, u.name);
+        rc = lg_web_esc(b, u.name);
     lg_user_free(&u);
     return rc == 0 ? lg_buf_puts(b, "</b>. Approving signs the device in to this account.</p>")
                    : rc;
@@ -328,37 +307,37 @@ static enum MHD_Result approve_page(struct lg_req *r, const struct target *t, co
     struct lg_device_info in;
     lg_oauth_device(r, &d);
     if (lg_oauth_guess_limited(r, token))
-        return message(r, MHD_HTTP_TOO_MANY_REQUESTS, "Too many attempts",
-                       "Too many wrong codes. Wait a minute and try again.");
+        return lg_web_message(r, MHD_HTTP_TOO_MANY_REQUESTS, "Too many attempts",
+                              "Too many wrong codes. Wait a minute and try again.");
     int rc = lg_device_describe(&d, t->value, &in);
     if (rc == LG_ENOTFOUND) {
         lg_oauth_guess_failed(r, token);
         return code_page(r, MHD_HTTP_NOT_FOUND, "This code is unknown or has expired.");
     }
     if (rc < 0)
-        return message(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "Error", "Please try again.");
+        return lg_web_message(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "Error", "Please try again.");
     if (in.status != LG_OAUTH_PENDING)
-        return message(r, MHD_HTTP_CONFLICT, "Already decided",
-                       "This request was already approved or denied.");
+        return lg_web_message(r, MHD_HTTP_CONFLICT, "Already decided",
+                              "This request was already approved or denied.");
     /* The device may show "validating"; a refused move (LG_EINVAL) is harmless. */
     if (lg_device_mark_validating(&d, t->value) == LG_ESTORE)
-        return message(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "Error", "Please try again.");
+        return lg_web_message(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "Error", "Please try again.");
     char csrf[LG_WEBSESSION_TOKEN_LEN];
     lg_websession_csrf(token, csrf);
     struct lg_buf b;
-    lg_buf_init(&b, PAGE_MAX);
-    rc = page_begin(&b, "Sign in a device");
+    lg_buf_init(&b, LG_WEB_PAGE_MAX);
+    rc = lg_web_begin(&b, "Sign in a device");
     if (rc == 0)
         rc = signed_in_as(&b, r->http->deps.store, uid);
     if (rc == 0)
         rc = approve_body(&b, &in, t, csrf);
     if (rc == 0)
-        rc = page_end(&b);
+        rc = lg_web_end(&b);
     if (rc < 0) {
         lg_buf_free(&b);
         return MHD_NO;
     }
-    return send_page(r, MHD_HTTP_OK, &b, NULL, NULL);
+    return lg_web_send(r, MHD_HTTP_OK, &b, LG_WEB_FORMS, NULL, NULL);
 }
 
 static enum MHD_Result get_device(struct lg_req *r)
@@ -366,9 +345,9 @@ static enum MHD_Result get_device(struct lg_req *r)
     bool bad;
     struct target t = target_of(r, &bad);
     const char *token;
-    int64_t uid = session_user(r, &token);
+    int64_t uid = lg_web_session_user(r, &token);
     if (!uid)
-        return login_page(r, MHD_HTTP_OK, &t, NULL);
+        return login_page(r, MHD_HTTP_OK, &t, NULL, NULL);
     if (bad)
         return code_page(r, MHD_HTTP_BAD_REQUEST, "That is not a valid code.");
     if (!t.kind)
@@ -400,90 +379,97 @@ static int check_password(struct lg_req *r, const char *user, const char *pass,
     return rc;
 }
 
-static void cookie_of(struct lg_req *r, const char *token, char *out, size_t cap)
+/* The answer to a good sign-in: the session cookie, the login cookie
+ * cleared, and 303 to where the form came from. */
+static enum MHD_Result signed_in(struct lg_req *r, int64_t uid, const char *location)
 {
-    char base[512] = "";
-    bool https = lg_http_public_base(r->http, lg_req_header(r, MHD_HTTP_HEADER_HOST), base,
-                                     sizeof(base)) == 0 &&
-                 strncmp(base, "https://", 8) == 0;
-    snprintf(out, cap, "%s=%s; Path=/; Max-Age=%d; HttpOnly; SameSite=Strict%s", COOKIE_NAME, token,
-             LG_WEBSESSION_TTL_S, https ? "; Secure" : "");
+    char token[LG_WEBSESSION_TOKEN_LEN], session[256], clear[128];
+    if (lg_websession_create(r->http->deps.store, uid, lg_web_now_s(), token) < 0)
+        return lg_web_message(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "Error", "Please try again.");
+    int rc = lg_web_cookie(r, LG_WEB_SESSION_COOKIE, token, LG_WEBSESSION_TTL_S, session,
+                           sizeof(session));
+    sodium_memzero(token, sizeof(token));
+    if (rc == 0)
+        rc = lg_web_cookie(r, login_cookie_name(r), "", 0, clear, sizeof(clear));
+    struct lg_buf b;
+    lg_buf_init(&b, LG_WEB_PAGE_MAX);
+    if (rc == 0)
+        rc = lg_buf_puts(&b, "See other\n");
+    if (rc < 0) {
+        lg_buf_free(&b);
+        sodium_memzero(session, sizeof(session));
+        return MHD_NO;
+    }
+    const char *cookies[] = { session, clear, NULL };
+    enum MHD_Result res = lg_web_send(r, MHD_HTTP_SEE_OTHER, &b, LG_WEB_FORMS, location, cookies);
+    sodium_memzero(session, sizeof(session));
+    return res;
 }
 
 static enum MHD_Result post_login(struct lg_req *r)
 {
     bool bad;
     struct target t = target_of(r, &bad);
+    const char *next = lg_req_param(r, "next");
+    if (!lg_web_local_path(next))
+        next = NULL;
+    /* Checked before the password, so that another site cannot use a
+     * visitor's browser to try passwords (or to sign it in as someone). */
+    if (!login_csrf_ok(r))
+        return login_page(r, MHD_HTTP_FORBIDDEN, &t, next,
+                          "This form has expired or did not come from this site. "
+                          "Please sign in again.");
     const char *user = lg_req_param(r, "username"), *pass = lg_req_param(r, "password");
     if (!user || !*user || !pass || !*pass)
-        return login_page(r, MHD_HTTP_BAD_REQUEST, &t, "User name and password are required.");
+        return login_page(r, MHD_HTTP_BAD_REQUEST, &t, next,
+                          "User name and password are required.");
     struct lg_principal p;
     int rc = check_password(r, user, pass, &p);
     if (rc == LG_ELIMIT)
-        return login_page(r, MHD_HTTP_TOO_MANY_REQUESTS, &t,
+        return login_page(r, MHD_HTTP_TOO_MANY_REQUESTS, &t, next,
                           "Too many failed attempts. Wait a minute and try again.");
     if (rc == LG_ESTORE)
-        return message(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "Error", "Please try again.");
+        return lg_web_message(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "Error", "Please try again.");
     if (rc < 0)
-        return login_page(r, MHD_HTTP_UNAUTHORIZED, &t, "Wrong user name or password.");
-    char token[LG_WEBSESSION_TOKEN_LEN], cookie[256], url[128];
-    if (lg_websession_create(r->http->deps.store, p.user_id, now_s(), token) < 0)
-        return message(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "Error", "Please try again.");
-    cookie_of(r, token, cookie, sizeof(cookie));
-    sodium_memzero(token, sizeof(token));
-    device_url(&t, url, sizeof(url));
-    struct lg_buf b;
-    lg_buf_init(&b, PAGE_MAX);
-    if (lg_buf_puts(&b, "See other\n") < 0) {
-        lg_buf_free(&b);
-        return MHD_NO;
-    }
-    enum MHD_Result res = send_page(r, MHD_HTTP_SEE_OTHER, &b, cookie, url);
-    sodium_memzero(cookie, sizeof(cookie));
-    return res;
+        return login_page(r, MHD_HTTP_UNAUTHORIZED, &t, next, "Wrong user name or password.");
+    char url[LG_WEB_LOCAL_PATH_MAX + 1];
+    if (next)
+        snprintf(url, sizeof(url), "%s", next);
+    else
+        device_url(&t, url, sizeof(url));
+    return signed_in(r, p.user_id, url);
 }
 
 static enum MHD_Result post_decide(struct lg_req *r)
 {
     const char *token;
-    int64_t uid = session_user(r, &token);
+    int64_t uid = lg_web_session_user(r, &token);
     if (!uid)
-        return message(r, MHD_HTTP_FORBIDDEN, "Forbidden", "Please sign in first.");
+        return lg_web_message(r, MHD_HTTP_FORBIDDEN, "Forbidden", "Please sign in first.");
     if (!lg_websession_csrf_ok(token, lg_req_param(r, "csrf")))
-        return message(r, MHD_HTTP_FORBIDDEN, "Forbidden",
-                       "The form has expired. Go back, reload the page and try again.");
+        return lg_web_message(r, MHD_HTTP_FORBIDDEN, "Forbidden",
+                              "The form has expired. Go back, reload the page and try again.");
     bool bad;
     struct target t = target_of(r, &bad);
     const char *dec = lg_req_param(r, "decision");
     bool yes = dec && strcmp(dec, "approve") == 0;
     if (!t.kind || !dec || (!yes && strcmp(dec, "deny") != 0))
-        return message(r, MHD_HTTP_BAD_REQUEST, "Bad request", "Missing code or decision.");
+        return lg_web_message(r, MHD_HTTP_BAD_REQUEST, "Bad request", "Missing code or decision.");
     struct lg_device d;
     lg_oauth_device(r, &d);
     if (lg_oauth_guess_limited(r, token))
-        return message(r, MHD_HTTP_TOO_MANY_REQUESTS, "Too many attempts",
-                       "Too many wrong codes. Wait a minute and try again.");
+        return lg_web_message(r, MHD_HTTP_TOO_MANY_REQUESTS, "Too many attempts",
+                              "Too many wrong codes. Wait a minute and try again.");
     int rc = lg_device_approve(&d, t.value, uid, yes);
     if (rc == LG_ENOTFOUND) {
         lg_oauth_guess_failed(r, token);
-        return message(r, MHD_HTTP_NOT_FOUND, "Not found",
-                       "This request is unknown, has expired or was already decided.");
+        return lg_web_message(r, MHD_HTTP_NOT_FOUND, "Not found",
+                              "This request is unknown, has expired or was already decided.");
     }
     if (rc < 0)
-        return message(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "Error", "Please try again.");
-    return yes ? message(r, MHD_HTTP_OK, "Approved", "This device is signed in.")
-               : message(r, MHD_HTTP_OK, "Denied", "Denied. The device was not signed in.");
-}
-
-static enum MHD_Result not_allowed(struct lg_req *r, const char *allow)
-{
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(19, (void *)"method not allowed\n", MHD_RESPMEM_PERSISTENT);
-    if (resp) {
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain");
-    }
-    return lg_req_reply(r, MHD_HTTP_METHOD_NOT_ALLOWED, resp, 19);
+        return lg_web_message(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "Error", "Please try again.");
+    return yes ? lg_web_message(r, MHD_HTTP_OK, "Approved", "This device is signed in.")
+               : lg_web_message(r, MHD_HTTP_OK, "Denied", "Denied. The device was not signed in.");
 }
 
 enum MHD_Result lg_device_page_route(struct lg_req *r)
@@ -493,9 +479,9 @@ enum MHD_Result lg_device_page_route(struct lg_req *r)
     if (!r->http->deps.store)
         return lg_req_reply_static(r, MHD_HTTP_SERVICE_UNAVAILABLE, "text/plain", "no store\n");
     if (strcmp(r->path, "/device") == 0)
-        return get ? get_device(r) : not_allowed(r, "GET, HEAD");
+        return get ? get_device(r) : lg_web_not_allowed(r, "GET, HEAD");
     if (!post)
-        return not_allowed(r, "POST");
+        return lg_web_not_allowed(r, "POST");
     if (strcmp(r->path, "/device/login") == 0)
         return post_login(r);
     return post_decide(r);

@@ -33,11 +33,16 @@
 #include "core/log.h"
 #include "core/str.h"
 #include "http/device_page.h"
+#include "http/handoff.h"
 #include "http/http_int.h"
+#include "http/metrics.h"
 #include "http/oauth.h"
 #include "http/qr_routes.h"
+#include "http/share_page.h"
+#include "http/static.h"
 #include "http/subsonic_api.h"
 #include "http/subsonic_render.h"
+#include "http/web_page.h"
 
 static struct lg_log http_log = { "http" };
 
@@ -380,6 +385,8 @@ static enum MHD_Result route(struct lg_req *r)
             return method_not_allowed(r, "GET, HEAD");
         return lg_req_reply_static(r, MHD_HTTP_OK, "application/json", "{\"status\":\"ok\"}");
     }
+    if (lg_metrics_is_route(r->path))
+        return lg_metrics_route(r);
     if (strncmp(r->path, "/rest/", 6) == 0) {
         if (!get && !post)
             return method_not_allowed(r, "GET, HEAD, POST");
@@ -392,8 +399,16 @@ static enum MHD_Result route(struct lg_req *r)
             return method_not_allowed(r, "GET, HEAD");
         return lg_qr_route(r, r->path[11] == 'p');
     }
+    if (lg_share_page_is_route(r->path))
+        return lg_share_page_route(r);
+    if (lg_static_is_route(r->path))
+        return lg_static_route(r);
     if (lg_device_page_is_route(r->path))
         return lg_device_page_route(r);
+    if (lg_handoff_is_route(r->path))
+        return lg_handoff_route(r);
+    if (lg_web_page_is_route(r->path))
+        return lg_web_page_route(r);
     return lg_req_reply_static(r, MHD_HTTP_NOT_FOUND, "text/plain", "not found\n");
 }
 

@@ -32,7 +32,7 @@ struct lg_http {
 
 enum {
     LG_REQ_LOG_URI_MAX = 512,        /* the redacted URI kept for the log line */
-    LG_REQ_FORM_MAX = 256,           /* form fields taken from a POST body */
+    LG_REQ_FORM_MAX = 1100,          /* form fields of a POST body (a 1000-track queue) */
     LG_REQ_BODY_MAX = 64 * 1024,     /* bytes of form body accepted (413 beyond) */
     LG_HTTP_CONN_MEMORY = 32 * 1024, /* per connection: request line + headers */
 };

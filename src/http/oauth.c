@@ -409,6 +409,20 @@ static int session_user(struct lg_req *r, struct lg_device *d, int64_t *uid)
     return rc < 0 ? LG_EAUTH : 0;
 }
 
+int lg_oauth_request_user(struct lg_req *r, int64_t *uid)
+{
+    if (!r->http->deps.store)
+        return LG_EAUTH;
+    struct lg_device d;
+    lg_oauth_device(r, &d);
+    int64_t id = 0;
+    int rc = session_user(r, &d, &id);
+    if (rc < 0)
+        return LG_EAUTH;
+    *uid = id;
+    return 0;
+}
+
 static enum MHD_Result sessions(struct lg_req *r, struct lg_device *d)
 {
     int64_t uid = 0;

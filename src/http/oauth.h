@@ -16,6 +16,8 @@
 
 #include <microhttpd.h>
 
+#include "core/common.h"
+
 struct lg_req;
 struct lg_principal;
 struct lg_device;
@@ -38,6 +40,12 @@ void lg_oauth_note_stream(struct lg_req *r, const char *token);
 void lg_oauth_guess_failed(const struct lg_req *r, const char *session);
 /* Answers a request for one of them (any method; others get 405). */
 enum MHD_Result lg_oauth_route(struct lg_req *r);
+
+/* The user a request to legato's JSON API is made for, as /api/sessions
+ * authenticates it: a Bearer device access token (Authorization header),
+ * else Subsonic credentials (u with p or t and s, or apiKey). 0 and *uid;
+ * LG_EAUTH for missing, wrong, expired or revoked credentials. */
+int lg_oauth_request_user(struct lg_req *r, int64_t *uid) LG_MUST_CHECK;
 
 /* The principal of a live device access token presented as apiKey: 0,
  * LG_EAUTH (unknown, expired or revoked), LG_ESTORE. */

@@ -82,8 +82,15 @@ enum MHD_Result lg_qr_route(struct lg_req *r, bool png)
     if (!handle_ok(handle))
         return bad_request(r, "h: expected 16 to 64 base64url characters\n");
     char url[QR_URL_MAX];
+    if (device_url(r, handle, url, sizeof(url)) < 0)
+        return bad_request(r, "URL does not fit a QR code\n");
+    return lg_qr_reply(r, url, png);
+}
+
+enum MHD_Result lg_qr_reply(struct lg_req *r, const char *text, bool png)
+{
     struct lg_qr q;
-    if (device_url(r, handle, url, sizeof(url)) < 0 || lg_qr_encode(url, strlen(url), &q) < 0)
+    if (lg_qr_encode(text, strlen(text), &q) < 0)
         return bad_request(r, "URL does not fit a QR code\n");
     struct lg_buf b;
     lg_buf_init(&b, 4 << 20);

@@ -22,6 +22,10 @@ enum { LG_QR_HANDLE_MIN = 16, LG_QR_HANDLE_MAX = 64 };
 /* Replies with the PNG (png true) or SVG QR code; 400 for a missing or bad h
  * (base64url characters only, LG_QR_HANDLE_MIN..MAX long). */
 enum MHD_Result lg_qr_route(struct lg_req *r, bool png);
+/* Replies with text drawn as a QR code, PNG (png true) or SVG, never cached
+ * and never sniffed; 400 when it does not fit a QR code. For every route
+ * that shows a URL as a QR image (device sign-in, shares). */
+enum MHD_Result lg_qr_reply(struct lg_req *r, const char *text, bool png);
 
 /* Writes the public base URL, without a trailing '/', into out (cap bytes):
  * cfg->public_url when set, else "http://" + host (a Host header; NULL or

@@ -25,6 +25,7 @@
 #include "http/subsonic_media.h"
 #include "http/subsonic_playlists.h"
 #include "http/subsonic_search.h"
+#include "http/subsonic_shares.h"
 #include "http/subsonic_system.h"
 #include "http/subsonic_users.h"
 
@@ -50,9 +51,11 @@ static const struct {
     { "changePassword", lg_sub_change_password },
     { "createBookmark", lg_sub_create_bookmark },
     { "createPlaylist", lg_sub_create_playlist },
+    { "createShare", lg_sub_create_share },
     { "createUser", lg_sub_create_user },
     { "deleteBookmark", lg_sub_delete_bookmark },
     { "deletePlaylist", lg_sub_delete_playlist },
+    { "deleteShare", lg_sub_delete_share },
     { "deleteUser", lg_sub_delete_user },
     { "download", lg_sub_download },
     { "getAlbum", lg_sub_get_album },
@@ -81,6 +84,7 @@ static const struct {
     { "getPlaylists", lg_sub_get_playlists },
     { "getRandomSongs", lg_sub_get_random_songs },
     { "getScanStatus", lg_sub_get_scan_status },
+    { "getShares", lg_sub_get_shares },
     { "getSimilarSongs", lg_sub_get_similar_songs },
     { "getSimilarSongs2", lg_sub_get_similar_songs2 },
     { "getSong", lg_sub_get_song },
@@ -102,6 +106,7 @@ static const struct {
     { "stream", lg_sub_stream },
     { "unstar", lg_sub_unstar },
     { "updatePlaylist", lg_sub_update_playlist },
+    { "updateShare", lg_sub_update_share },
     { "updateUser", lg_sub_update_user },
 };
 

@@ -31,6 +31,14 @@ struct cover_id {
     char key[32];
 };
 
+static void cover_id_set(struct cover_id *out, enum lg_cover_kind kind, int64_t id)
+{
+    const char *tag = kind == LG_COVER_ALBUM ? "al" : kind == LG_COVER_ARTIST ? "ar" : "tr";
+    out->kind = kind;
+    out->id = id;
+    snprintf(out->key, sizeof(out->key), "%s-%lld", tag, (long long)id);
+}
+
 static int cover_id_parse(const char *s, struct cover_id *out)
 {
     static const struct {
@@ -46,12 +54,7 @@ static int cover_id_parse(const char *s, struct cover_id *out)
         int64_t id;
         if (lg_sub_id_parse(s, kinds[i].prefix, &id) < 0)
             continue;
-        const char *tag = kinds[i].kind == LG_COVER_ALBUM    ? "al"
-                          : kinds[i].kind == LG_COVER_ARTIST ? "ar"
-                                                             : "tr";
-        out->kind = kinds[i].kind;
-        out->id = id;
-        snprintf(out->key, sizeof(out->key), "%s-%lld", tag, (long long)id);
+        cover_id_set(out, kinds[i].kind, id);
         return 0;
     }
     return LG_EPARSE;
@@ -159,6 +162,14 @@ enum MHD_Result lg_sub_get_cover_art(struct lg_sub_ctx *c)
     struct cover_id id;
     if (cover_id_parse(id_s, &id) < 0)
         return lg_sub_reply_error(c, LG_SUB_ERR_NOT_FOUND, NOT_FOUND);
+    return lg_sub_cover_send(c, id.kind, id.id, size);
+}
+
+enum MHD_Result lg_sub_cover_send(struct lg_sub_ctx *c, enum lg_cover_kind kind, int64_t item_id,
+                                  int size)
+{
+    struct cover_id id;
+    cover_id_set(&id, kind, item_id);
     const struct lg_http_deps *d = &c->req->http->deps;
     struct lg_cover_source src;
     int rc = lg_store_cover_source(d->store, id.kind, id.id, &src);

@@ -9,10 +9,16 @@
 #include "http/subsonic_media.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
+#include <strings.h>
+
+#include "core/config.h"
 #include "core/str.h"
+#include "dsp/dsp.h"
+#include "http/transcode_http.h"
 #include "store/store.h"
 #include "stream/stream.h"
 
@@ -42,9 +48,8 @@ static void add_headers(struct MHD_Response *resp, const struct lg_stream_file *
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_DISPOSITION, buf);
 }
 
-static enum MHD_Result send_file(struct lg_sub_ctx *c, struct lg_stream_file *f, bool download)
+enum MHD_Result lg_http_send_track(struct lg_req *r, struct lg_stream_file *f, bool download)
 {
-    struct lg_req *r = c->req;
     struct lg_stream_cond cond = {
         .range = lg_req_header(r, MHD_HTTP_HEADER_RANGE),
         .if_range = lg_req_header(r, MHD_HTTP_HEADER_IF_RANGE),
@@ -69,6 +74,113 @@ static enum MHD_Result send_file(struct lg_sub_ctx *c, struct lg_stream_file *f,
     return lg_req_reply(r, (unsigned)plan.status, resp, plan.length);
 }
 
+/* The user's maxBitRate (0: none), remembered per thread for two seconds so
+ * that a player's range requests do not each cost a query. */
+static int user_max_kbps(struct lg_sub_ctx *c)
+{
+    static _Thread_local struct {
+        int64_t uid, until_ns;
+        int kbps;
+    } memo;
+    int64_t now = lg_http_now_ns();
+    if (memo.uid == c->user.user_id && now < memo.until_ns)
+        return memo.kbps;
+    struct lg_user_profile p;
+    int kbps = 0;
+    if (lg_store_profile_get(c->req->http->deps.store, c->user.name, &p) == 0) {
+        kbps = p.max_bitrate_kbps;
+        lg_user_profile_free(&p);
+    }
+    memo.uid = c->user.user_id;
+    memo.kbps = kbps;
+    memo.until_ns = now + 2000000000LL;
+    return kbps;
+}
+
+static bool truthy(const char *v)
+{
+    return v && (strcmp(v, "true") == 0 || strcmp(v, "1") == 0);
+}
+
+/* Whether /rest/stream transcodes, and how: format (raw or absent: the
+ * original unless a bit rate limit or an offset asks otherwise), maxBitRate
+ * (the lower of the request's and the user's), timeOffset (seconds, also
+ * fractional: OpenSubsonic transcodeOffset), normalize=track|album (legato's
+ * own: ReplayGain from the analysis, with the true-peak limiter). Returns 1
+ * with *o filled, 0 for the original file, or a Subsonic error reply through
+ * *res (returns -1). */
+static int stream_choice(struct lg_sub_ctx *c, int64_t id, struct lg_transcode_opts *o,
+                         double *duration_s, enum MHD_Result *res)
+{
+    const char *fmt = lg_req_param(c->req, "format");
+    const char *rate = lg_req_param(c->req, "maxBitRate");
+    const char *off = lg_req_param(c->req, "timeOffset");
+    const char *norm = lg_req_param(c->req, "normalize");
+    bool raw = fmt && strcmp(fmt, "raw") == 0;
+    int64_t req_kbps = 0;
+    if (rate && *rate && lg_str_to_i64(rate, 0, 100000, &req_kbps) != 0) {
+        *res = lg_sub_reply_error(c, LG_SUB_ERR_GENERIC, "maxBitRate must be a number of kbit/s");
+        return -1;
+    }
+    double offset = 0;
+    if (off && *off) {
+        char *end;
+        offset = strtod(off, &end);
+        if (end == off || *end || !isfinite(offset) || offset < 0 || offset > 1e7) {
+            *res = lg_sub_reply_error(c, LG_SUB_ERR_GENERIC, "timeOffset must be seconds >= 0");
+            return -1;
+        }
+    }
+    bool track = norm && strcmp(norm, "track") == 0, album = norm && strcmp(norm, "album") == 0;
+    if (norm && *norm && !track && !album && strcmp(norm, "off") != 0) {
+        *res = lg_sub_reply_error(c, LG_SUB_ERR_GENERIC, "normalize must be track, album or off");
+        return -1;
+    }
+    int format = -1;
+    if (fmt && *fmt && !raw && (format = lg_format_parse(fmt)) < 0) {
+        *res = lg_sub_reply_error(c, LG_SUB_ERR_GENERIC,
+                                  "format must be raw, opus, mp3, aac, flac or wav");
+        return -1;
+    }
+    int user_kbps = user_max_kbps(c);
+    int limit = (int)req_kbps;
+    if (user_kbps > 0 && (limit == 0 || user_kbps < limit))
+        limit = user_kbps;
+    if (raw && offset == 0 && !track && !album)
+        return 0; /* the original, whatever the limits (Subsonic's raw) */
+    if (format < 0 && limit == 0 && offset == 0 && !track && !album)
+        return 0;
+    struct lg_song song;
+    int rc = lg_store_song_get(c->req->http->deps.store, c->user.user_id, id, &song);
+    if (rc < 0) {
+        *res = rc == LG_ENOTFOUND ? lg_sub_reply_error(c, LG_SUB_ERR_NOT_FOUND, "Song not found")
+                                  : lg_sub_reply_internal(c, rc, "reading a song");
+        return -1;
+    }
+    bool same =
+        format >= 0 && song.t.suffix && strcasecmp(song.t.suffix, lg_format_suffix(format)) == 0;
+    bool over = limit > 0 && song.t.bitrate_kbps > limit;
+    *duration_s = (double)song.t.duration_ms / 1000;
+    *o = (struct lg_transcode_opts){ .format = format >= 0 ? format : LG_FORMAT_MP3,
+                                     .bitrate_kbps = limit,
+                                     .offset_s = offset,
+                                     .complexity = -1 };
+    double lufs = album ? song.album_lufs : song.track_lufs;
+    double peak = album ? song.album_peak : song.track_peak;
+    if ((track || album) && isfinite(lufs) && isfinite(peak) && peak > 0) {
+        double target = c->req->http->deps.cfg
+                            ? (double)c->req->http->deps.cfg->replaygain_target_lufs
+                            : LG_REPLAYGAIN_TARGET_LUFS;
+        o->gain_db = lg_replaygain_db(lufs, 20 * log10(peak), target, -1.0, 1);
+        o->limit = true;
+    }
+    lg_song_free(&song);
+    /* The original when it already is what was asked. */
+    if ((same || format < 0) && !over && offset == 0 && o->gain_db == 0)
+        return 0;
+    return 1;
+}
+
 static enum MHD_Result serve(struct lg_sub_ctx *c, bool download)
 {
     if (!(c->user.roles & (download ? LG_ROLE_DOWNLOAD : LG_ROLE_STREAM)))
@@ -83,13 +195,22 @@ static enum MHD_Result serve(struct lg_sub_ctx *c, bool download)
         return lg_sub_reply_error(c, LG_SUB_ERR_NOT_FOUND, "Song not found");
     if (!st)
         return lg_sub_reply_internal(c, LG_EINVAL, "no store or music folder configured");
+    struct lg_transcode_opts o;
+    double duration_s = 0;
+    enum MHD_Result res = MHD_NO;
+    int tc = download ? 0 : stream_choice(c, id, &o, &duration_s, &res);
+    if (tc < 0)
+        return res;
     struct lg_stream_file f;
     int rc = lg_stream_open_track(st, id, &f);
     if (rc == LG_ENOTFOUND)
         return lg_sub_reply_error(c, LG_SUB_ERR_NOT_FOUND, "Song not found");
     if (rc < 0)
         return lg_sub_reply_internal(c, rc, "opening a track");
-    return send_file(c, &f, download);
+    if (tc > 0)
+        return lg_http_send_transcode(c->req, &f, &o, duration_s,
+                                      truthy(lg_req_param(c->req, "estimateContentLength")), id);
+    return lg_http_send_track(c->req, &f, download);
 }
 
 enum MHD_Result lg_sub_stream(struct lg_sub_ctx *c)

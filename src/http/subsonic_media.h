@@ -13,4 +13,12 @@
 enum MHD_Result lg_sub_stream(struct lg_sub_ctx *c);
 enum MHD_Result lg_sub_download(struct lg_sub_ctx *c);
 
+/* Answers r with the track file f (from lg_stream_open_track) exactly as
+ * stream and download do: 200, 206, 304 or 416 by the request's Range and
+ * validator headers, ETag and Last-Modified on every answer, the body sent
+ * with sendfile(2); download adds Content-Disposition: attachment. Takes f's
+ * descriptor, even on failure. For pages outside /rest
+ * that serve tracks (the share page). */
+enum MHD_Result lg_http_send_track(struct lg_req *r, struct lg_stream_file *f, bool download);
+
 #endif

@@ -31,6 +31,9 @@ struct lg_decoder {
     int channels;
     bool flushing; /* the demuxer is done; draining the decoder */
     bool done;
+    bool seeking;    /* frames before seek_to are dropped */
+    int64_t seek_to; /* in frames */
+    int64_t next;    /* the frame the next decoded sample is, when pts is missing */
     float *buf;
     int buf_frames;
 };
@@ -59,7 +62,7 @@ static int open_codec(struct lg_decoder *d, AVStream *st)
     d->dec->pkt_timebase = st->time_base;
     if (avcodec_open2(d->dec, codec, NULL) < 0)
         return LG_EMEDIA;
-    AVChannelLayout layout;
+    AVChannelLayout layout = { 0 };
     if (d->dec->ch_layout.order == AV_CHANNEL_ORDER_UNSPEC)
         av_channel_layout_default(&layout, d->dec->ch_layout.nb_channels);
     else if (av_channel_layout_copy(&layout, &d->dec->ch_layout) < 0)
@@ -137,9 +140,32 @@ static int feed(struct lg_decoder *d)
     }
 }
 
+/* Where a decoded frame starts, in frames from the stream's start. */
+static int64_t frame_start(const struct lg_decoder *d)
+{
+    const AVStream *st = d->fmt->streams[d->stream];
+    int64_t pts = d->frame->best_effort_timestamp;
+    if (pts == AV_NOPTS_VALUE)
+        return d->next;
+    int64_t start = st->start_time != AV_NOPTS_VALUE ? st->start_time : 0;
+    return av_rescale_q(pts - start, st->time_base, (AVRational){ 1, d->rate });
+}
+
 static int convert(struct lg_decoder *d, const float **pcm)
 {
     int n = d->frame->nb_samples;
+    int64_t at = frame_start(d);
+    int skip = 0;
+    if (d->seeking) {
+        if (at + n <= d->seek_to) {
+            av_frame_unref(d->frame);
+            d->next = at + n;
+            return 0; /* wholly before the target */
+        }
+        skip = at < d->seek_to ? (int)(d->seek_to - at) : 0;
+        d->seeking = false;
+    }
+    d->next = at + n;
     if (n > d->buf_frames) {
         av_free(d->buf);
         d->buf = av_malloc((size_t)n * (size_t)d->channels * sizeof(float));
@@ -152,8 +178,10 @@ static int convert(struct lg_decoder *d, const float **pcm)
     av_frame_unref(d->frame);
     if (got < 0)
         return LG_EMEDIA;
-    *pcm = d->buf;
-    return got;
+    if (skip >= got)
+        return 0;
+    *pcm = d->buf + (size_t)skip * (size_t)d->channels;
+    return got - skip;
 }
 
 int lg_decoder_read(struct lg_decoder *d, const float **pcm)
@@ -181,4 +209,36 @@ int lg_decoder_read(struct lg_decoder *d, const float **pcm)
             return r == AVERROR(ENOMEM) ? -ENOMEM : LG_EMEDIA;
     }
     return 0;
+}
+
+int lg_decoder_seek(struct lg_decoder *d, int64_t frame)
+{
+    if (frame < 0)
+        return LG_EINVAL;
+    AVStream *st = d->fmt->streams[d->stream];
+    int64_t start = st->start_time != AV_NOPTS_VALUE ? st->start_time : 0;
+    int64_t ts = start + av_rescale_q(frame, (AVRational){ 1, d->rate }, st->time_base);
+    /* At or before the target; failing that, from the start (decoding up to
+     * the target is slower but as exact). */
+    if (av_seek_frame(d->fmt, d->stream, ts, AVSEEK_FLAG_BACKWARD) < 0 &&
+        av_seek_frame(d->fmt, d->stream, start, AVSEEK_FLAG_BACKWARD) < 0)
+        return LG_EMEDIA;
+    avcodec_flush_buffers(d->dec);
+    swr_convert(d->swr, NULL, 0, NULL, 0);
+    d->flushing = false;
+    d->done = false;
+    d->seeking = frame > 0;
+    d->seek_to = frame;
+    d->next = 0;
+    return 0;
+}
+
+int64_t lg_decoder_frames(const struct lg_decoder *d)
+{
+    const AVStream *st = d->fmt->streams[d->stream];
+    if (st->duration > 0 && st->duration != AV_NOPTS_VALUE)
+        return av_rescale_q(st->duration, st->time_base, (AVRational){ 1, d->rate });
+    if (d->fmt->duration > 0 && d->fmt->duration != AV_NOPTS_VALUE)
+        return av_rescale(d->fmt->duration, d->rate, AV_TIME_BASE);
+    return -1;
 }

@@ -198,6 +198,75 @@ int lg_decoder_channels(const struct lg_decoder *d);
  * decoder, valid until the next call) and returns n > 0; returns 0 at the end
  * of the stream, or a negative error. Damaged packets are skipped. */
 int lg_decoder_read(struct lg_decoder *d, const float **pcm) LG_MUST_CHECK;
+/* Seeks so that the next lg_decoder_read starts exactly at frame (sample
+ * accurate: the container seeks to a point at or before it, and the frames
+ * decoded in between are dropped). 0, LG_EINVAL (negative), LG_EMEDIA. A
+ * frame past the end makes the next read return 0. */
+int lg_decoder_seek(struct lg_decoder *d, int64_t frame) LG_MUST_CHECK;
+/* The stream's length in frames as the container states it (exact for
+ * FLAC and WAV, an estimate for others), or -1 when unknown. */
+int64_t lg_decoder_frames(const struct lg_decoder *d);
 void lg_decoder_free(struct lg_decoder *d);
+
+/* --- encoding and muxing (encode.c) --- */
+
+enum lg_format {
+    LG_FORMAT_OPUS,
+    LG_FORMAT_MP3,
+    LG_FORMAT_AAC,
+    LG_FORMAT_FLAC,
+    LG_FORMAT_WAV,
+    LG_FORMAT_N
+};
+/* "opus" (also "ogg"), "mp3", "aac" (also "m4a", "adts"), "flac", "wav",
+ * any case: an enum lg_format, or LG_EINVAL. */
+int lg_format_parse(const char *name);
+const char *lg_format_name(int format);   /* "opus"...; "" when unknown */
+const char *lg_format_mime(int format);   /* "audio/ogg"... */
+const char *lg_format_suffix(int format); /* "opus", "mp3", "aac", "flac", "wav" */
+bool lg_format_lossless(int format);
+/* The bitrate in kbit/s an encode at kbps gets: the format's default for
+ * kbps <= 0, clamped to what the codec takes (MP3: the nearest standard rate
+ * not above), 0 for lossless formats. */
+int lg_format_bitrate(int format, int kbps);
+/* The sample rate the format encodes a source of in_rate at (Opus: 48 kHz;
+ * MP3/AAC: the source rate when the codec has it, else 44.1 or 48 kHz). */
+int lg_format_rate(int format, int in_rate);
+
+struct lg_encode_opts {
+    int format;       /* enum lg_format */
+    int bitrate_kbps; /* 0: the format's default; ignored for lossless */
+    int rate;         /* must equal lg_format_rate(format, source rate) */
+    int channels;     /* 1..8 of input; MP3 downmixes to 2 */
+    int bits;         /* FLAC: 24 keeps 24 bits, else 16 */
+    int complexity;   /* codec effort (Opus complexity 0..10); -1: default */
+};
+
+/* The sink: every byte the muxer produces, in order. A negative return
+ * aborts the encode with that error. seek (may be NULL: a pure stream)
+ * moves the write position to off, for headers that are rewritten at the end
+ * (MP3's LAME tag, FLAC's STREAMINFO, WAV's sizes). */
+typedef int lg_encoder_write_fn(void *ctx, const uint8_t *data, size_t len);
+typedef int lg_encoder_seek_fn(void *ctx, int64_t off);
+
+struct lg_encoder;
+
+/* Opens an encoder and muxer and writes the container's header to the sink.
+ * Caller owns *out (lg_encoder_free). 0, LG_EINVAL (bad options), LG_EMEDIA
+ * (this FFmpeg cannot), -ENOMEM, or the sink's error; a reason in err. */
+int lg_encoder_open(const struct lg_encode_opts *o, lg_encoder_write_fn *write,
+                    lg_encoder_seek_fn *seek, void *ctx, struct lg_encoder **out, char *err,
+                    size_t err_len) LG_MUST_CHECK;
+/* Encodes n interleaved float frames; whole packets reach the sink before it
+ * returns. 0 or an error as above. */
+int lg_encoder_write(struct lg_encoder *e, const float *pcm, size_t n_frames) LG_MUST_CHECK;
+/* Flushes the codec and writes the trailer. */
+int lg_encoder_finish(struct lg_encoder *e) LG_MUST_CHECK;
+int lg_encoder_frame_size(const struct lg_encoder *e);
+/* The codec's delay in samples (signalled to players: Opus pre-skip, LAME). */
+int lg_encoder_delay(const struct lg_encoder *e);
+/* Frames given to lg_encoder_write so far. */
+int64_t lg_encoder_samples(const struct lg_encoder *e);
+void lg_encoder_free(struct lg_encoder *e);
 
 #endif

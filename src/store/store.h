@@ -748,4 +748,133 @@ int lg_store_websession_get(struct lg_store *s, const unsigned char hash[32], in
 /* Deletes a session by hash (absent is fine). */
 int lg_store_websession_delete(struct lg_store *s, const unsigned char hash[32]) LG_MUST_CHECK;
 
+/* --- Hand-offs (store_handoff.c; used by http/handoff.c) ---
+ * A play queue passed from one device to another through a short-lived,
+ * single-use link. The link's token arrives here already hashed (32 bytes);
+ * times are unix seconds, passed in so that tests can move the clock. */
+
+struct lg_handoff {
+    int64_t user_id; /* who made it: the only one who may claim it */
+    int64_t *ids;    /* track ids in queue order (owned) */
+    size_t n;
+    size_t current;      /* index into ids of the track to resume */
+    int64_t position_ms; /* where in that track */
+    int64_t created_s;
+    int64_t expires_s;
+    bool used; /* claimed already */
+};
+/* Releases ids (not the struct). NULL is ignored. */
+void lg_handoff_free(struct lg_handoff *h);
+/* Stores h (used is ignored) under hash in one transaction, after deleting
+ * the hand-offs that expired at or before purge_before_s. LG_EINVAL when n
+ * is 0, current >= n, position_ms < 0 or a track id is unknown (nothing is
+ * stored); LG_EEXIST when hash is taken. */
+int lg_store_handoff_add(struct lg_store *s, const unsigned char hash[32],
+                         const struct lg_handoff *h, int64_t purge_before_s) LG_MUST_CHECK;
+/* The hand-off stored under hash, in any state (used, expired, anyone's).
+ * Tracks deleted since it was made are left out: current then names the
+ * next one left (the last when none follows; position_ms becomes 0), and n
+ * may be 0. Caller owns *out (lg_handoff_free). LG_ENOTFOUND. */
+int lg_store_handoff_get(struct lg_store *s, const unsigned char hash[32],
+                         struct lg_handoff *out) LG_MUST_CHECK;
+/* Claims the hand-off: one UPDATE marks it used only when it belongs to
+ * user_id, is not used yet and expires after now_s; then reads it as
+ * lg_store_handoff_get does. Of racing claims exactly one succeeds.
+ * LG_ENOTFOUND when nothing is claimable (unknown, used, expired, or
+ * another user's: that one stays as it was). */
+int lg_store_handoff_claim(struct lg_store *s, const unsigned char hash[32], int64_t user_id,
+                           int64_t now_s, struct lg_handoff *out) LG_MUST_CHECK;
+
+/* --- shares (store_shares.c; tokens made by http/share_token.c) ---
+ * Public links to songs, albums and playlists (Subsonic createShare). The
+ * link's token never reaches the store: it arrives as its 32-byte hash,
+ * which lookups use, and as a sealed box that only the server key opens.
+ * Times are unix milliseconds. */
+
+enum lg_share_kind {
+    LG_SHARE_SONG,
+    LG_SHARE_ALBUM,
+    LG_SHARE_PLAYLIST,
+};
+
+/* One entry of a share as given: a track, an album or a playlist id. */
+struct lg_share_item {
+    enum lg_share_kind kind;
+    int64_t id;
+};
+
+struct lg_share {
+    int64_t id;
+    int64_t owner_id;
+    char *owner; /* the owner's user name */
+    char *description;
+    int64_t created_ms;
+    int64_t expires_ms;      /* 0: never */
+    int64_t last_visited_ms; /* 0: never visited */
+    int64_t visit_count;
+    int allow_download;
+    unsigned char token_hash[32];
+    unsigned char *token_box; /* the sealed token */
+    size_t token_box_len;
+};
+
+/* Releases what a share owns (not the struct); NULL does nothing. */
+void lg_share_free(struct lg_share *sh);
+/* Whether the share has expired at now_ms (it lives until expires_ms,
+ * exclusive; forever when that is 0). Pure. */
+bool lg_share_expired(const struct lg_share *sh, int64_t now_ms);
+/* Releases an array from lg_store_shares_list and its shares. */
+void lg_shares_free(struct lg_share *v, size_t n);
+
+/* What lg_store_share_create stores; pointers are borrowed. */
+struct lg_share_new {
+    int64_t owner_id;
+    bool owner_admin;        /* may share any playlist, not only their own and public ones */
+    const char *description; /* NULL: "" */
+    int64_t created_ms;
+    int64_t expires_ms; /* 0: never */
+    int allow_download;
+    const struct lg_share_item *items; /* in order, at least one; repeats allowed */
+    size_t n_items;
+    const unsigned char *token_hash; /* 32 bytes */
+    const unsigned char *token_box;  /* not empty */
+    size_t token_box_len;
+};
+
+/* Creates a share and its entries in one transaction and writes its id
+ * (id_out may be NULL). LG_EINVAL when there is no item or box, or when an
+ * item names no track, album or playlist, or a playlist its owner may not
+ * see (nothing is created then); LG_EEXIST when the token hash is taken. */
+int lg_store_share_create(struct lg_store *s, const struct lg_share_new *in,
+                          int64_t *id_out) LG_MUST_CHECK;
+/* One share by id, or by the hash of its token (one indexed lookup).
+ * Expired shares are found too: callers judge expires_ms. LG_ENOTFOUND.
+ * Caller owns *out (lg_share_free). */
+int lg_store_share_get(struct lg_store *s, int64_t id, struct lg_share *out) LG_MUST_CHECK;
+int lg_store_share_by_hash(struct lg_store *s, const unsigned char hash[32],
+                           struct lg_share *out) LG_MUST_CHECK;
+/* The shares of owner_id, oldest first. Caller owns *out (lg_shares_free). */
+int lg_store_shares_list(struct lg_store *s, int64_t owner_id, struct lg_share **out,
+                         size_t *n_out) LG_MUST_CHECK;
+/* Sets the description (NULL: kept) and expiry (expires_ms < 0: kept; 0:
+ * never) of share id. Only its owner or an administrator (admin true) may:
+ * LG_ENOTFOUND for an unknown id, LG_EDENIED for another user's share. */
+int lg_store_share_update(struct lg_store *s, int64_t user_id, bool admin, int64_t id,
+                          const char *description, int64_t expires_ms) LG_MUST_CHECK;
+/* Deletes share id; the same rules and errors as lg_store_share_update. */
+int lg_store_share_delete(struct lg_store *s, int64_t user_id, bool admin,
+                          int64_t id) LG_MUST_CHECK;
+/* Counts a visit of share id at now_ms. LG_ENOTFOUND. */
+int lg_store_share_visit(struct lg_store *s, int64_t id, int64_t now_ms) LG_MUST_CHECK;
+/* The track ids of share id in play order: entries by position, an album as
+ * its tracks by disc and track number, a playlist as its entries, counted
+ * only while the owner may see it (their own, public, or any for an
+ * administrator). Tracks that are gone are left out. Caller frees *ids (NULL
+ * when *n_out is 0); an unknown share has no tracks. One query. */
+int lg_store_share_tracks(struct lg_store *s, int64_t id, int64_t **ids,
+                          size_t *n_out) LG_MUST_CHECK;
+/* 1 when track_id is among the tracks lg_store_share_tracks gives for share
+ * id, 0 when not, or an error. One indexed query. */
+int lg_store_share_has_track(struct lg_store *s, int64_t id, int64_t track_id) LG_MUST_CHECK;
+
 #endif

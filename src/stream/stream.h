@@ -16,6 +16,7 @@
 #include <stdbool.h>
 
 #include "core/common.h"
+#include "media/media.h"
 
 struct lg_store;
 
@@ -162,5 +163,47 @@ struct lg_stream_plan {
  * If-None-Match (weak), else If-Modified-Since, then If-Range, then Range. */
 void lg_stream_plan(int64_t size, int64_t mtime_s, const char *etag, const struct lg_stream_cond *c,
                     struct lg_stream_plan *out);
+
+/* --- transcoding (transcode.c) --- */
+
+struct lg_transcode_opts {
+    int format;       /* enum lg_format */
+    int bitrate_kbps; /* 0: the format's default */
+    double offset_s;  /* start this far into the track (sample-accurate) */
+    double gain_db;   /* applied in the process stage; 0: none */
+    bool limit;       /* true-peak limiter at -1 dBTP after the gain */
+    int bits;         /* FLAC: 24 keeps 24 bits */
+    int complexity;   /* encoder effort (Opus 0..10); -1: the codec's default */
+};
+
+struct lg_transcode;
+
+/* Opens the pipeline for the file at path: decoder (seeked to offset_s),
+ * DSP chain and encoder, whose header reaches the sink before this returns.
+ * Caller owns *out (lg_transcode_free). 0, LG_EINVAL (bad options),
+ * LG_EMEDIA (not decodable: reason in err), -errno, or the sink's error. */
+int lg_transcode_open(const char *path, const struct lg_transcode_opts *o,
+                      lg_encoder_write_fn *write, lg_encoder_seek_fn *seek, void *ctx,
+                      struct lg_transcode **out, char *err, size_t err_len) LG_MUST_CHECK;
+/* Moves one chunk (100 ms of audio the first time, 500 ms after) through
+ * load, process and generate; its bytes reach the sink before it returns.
+ * 1: more to come; 0: finished (trailer written); < 0: an error (the
+ * stream is unusable; a damaged file ends early with 0 instead, as the
+ * decoder skips what it cannot read). Not thread-safe per transcode. */
+int lg_transcode_step(struct lg_transcode *t) LG_MUST_CHECK;
+int lg_transcode_rate(const struct lg_transcode *t);     /* output rate */
+int lg_transcode_channels(const struct lg_transcode *t); /* before any downmix */
+/* Frames (and seconds) of audio given to the encoder so far. */
+int64_t lg_transcode_frames(const struct lg_transcode *t);
+double lg_transcode_media_s(const struct lg_transcode *t);
+/* Time spent so far in stage (LG_STAGE_LOAD, _PROCESS, _GENERATE). */
+double lg_transcode_busy_s(const struct lg_transcode *t, int stage);
+void lg_transcode_free(struct lg_transcode *t);
+/* The whole pipeline from the file in to the file out ("-": standard output,
+ * without the headers rewritten at the end). out is written beside itself
+ * and renamed into place when complete, so a failure leaves nothing under
+ * its name. 0 or an error with a reason in err. */
+int lg_transcode_file(const char *in, const char *out, const struct lg_transcode_opts *o, char *err,
+                      size_t err_len) LG_MUST_CHECK;
 
 #endif

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 // The device approval page (/device) driven with plain fetch and cookies
 // handled by hand: a device asks for a code, the QR URL shows the sign-in
-// form, POST /device/login sets the legato_session cookie, the page then
+// form (with its login CSRF cookie and field, fetched first), POST
+// /device/login sets the legato_session cookie, the page then
 // shows the user code and the (escaped) device name, /device/decide refuses
 // a missing or wrong CSRF token with 403 and approves with the right one, and
 // the device's polling of /oauth/token then yields tokens. Also: security
@@ -46,11 +47,19 @@ async function authorize(name = EVIL) {
   return JSON.parse(r.text);
 }
 const handleOf = (a) => new URL(a.verification_uri_complete).searchParams.get('h');
-async function login(query, user = 'ann', password = 'secret-pw', base = srv.base) {
-  return req('/device/login',
-    { method: 'POST', body: { ...query, username: user, password }, base });
+const setCookie = (r, name) => r.headers.getSetCookie().find((c) => c.startsWith(`${name}=`));
+// The sign-in form comes with its CSRF pair: a token in the legato_login
+// cookie and the same token in the form's hidden csrf field.
+async function loginForm(base = srv.base) {
+  const r = await req('/device', { base });
+  return { cookie: setCookie(r, 'legato_login').split(';')[0], csrf: csrfOf(r.text) };
 }
-const cookieOf = (r) => r.headers.get('set-cookie').split(';')[0];
+async function login(query, user = 'ann', password = 'secret-pw', base = srv.base) {
+  const f = await loginForm(base);
+  return req('/device/login', { method: 'POST', cookie: f.cookie, base,
+    body: { ...query, csrf: f.csrf, username: user, password } });
+}
+const cookieOf = (r) => setCookie(r, 'legato_session').split(';')[0];
 const csrfOf = (html) => html.match(/name="csrf" value="([^"]+)"/)[1];
 const token = (a) => req('/oauth/token', { method: 'POST', body: {
   grant_type: 'urn:ietf:params:oauth:grant-type:device_code', device_code: a.device_code,
@@ -82,13 +91,15 @@ test('QR flow: sign in, compare the code, CSRF, approve, tokens', async () => {
   assert.equal(li.status, 303);
   assertSecureHeaders(li);
   assert.equal(li.headers.get('location'), `/device?h=${h}`);
-  const sc = li.headers.get('set-cookie');
+  const sc = setCookie(li, 'legato_session');
   assert.match(sc, /^legato_session=[A-Za-z0-9_-]{43};/);
   assert.match(sc, /HttpOnly/);
   assert.match(sc, /SameSite=Strict/);
   assert.match(sc, /Path=\//);
   assert.match(sc, /Max-Age=\d+/);
   assert.doesNotMatch(sc, /Secure/); // the public URL is http here
+  // The sign-in form's CSRF cookie is cleared once it has served.
+  assert.match(setCookie(li, 'legato_login'), /^legato_login=; .*Max-Age=0/);
   const cookie = cookieOf(li);
 
   const shown = await req(`/device?h=${h}`, { cookie });
@@ -160,7 +171,7 @@ test('typed user code, deny', async () => {
 test('wrong password, bogus cookie, methods', async () => {
   const li = await login({}, 'ann', 'wrong');
   assert.equal(li.status, 401);
-  assert.equal(li.headers.get('set-cookie'), null);
+  assert.equal(setCookie(li, 'legato_session'), undefined);
   assert.match(li.text, /Wrong user name or password/);
   const bogus = await req('/device', { cookie: `legato_session=${'A'.repeat(43)}` });
   assert.match(bogus.text, /action="\/device\/login"/);
