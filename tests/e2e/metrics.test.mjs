@@ -3,8 +3,8 @@
 // accepts and that names no user or track; GET /api/profile answers
 // administrators only (Subsonic credentials or a device's Bearer token); a
 // trace request records for N seconds and answers Chrome trace-event JSON
-// holding the spans of the HTTP threads that ran meanwhile; POST /api/stalls
-// counts what players report.
+// holding the spans of the transcodes and HTTP requests that ran meanwhile;
+// POST /api/stalls counts what players report.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -21,7 +21,7 @@ before(async () => {
   dir = tmpDir('legato-metrics-');
   const dirs = { music: join(dir, 'music'), data: join(dir, 'data') };
   mkdirSync(dirs.music, { recursive: true });
-  makeAudio(join(dirs.music, 'Secret Song.mp3'), { seconds: 1, tags: { title: 'Secret Song' } });
+  makeAudio(join(dirs.music, 'Secret Song.mp3'), { seconds: 3, tags: { title: 'Secret Song' } });
   addUser(dirs, 'ann', 'ann pw', { admin: true });
   addUser(dirs, 'bob', 'bob pw');
   // Several HTTP threads: a trace holds one of them while it records.
@@ -87,12 +87,26 @@ test('GET /metrics is Prometheus text that promtool accepts', async () => {
   }
   assert.equal(sample(text, 'legato_buffer_ahead_seconds_bucket{le="+Inf"}'),
     sample(text, 'legato_buffer_ahead_seconds_count'));
-  // Open to anyone, so nothing about users or tracks, even while a track streams.
-  const stream = fetch(`${srv.base}/rest/stream?${ann()}&id=${trackId}`);
+
+  // A transcode fills the stage series; the text still passes, and being
+  // open to anyone it names no user or track, even while a track streams.
+  const stream = fetch(`${srv.base}/rest/stream?${ann()}&id=${trackId}&format=opus`);
   const during = (await metricsText()).text;
-  await (await stream).arrayBuffer();
-  for (const t of [text, during]) {
-    assert.ok(!/secret|ann|bob/i.test(t), 'no user or track names in /metrics');
+  const res = await stream;
+  assert.equal(res.status, 200);
+  assert.ok((await res.arrayBuffer()).byteLength > 1000);
+  const after = (await metricsText()).text;
+  const again = spawnSync('promtool', ['check', 'metrics'], { input: after, encoding: 'utf8' });
+  assert.equal(again.status, 0, `promtool: ${again.stdout}${again.stderr}`);
+  for (const stage of ['load', 'generate', 'send']) {
+    const labels = `{stage="${stage}",format="opus",backend="cpu"}`;
+    const n = sample(after, `legato_stage_duration_seconds_count${labels}`);
+    assert.ok(n > 0, `${stage}: ${n} observations`);
+    assert.equal(sample(after, `legato_stage_duration_seconds_bucket${labels.slice(0, -1)},le="+Inf"}`), n);
+    assert.ok(sample(after, `legato_stage_duration_seconds_sum${labels}`) > 0);
+  }
+  for (const t of [text, during, after]) {
+    assert.ok(!/secret|\bann\b|\bbob\b|track \d/i.test(t), 'no user or track names in /metrics');
   }
   const head = await fetch(`${srv.base}/metrics`, { method: 'HEAD' });
   assert.equal(head.status, 200);
@@ -162,6 +176,9 @@ test('a trace request answers trace JSON with the spans recorded meanwhile', asy
     const m = await rawRequest(srv.port, 'GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
     assert.equal(m.status, 200);
   }
+  const track = await rawRequest(srv.port, `GET /rest/stream?${ann()}&id=${trackId}&format=opus `
+    + 'HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n', { idleMs: 1500 });
+  assert.equal(track.status, 200);
   const r = await tracing;
   assert.ok(Date.now() - started >= 1900, 'the trace lasts the seconds asked for');
   assert.equal(r.status, 200, JSON.stringify(r.body));
@@ -184,6 +201,14 @@ test('a trace request answers trace JSON with the spans recorded meanwhile', asy
   assert.ok(spans.length >= 4, `the four /metrics requests are in the trace: ${spans.length}`);
   const names = new Map(ev.filter((e) => e.name === 'thread_name').map((e) => [e.tid, e.args.name]));
   for (const s of spans) assert.equal(names.get(s.tid), 'http');
+  // The transcode's stages, each span inside the trace's time.
+  for (const stage of ['load', 'generate', 'send']) {
+    assert.ok(ev.some((e) => e.ph === 'X' && e.name === stage), `a ${stage} span`);
+  }
+  const xs = ev.filter((e) => e.ph === 'X');
+  const first = Math.min(...xs.map((e) => e.ts));
+  const last = Math.max(...xs.map((e) => e.ts + e.dur));
+  assert.ok(last - first < 2.5e6, `spans within the 2 s of the trace: ${last - first} us`);
   assert.equal(r.body.otherData.dropped_events, '0');
 
   // The trace is over: another may start, and spans no longer go anywhere.
