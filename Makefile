@@ -42,6 +42,7 @@ bench: build
 	-@bench/dsp
 	-@bench/device
 	-@bench/transcode
+	-@bench/listeners
 
 clean:
 	rm -rf $(BUILD) $(TESTBUILD) $(LINTBUILD)

@@ -855,6 +855,10 @@ int main(int argc, char **argv)
         printf("legato %s\n", LG_VERSION);
         return 0;
     }
+    /* The profiler is always on; off only to measure what it costs. */
+    const char *prof = getenv("LEGATO_PROFILE");
+    if (prof && strcmp(prof, "off") == 0)
+        lg_prof_enable(false);
     int used = 0;
     const struct cmd *c = find_cmd(argc - 1, argv + 1, &used);
     if (!c) {

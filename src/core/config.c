@@ -62,6 +62,10 @@ static const struct key keys[] = {
       "seconds without a heartbeat after which a playing device's session ends, 0 never" },
     { "handoff_ttl", "LEGATO_HANDOFF_TTL", T_INT, OFF(handoff_ttl_s), "300", 10, 3600,
       "seconds a hand-off link (continue on another device) stays valid" },
+    { "cache_dir", "LEGATO_CACHE_DIR", T_STR, OFF(cache_dir), "", 0, 0,
+      "folder of the transcode cache (default: cache/transcode in the data folder)" },
+    { "cache_size", "LEGATO_CACHE_SIZE", T_INT, OFF(cache_size_mib), "2048", 0, 1 << 20,
+      "MiB of finished transcodes kept on disk (least recently used go first), 0 for none" },
 };
 
 /* Index LG_CONFIG_N_KEYS - 1 is --config itself, which is not a table row. */
@@ -309,6 +313,13 @@ char *lg_config_db_path(const struct lg_config *c)
     if (c->db && *c->db)
         return lg_xstrdup(c->db);
     return lg_xasprintf("%s/legato.db", c->data_dir);
+}
+
+char *lg_config_cache_dir(const struct lg_config *c)
+{
+    if (c->cache_dir && *c->cache_dir)
+        return lg_xstrdup(c->cache_dir);
+    return lg_xasprintf("%s/cache/transcode", c->data_dir);
 }
 
 void lg_config_print_flags(FILE *f)

@@ -17,7 +17,7 @@
 
 #include "core/common.h"
 
-enum { LG_CONFIG_N_KEYS = 18 };
+enum { LG_CONFIG_N_KEYS = 20 };
 
 struct lg_config {
     char *music_dir;   /* the library root */
@@ -38,6 +38,8 @@ struct lg_config {
     int64_t device_code_ttl_s;      /* lifetime of a device sign-in code */
     int64_t device_idle_s;          /* heartbeat timeout of a playing device, 0: never */
     int64_t handoff_ttl_s;          /* lifetime of a hand-off link */
+    char *cache_dir;                /* transcode cache; empty = data_dir/cache/transcode */
+    int64_t cache_size_mib;         /* bound of the transcode cache, 0: caching off */
 
     /* Private: values given on the command line, by key index. */
     char *flags_[LG_CONFIG_N_KEYS + 1];
@@ -61,6 +63,8 @@ int lg_config_finish(struct lg_config *c, char *err, size_t errlen) LG_MUST_CHEC
 
 /* Path of the SQLite database that c designates (caller frees). */
 char *lg_config_db_path(const struct lg_config *c);
+/* Folder of the transcode cache that c designates (caller frees). */
+char *lg_config_cache_dir(const struct lg_config *c);
 
 /* Prints the flags with their environment variables and defaults, one per
  * line, for --help. */

@@ -543,7 +543,8 @@ static unsigned pool_size(const struct lg_config *cfg)
 static struct MHD_Daemon *start_daemon(struct lg_http *h, const struct sockaddr_storage *ss)
 {
     const struct lg_config *cfg = h->deps.cfg;
-    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_TURBO | MHD_USE_ERROR_LOG;
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_TURBO | MHD_USE_ERROR_LOG |
+                     MHD_ALLOW_SUSPEND_RESUME;
     if (ss->ss_family == AF_INET6) {
         /* "[::]:PORT" means every address, IPv4 ones included. */
         const struct in6_addr *a = &((const struct sockaddr_in6 *)ss)->sin6_addr;
@@ -590,6 +591,17 @@ int lg_http_start(const struct lg_http_deps *deps, struct lg_http **out)
         rc = lg_stream_new(deps->store, cfg->music_dir, &h->stream);
         if (rc < 0)
             goto fail;
+        if (cfg->cache_size_mib > 0) {
+            char *dir = lg_config_cache_dir(cfg);
+            rc = lg_cache_open(dir, cfg->cache_size_mib * 1024 * 1024, &h->cache);
+            free(dir);
+            if (rc < 0)
+                goto fail;
+        }
+        struct lg_jobs_opts jo = { .cache = h->cache };
+        rc = lg_jobs_new(&jo, &h->jobs);
+        if (rc < 0)
+            goto fail;
     }
     errno = 0;
     h->daemon = start_daemon(h, &ss);
@@ -605,6 +617,8 @@ int lg_http_start(const struct lg_http_deps *deps, struct lg_http **out)
     *out = h;
     return 0;
 fail:
+    lg_jobs_free(h->jobs);
+    lg_cache_close(h->cache);
     lg_stream_free(h->stream);
     free(h);
     return rc;
@@ -620,6 +634,8 @@ void lg_http_stop(struct lg_http *h)
     if (!h)
         return;
     MHD_stop_daemon(h->daemon); /* joins the threads: nothing uses h after */
+    lg_jobs_free(h->jobs);      /* every listener has detached */
+    lg_cache_close(h->cache);
     lg_stream_free(h->stream);
     free(h);
 }

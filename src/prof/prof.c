@@ -276,13 +276,29 @@ struct lg_hist *lg_prof_scheduler_lateness(void)
 
 /* --- spans --- */
 
+static atomic_bool disabled;
+
+void lg_prof_enable(bool on)
+{
+    atomic_store_explicit(&disabled, !on, memory_order_relaxed);
+}
+
+bool lg_prof_enabled(void)
+{
+    return !atomic_load_explicit(&disabled, memory_order_relaxed);
+}
+
 int64_t lg_prof_begin(void)
 {
+    if (atomic_load_explicit(&disabled, memory_order_relaxed))
+        return 0;
     return lg_prof_now_ns();
 }
 
 int64_t lg_prof_end(struct lg_hist *h, int64_t begin_ns, const char *name)
 {
+    if (atomic_load_explicit(&disabled, memory_order_relaxed))
+        return 0;
     int64_t end_ns = lg_prof_now_ns();
     int64_t ns = end_ns > begin_ns ? end_ns - begin_ns : 0;
     if (h)

@@ -74,6 +74,12 @@ struct lg_hist *lg_prof_stage(const char *stage, const char *format, const char 
 struct lg_hist *lg_prof_buffer_ahead(void);       /* seconds of audio ahead of a listener */
 struct lg_hist *lg_prof_scheduler_lateness(void); /* seconds a chunk ran after its deadline */
 
+/* Profiling is on from the start; off, lg_prof_begin and lg_prof_end cost a
+ * load and a branch, record nothing and return 0 (to measure the
+ * profiler's own cost: LEGATO_PROFILE=off). */
+void lg_prof_enable(bool on);
+bool lg_prof_enabled(void);
+
 /* A timed span: t = lg_prof_begin(); ...; lg_prof_end(h, t, "name") records
  * the duration into h and, while a trace is recording, a trace event named
  * name on the calling thread (name is copied, at most 31 bytes). h may be

@@ -15,6 +15,8 @@
 
 #include <stdbool.h>
 
+#include <sys/types.h>
+
 #include "core/common.h"
 #include "media/media.h"
 
@@ -205,5 +207,112 @@ void lg_transcode_free(struct lg_transcode *t);
  * its name. 0 or an error with a reason in err. */
 int lg_transcode_file(const char *in, const char *out, const struct lg_transcode_opts *o, char *err,
                       size_t err_len) LG_MUST_CHECK;
+
+/* --- shared transcode jobs and their scheduler (jobs.c) --- */
+
+struct lg_cache;
+struct lg_jobs;
+struct lg_job_reader;
+
+struct lg_jobs_opts {
+    int workers;            /* threads; 0: one per core */
+    double ahead_s;         /* a job this far ahead of its listeners waits (30) */
+    double burst_s;         /* the first seconds of a stream, made at once (10) */
+    struct lg_cache *cache; /* finished transcodes go here; NULL: none (borrowed) */
+};
+
+/* Starts the workers. Caller owns *out (lg_jobs_free, after every reader
+ * has detached). 0, -ENOMEM or -EAGAIN. */
+int lg_jobs_new(const struct lg_jobs_opts *o, struct lg_jobs **out) LG_MUST_CHECK;
+void lg_jobs_free(struct lg_jobs *s);
+/* The degrade level new jobs get: 0 full quality, 1 lowest encoder
+ * complexity, 2 also three quarters of the bitrate (sustained overload). */
+int lg_jobs_degrade(const struct lg_jobs *s);
+
+/* Called when a waiting reader has data (or its job ended), and to suspend
+ * one: both under the job's lock, so a wake never overtakes its suspend. */
+typedef void lg_job_wake_fn(void *ctx);
+
+/* Attaches a reader to the running job for key (any string naming the
+ * source and every setting), or starts one: opens path with o (its header is
+ * made at once). *shared tells whether the job was running already. Caller
+ * owns *out (lg_job_detach). 0, or lg_transcode_open's errors with err. */
+int lg_jobs_attach(struct lg_jobs *s, const char *key, const char *path,
+                   const struct lg_transcode_opts *o, lg_job_wake_fn *wake, void *wake_ctx,
+                   struct lg_job_reader **out, bool *shared, char *err,
+                   size_t err_len) LG_MUST_CHECK;
+
+#define LG_JOB_EOF (-1000) /* lg_job_read: the whole stream has been read */
+/* Copies up to max bytes from the reader's position: n > 0; 0 when none are
+ * made yet (suspend(ctx) has then been called, and wake(ctx) follows when
+ * there are); LG_JOB_EOF at the end; the job's error when it failed. now
+ * (CLOCK_MONOTONIC ns) starts the reader's playback clock at its first byte.
+ * Thread-safe. */
+ssize_t lg_job_read(struct lg_job_reader *r, void *buf, size_t max, int64_t now,
+                    lg_job_wake_fn *suspend, void *suspend_ctx);
+/* Media seconds the reader has taken (in proportion to the bytes), and those
+ * the job has made. */
+double lg_job_media_s(const struct lg_job_reader *r, double *made_s);
+/* Detaches r: the job's last reader gone, the job stops and is freed at
+ * once (its cache entry discarded). NULL is ignored. */
+void lg_job_detach(struct lg_job_reader *r);
+
+/* --- the transcode cache (cache.c) --- */
+
+/* Finished transcodes kept as files in one folder, so that the same work is
+ * never done twice. An entry is named by its key (any string naming the source
+ * and every setting); the folder is bounded in size and the least recently
+ * used entries go first, in an order that survives a restart (it is kept in
+ * the files' modification times). One process uses a folder at a time (the
+ * folder is locked; a second process caches nothing). All functions are
+ * thread-safe; a writer is used by one thread at a time. */
+struct lg_cache;
+
+/* Opens (creating) the cache folder dir, bounded to max_bytes (> 0). Finds the
+ * entries already there (a restart keeps the cache; half-written temp files of
+ * a killed process are removed; other files are left alone) and evicts the
+ * oldest when they exceed max_bytes. Caller owns *out (lg_cache_close). 0,
+ * LG_EINVAL for an empty dir or max_bytes <= 0, or -errno; a folder that
+ * cannot be created, written or locked is not an error: the cache then keeps
+ * nothing and logs one warning (a stream never breaks for it). Cost: one
+ * stat per file in the folder. */
+int lg_cache_open(const char *dir, int64_t max_bytes, struct lg_cache **out) LG_MUST_CHECK;
+/* Frees c; every writer must have been committed or aborted. Descriptors
+ * returned by lg_cache_get stay valid. NULL is ignored. */
+void lg_cache_close(struct lg_cache *c);
+
+/* The finished entry of key (any string; it is hashed to a file name): opens it
+ * for reading and marks it used. 0 and *fd (caller closes) and *size;
+ * LG_ENOTFOUND (also while the entry is being written, and always when the
+ * cache keeps nothing); -errno from open (-EMFILE...). The descriptor keeps
+ * reading the whole entry even when it is evicted meanwhile. Thread-safe. */
+int lg_cache_get(struct lg_cache *c, const char *key, int *fd, int64_t *size) LG_MUST_CHECK;
+
+struct lg_cache_writer;
+/* Starts an entry: a temp file in the folder. Caller owns *out until
+ * lg_cache_commit or lg_cache_abort. LG_EEXIST when key is finished already or
+ * being written by another writer (only one writer per key); -EIO when the
+ * cache is disabled or failing (the temp file cannot be made; the reason is
+ * logged once per failure episode). */
+int lg_cache_begin(struct lg_cache *c, const char *key, struct lg_cache_writer **out) LG_MUST_CHECK;
+/* Writes n bytes at offset off (a muxer may rewrite a header at offset 0 at the
+ * end). After the first error (ENOSPC, EIO...) the writer is failed: later writes
+ * return that error at once, one warning is logged per failure episode (not per
+ * write; an episode ends when an entry is committed again), and commit
+ * discards. An entry growing past the cache's max_bytes fails the writer with
+ * LG_ETOOBIG (no warning: it could never be kept). LG_EINVAL for off < 0. */
+int lg_cache_write(struct lg_cache_writer *w, int64_t off, const void *p, size_t n) LG_MUST_CHECK;
+/* Finishes: fsync, rename into place, account its size, evict least recently
+ * used entries until the total is within max_bytes (never the entry just
+ * committed unless it alone exceeds max_bytes: then it is dropped, LG_ETOOBIG).
+ * Frees w. 0 or the error (the entry is then discarded): the writer's first
+ * error, or -errno of fsync or rename. */
+int lg_cache_commit(struct lg_cache_writer *w) LG_MUST_CHECK;
+/* Discards the entry and frees w. NULL is ignored. */
+void lg_cache_abort(struct lg_cache_writer *w);
+
+/* Bytes of finished entries; entries. Thread-safe (a snapshot). */
+int64_t lg_cache_bytes(const struct lg_cache *c);
+size_t lg_cache_entries(const struct lg_cache *c);
 
 #endif

@@ -202,3 +202,62 @@ test('legato profile: a table per stage, the bottleneck, a trace Perfetto reads'
   assert.ok(t.traceEvents.some((e) => e.ph === 'M' && e.args?.name === 'pipeline'));
   assert.equal(legato(['profile', src, '--format', 'ogg-vorbis']).status, 2);
 });
+
+test('two listeners of one transcode share its job; a listener who leaves frees it', async () => {
+  const src = join(dir, 'music', 'A', 'three.flac');
+  makeAudio(src, { seconds: 20, freq: 440 });
+  await api.startScan();
+  let id;
+  for (let i = 0; i < 100 && !id; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    const f = await api.search3({ query: 'three', songCount: 5 });
+    id = f.searchResult3?.song?.find((s) => s.path.endsWith('three.flac'))?.id;
+  }
+  assert.ok(id);
+  const q = { id, format: 'opus', maxBitRate: '64' };
+  const [a, b] = await Promise.all([
+    fetch(url(srv.base, '/rest/stream.view', { ...tokenAuth('ann', 'pw-ann'), ...q })),
+    new Promise((r) => setTimeout(r, 50)).then(() =>
+      fetch(url(srv.base, '/rest/stream.view', { ...tokenAuth('ann', 'pw-ann'), ...q }))),
+  ]);
+  const [ba, bb] = await Promise.all([a.arrayBuffer(), b.arrayBuffer()]);
+  assert.equal(b.headers.get('x-legato-transcode'), 'shared');
+  assert.ok(Buffer.from(ba).equals(Buffer.from(bb)), 'both listeners got the same bytes');
+  // A listener who stops after the first bytes: the job goes at once.
+  const ctl = new AbortController();
+  const c = await fetch(url(srv.base, '/rest/stream.view',
+    { ...tokenAuth('ann', 'pw-ann'), id, format: 'mp3', maxBitRate: '96' }), { signal: ctl.signal });
+  const reader = c.body.getReader();
+  await reader.read();
+  ctl.abort();
+  let running = -1;
+  for (let i = 0; i < 100 && running !== 0; i++) {
+    await new Promise((r) => setTimeout(r, 50));
+    const m = await (await fetch(`${srv.base}/metrics`)).text();
+    running = Number(m.match(/^legato_transcode_jobs_running (\d+)/m)?.[1]);
+  }
+  assert.equal(running, 0);
+});
+
+test('a finished transcode comes from the cache, like a file, with ranges', async () => {
+  const q = { ...tokenAuth('ann', 'pw-ann'), id: mp3Id, format: 'opus', maxBitRate: '48' };
+  const first = await fetch(url(srv.base, '/rest/stream.view', q));
+  const a = Buffer.from(await first.arrayBuffer());
+  assert.equal(first.headers.get('accept-ranges'), 'none');
+  let second;
+  for (let i = 0; i < 50; i++) { // the commit follows the last byte closely
+    second = await fetch(url(srv.base, '/rest/stream.view', q));
+    if (second.headers.get('accept-ranges') === 'bytes') break;
+    await second.arrayBuffer();
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.equal(second.headers.get('accept-ranges'), 'bytes');
+  assert.equal(second.headers.get('content-type'), 'audio/ogg');
+  const b = Buffer.from(await second.arrayBuffer());
+  assert.ok(a.equals(b), 'the cached bytes are the streamed bytes');
+  const part = await fetch(url(srv.base, '/rest/stream.view', q), { headers: { range: 'bytes=100-199' } });
+  assert.equal(part.status, 206);
+  assert.ok(Buffer.from(await part.arrayBuffer()).equals(a.subarray(100, 200)));
+  const m = await (await fetch(`${srv.base}/metrics`)).text();
+  assert.ok(Number(m.match(/^legato_transcode_cache_hits_total (\d+)/m)[1]) >= 2);
+});

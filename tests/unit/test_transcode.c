@@ -408,6 +408,7 @@ LG_TEST(teardown)
 {
     free(src);
     free(src_flac);
+    free(tmp);
 }
 
 LG_TEST_MAIN(LG_CASE(setup), LG_CASE(formats_names_and_rates), LG_CASE(lossless_exact),

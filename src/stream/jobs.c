@@ -1,0 +1,498 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Transcode jobs and their scheduler.
+ *
+ * A job is one running transcode (stream/transcode.c) that any number of
+ * readers (listeners) share: its output stays in memory for the job's life,
+ * so a second listener of the same key reads from byte 0 what the first has
+ * produced, and every byte also goes to the cache writer, if any.
+ *
+ * Workers (one per core) run one chunk at a time of the job whose deadline is
+ * earliest. A job's deadline is the moment its most advanced listener runs
+ * dry: the earliest start among its readers plus the media produced so far,
+ * minus the burst (so that a new stream's first seconds are made at once).
+ * A job more than ahead_s ahead of that moment waits. A chunk that starts
+ * after its deadline records its lateness; sustained lateness is overload,
+ * and the scheduler answers it by degrading new jobs: first the encoder's
+ * complexity, then their bitrate.
+ *
+ * Locks: sched->lock guards the job list and each job's scheduling fields;
+ * job->lock guards its buffer and readers. Order: sched->lock, then
+ * job->lock. A worker runs lg_transcode_step holding neither (job->running
+ * keeps other workers off it); the transcode's sink takes job->lock briefly
+ * for each write.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <pthread.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "prof/prof.h"
+#include "stream/stream.h"
+
+static const struct lg_log jlog = { "stream/jobs" };
+
+enum { KEY_MAX = 256 };
+#define OVERLOAD_WINDOW_NS (10 * 1000000000LL) /* lateness looked at over 10 s */
+#define OVERLOAD_LATE_S    0.5                 /* a chunk this late counts as overload */
+
+struct lg_job_reader {
+    struct lg_job *job;
+    struct lg_job_reader *next;
+    int64_t off;      /* bytes read */
+    int64_t start_ns; /* first byte taken; 0 before */
+    bool armed;       /* wants wake() when data comes */
+    lg_job_wake_fn *wake;
+    void *wake_ctx;
+};
+
+struct lg_job {
+    struct lg_jobs *sched;
+    struct lg_job *next;
+    char key[KEY_MAX];
+    struct lg_transcode *t;
+    pthread_mutex_t lock;
+    unsigned char *buf; /* every byte made so far */
+    size_t cap;
+    int64_t total; /* bytes made (the furthest offset written) */
+    int64_t pos;   /* the muxer's write position */
+    struct lg_cache_writer *cw;
+    struct lg_job_reader *readers;
+    int n_readers;
+    int err; /* the error that ended it, 0 */
+    /* Under sched->lock: */
+    bool running, done, queued;
+    int64_t first_start_ns; /* the earliest reader start; 0 before */
+    double media_s;         /* media made */
+};
+
+struct lg_jobs {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    pthread_t *threads;
+    int n_threads;
+    bool stop;
+    struct lg_job *jobs;
+    struct lg_jobs_opts o;
+    /* Overload: late chunks in the current window. */
+    int64_t window_start_ns;
+    int late_chunks, chunks;
+    int degrade; /* 0 none, 1 lower complexity, 2 also lower bitrate */
+};
+
+/* --- the sink: every byte into the job's buffer and the cache --- */
+
+static int job_write(void *ctx, const uint8_t *data, size_t len)
+{
+    struct lg_job *j = ctx;
+    pthread_mutex_lock(&j->lock);
+    int64_t end = j->pos + (int64_t)len;
+    int rc = 0;
+    if ((size_t)end > j->cap) {
+        size_t cap = j->cap ? j->cap : 256 * 1024;
+        while (cap < (size_t)end)
+            cap *= 2;
+        unsigned char *b = realloc(j->buf, cap);
+        if (!b)
+            rc = -ENOMEM;
+        else {
+            j->buf = b;
+            j->cap = cap;
+        }
+    }
+    if (rc == 0) {
+        /* A rewrite below what readers took reaches only later readers. */
+        memcpy(j->buf + j->pos, data, len);
+        int64_t at = j->pos;
+        j->pos = end;
+        if (end > j->total)
+            j->total = end;
+        pthread_mutex_unlock(&j->lock);
+        if (j->cw && lg_cache_write(j->cw, at, data, len) < 0) {
+            lg_cache_abort(j->cw); /* the stream goes on uncached */
+            j->cw = NULL;
+        }
+        return 0;
+    }
+    pthread_mutex_unlock(&j->lock);
+    return rc;
+}
+
+static int job_seek(void *ctx, int64_t off)
+{
+    struct lg_job *j = ctx;
+    pthread_mutex_lock(&j->lock);
+    int rc = off >= 0 && off <= j->total ? 0 : LG_EINVAL;
+    if (rc == 0)
+        j->pos = off;
+    pthread_mutex_unlock(&j->lock);
+    return rc;
+}
+
+/* --- scheduling --- */
+
+static int64_t now_ns(void)
+{
+    return lg_prof_now_ns();
+}
+
+/* When j's listeners run dry, in CLOCK_MONOTONIC ns, burst deducted. A
+ * job's clock starts when its first reader attaches (or earlier, when a
+ * reader's first byte says so). */
+static int64_t deadline(const struct lg_jobs *s, const struct lg_job *j)
+{
+    return j->first_start_ns + (int64_t)((j->media_s - s->o.burst_s) * 1e9);
+}
+
+/* The runnable job with the earliest deadline, or NULL; *wait_ns tells when
+ * the next job that is too far ahead becomes runnable. Under s->lock. */
+static struct lg_job *pick(struct lg_jobs *s, int64_t now, int64_t *wait_ns)
+{
+    struct lg_job *best = NULL;
+    int64_t best_dl = INT64_MAX;
+    *wait_ns = INT64_MAX;
+    int64_t ahead = (int64_t)(s->o.ahead_s * 1e9);
+    for (struct lg_job *j = s->jobs; j; j = j->next) {
+        if (j->running || j->done || !j->queued)
+            continue;
+        int64_t dl = deadline(s, j);
+        if (dl - now > ahead) {
+            int64_t w = dl - ahead - now;
+            if (w < *wait_ns)
+                *wait_ns = w;
+            continue;
+        }
+        if (dl < best_dl) {
+            best_dl = dl;
+            best = j;
+        }
+    }
+    return best;
+}
+
+static void note_lateness(struct lg_jobs *s, int64_t late_ns, int64_t now)
+{
+    if (now - s->window_start_ns > OVERLOAD_WINDOW_NS) {
+        /* A window with more than a tenth of its chunks late is overload;
+         * each such window raises the degrade level, a calm one lowers it. */
+        bool over = s->chunks > 0 && s->late_chunks * 10 > s->chunks;
+        int before = s->degrade;
+        if (over && s->degrade < 2)
+            s->degrade++;
+        else if (!over && s->late_chunks == 0 && s->degrade > 0)
+            s->degrade--;
+        if (s->degrade != before)
+            lg_log(&jlog, s->degrade > before ? LG_LOG_WARN : LG_LOG_INFO,
+                   "%s: %d of %d chunks were late by more than %.1f s; new transcodes now %s",
+                   s->degrade > before ? "overload" : "load eased", s->late_chunks, s->chunks,
+                   OVERLOAD_LATE_S,
+                   s->degrade == 0   ? "at full quality"
+                   : s->degrade == 1 ? "at the lowest encoder complexity"
+                                     : "at the lowest complexity and a lower bitrate");
+        s->window_start_ns = now;
+        s->late_chunks = s->chunks = 0;
+    }
+    s->chunks++;
+    if (late_ns > (int64_t)(OVERLOAD_LATE_S * 1e9))
+        s->late_chunks++;
+}
+
+/* Wakes the readers that wait for data. Under j->lock. */
+static void wake_readers(struct lg_job *j)
+{
+    for (struct lg_job_reader *r = j->readers; r; r = r->next) {
+        if (r->armed) {
+            r->armed = false;
+            r->wake(r->wake_ctx);
+        }
+    }
+}
+
+static void run_chunk(struct lg_jobs *s, struct lg_job *j)
+{
+    int rc = lg_transcode_step(j->t);
+    pthread_mutex_lock(&s->lock);
+    pthread_mutex_lock(&j->lock);
+    j->media_s = lg_transcode_media_s(j->t);
+    if (rc <= 0) {
+        j->done = true;
+        j->err = rc;
+        if (rc < 0)
+            lg_log(&jlog, LG_LOG_WARN, "transcode %s stopped: %s", j->key, lg_strerror(rc));
+        if (j->cw) {
+            if (rc == 0 && lg_cache_commit(j->cw) < 0)
+                lg_log(&jlog, LG_LOG_DEBUG, "transcode %s not cached", j->key);
+            if (rc < 0)
+                lg_cache_abort(j->cw);
+            j->cw = NULL;
+        }
+    }
+    j->running = false;
+    wake_readers(j);
+    pthread_mutex_unlock(&j->lock);
+    pthread_cond_broadcast(&s->cond);
+    pthread_mutex_unlock(&s->lock);
+}
+
+static void *worker(void *arg)
+{
+    struct lg_jobs *s = arg;
+    char name[16];
+    snprintf(name, sizeof(name), "transcode");
+    lg_prof_thread_name(name);
+    pthread_mutex_lock(&s->lock);
+    while (!s->stop) {
+        int64_t now = now_ns(), wait_ns;
+        struct lg_job *j = pick(s, now, &wait_ns);
+        if (!j) {
+            if (wait_ns == INT64_MAX) {
+                pthread_cond_wait(&s->cond, &s->lock);
+            } else {
+                struct timespec ts;
+                clock_gettime(CLOCK_MONOTONIC, &ts);
+                int64_t at = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec + wait_ns;
+                ts.tv_sec = at / 1000000000;
+                ts.tv_nsec = at % 1000000000;
+                pthread_cond_timedwait(&s->cond, &s->lock, &ts);
+            }
+            continue;
+        }
+        int64_t dl = deadline(s, j);
+        /* Lateness counts after the burst only: a burst is due at once. */
+        if (j->media_s >= s->o.burst_s) {
+            int64_t late = now - (dl + (int64_t)(s->o.burst_s * 1e9));
+            lg_hist_observe(lg_prof_scheduler_lateness(), late > 0 ? (double)late / 1e9 : 0);
+            note_lateness(s, late, now);
+        }
+        j->running = true;
+        pthread_mutex_unlock(&s->lock);
+        run_chunk(s, j);
+        pthread_mutex_lock(&s->lock);
+    }
+    pthread_mutex_unlock(&s->lock);
+    return NULL;
+}
+
+int lg_jobs_new(const struct lg_jobs_opts *o, struct lg_jobs **out)
+{
+    struct lg_jobs *s = calloc(1, sizeof(*s));
+    if (!s)
+        return -ENOMEM;
+    s->o = *o;
+    if (s->o.workers <= 0) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        s->o.workers = n > 0 ? (int)n : 1;
+    }
+    if (!(s->o.ahead_s > 0))
+        s->o.ahead_s = 30;
+    if (!(s->o.burst_s >= 0))
+        s->o.burst_s = 10;
+    pthread_mutex_init(&s->lock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&s->cond, &ca);
+    pthread_condattr_destroy(&ca);
+    s->window_start_ns = now_ns();
+    s->threads = calloc((size_t)s->o.workers, sizeof(*s->threads));
+    for (int i = 0; s->threads && i < s->o.workers; i++) {
+        if (pthread_create(&s->threads[i], NULL, worker, s) != 0)
+            break;
+        s->n_threads++;
+    }
+    if (s->n_threads == 0) {
+        lg_jobs_free(s);
+        return -EAGAIN;
+    }
+    *out = s;
+    return 0;
+}
+
+static void job_free(struct lg_job *j)
+{
+    if (j->cw)
+        lg_cache_abort(j->cw);
+    lg_transcode_free(j->t);
+    pthread_mutex_destroy(&j->lock);
+    free(j->buf);
+    free(j);
+    lg_prof_gauge_add(LG_PROF_JOBS_RUNNING, -1);
+}
+
+void lg_jobs_free(struct lg_jobs *s)
+{
+    if (!s)
+        return;
+    pthread_mutex_lock(&s->lock);
+    s->stop = true;
+    pthread_cond_broadcast(&s->cond);
+    pthread_mutex_unlock(&s->lock);
+    for (int i = 0; i < s->n_threads; i++)
+        pthread_join(s->threads[i], NULL);
+    /* Readers must be gone (the HTTP server stopped first). */
+    while (s->jobs) {
+        struct lg_job *j = s->jobs;
+        s->jobs = j->next;
+        job_free(j);
+    }
+    free(s->threads);
+    pthread_cond_destroy(&s->cond);
+    pthread_mutex_destroy(&s->lock);
+    free(s);
+}
+
+int lg_jobs_degrade(const struct lg_jobs *s)
+{
+    return s->degrade;
+}
+
+int lg_jobs_attach(struct lg_jobs *s, const char *key, const char *path,
+                   const struct lg_transcode_opts *o, lg_job_wake_fn *wake, void *wake_ctx,
+                   struct lg_job_reader **out, bool *shared, char *err, size_t err_len)
+{
+    if (strlen(key) >= KEY_MAX)
+        return LG_EINVAL;
+    struct lg_job_reader *r = calloc(1, sizeof(*r));
+    if (!r)
+        return -ENOMEM;
+    r->wake = wake;
+    r->wake_ctx = wake_ctx;
+    pthread_mutex_lock(&s->lock);
+    struct lg_job *j = s->jobs;
+    while (j && (j->done || strcmp(j->key, key) != 0))
+        j = j->next;
+    *shared = j != NULL;
+    if (!j) {
+        int degrade = s->degrade;
+        pthread_mutex_unlock(&s->lock);
+        j = calloc(1, sizeof(*j));
+        if (!j) {
+            free(r);
+            return -ENOMEM;
+        }
+        j->sched = s;
+        snprintf(j->key, sizeof(j->key), "%s", key);
+        pthread_mutex_init(&j->lock, NULL);
+        struct lg_transcode_opts eff = *o;
+        if (degrade >= 1) {
+            eff.complexity = 0;
+            lg_prof_count(LG_PROF_DEGRADED, 1);
+        }
+        if (degrade >= 2 && !lg_format_lossless(eff.format))
+            eff.bitrate_kbps = lg_format_bitrate(eff.format, eff.bitrate_kbps) * 3 / 4;
+        /* Cached under the key asked for, only at full quality. */
+        if (s->o.cache && degrade == 0 && lg_cache_begin(s->o.cache, key, &j->cw) < 0)
+            j->cw = NULL;
+        lg_prof_gauge_add(LG_PROF_JOBS_RUNNING, 1);
+        lg_prof_count(LG_PROF_JOBS_STARTED, 1);
+        int rc =
+            lg_transcode_open(path, &eff, job_write, eff.format == LG_FORMAT_WAV ? NULL : job_seek,
+                              j, &j->t, err, err_len);
+        if (rc < 0) {
+            job_free(j);
+            free(r);
+            return rc;
+        }
+        pthread_mutex_lock(&s->lock);
+        j->next = s->jobs;
+        s->jobs = j;
+    }
+    if (!j->first_start_ns)
+        j->first_start_ns = now_ns();
+    pthread_mutex_lock(&j->lock);
+    r->job = j;
+    r->next = j->readers;
+    j->readers = r;
+    j->n_readers++;
+    pthread_mutex_unlock(&j->lock);
+    j->queued = true;
+    pthread_cond_broadcast(&s->cond);
+    pthread_mutex_unlock(&s->lock);
+    *out = r;
+    return 0;
+}
+
+ssize_t lg_job_read(struct lg_job_reader *r, void *buf, size_t max, int64_t now,
+                    lg_job_wake_fn *suspend, void *suspend_ctx)
+{
+    struct lg_job *j = r->job;
+    struct lg_jobs *s = j->sched;
+    pthread_mutex_lock(&s->lock);
+    pthread_mutex_lock(&j->lock);
+    ssize_t n;
+    if (r->off < j->total) {
+        size_t avail = (size_t)(j->total - r->off);
+        n = (ssize_t)(avail < max ? avail : max);
+        memcpy(buf, j->buf + r->off, (size_t)n);
+        r->off += n;
+        if (!r->start_ns) {
+            r->start_ns = now;
+            if (!j->first_start_ns || now < j->first_start_ns)
+                j->first_start_ns = now;
+        }
+    } else if (j->done) {
+        n = j->err < 0 ? j->err : LG_JOB_EOF;
+    } else {
+        r->armed = true;
+        if (suspend)
+            suspend(suspend_ctx); /* under the lock: a wake cannot come first */
+        n = 0;
+    }
+    pthread_mutex_unlock(&j->lock);
+    pthread_mutex_unlock(&s->lock);
+    return n;
+}
+
+double lg_job_media_s(const struct lg_job_reader *r, double *made_s)
+{
+    struct lg_job *j = r->job;
+    pthread_mutex_lock(&j->sched->lock);
+    double made = j->media_s;
+    int64_t total = j->total;
+    pthread_mutex_unlock(&j->sched->lock);
+    if (made_s)
+        *made_s = made;
+    return total > 0 ? made * (double)r->off / (double)total : 0;
+}
+
+void lg_job_detach(struct lg_job_reader *r)
+{
+    if (!r)
+        return;
+    struct lg_job *j = r->job;
+    struct lg_jobs *s = j->sched;
+    pthread_mutex_lock(&s->lock);
+    pthread_mutex_lock(&j->lock);
+    for (struct lg_job_reader **p = &j->readers; *p; p = &(*p)->next) {
+        if (*p == r) {
+            *p = r->next;
+            break;
+        }
+    }
+    j->n_readers--;
+    bool last = j->n_readers == 0;
+    pthread_mutex_unlock(&j->lock);
+    free(r);
+    /* The last listener gone: a job still running stops at once (unless a
+     * worker has it now: it is freed when the chunk ends, below). */
+    if (last) {
+        while (j->running)
+            pthread_cond_wait(&s->cond, &s->lock);
+        for (struct lg_job **p = &s->jobs; *p; p = &(*p)->next) {
+            if (*p == j) {
+                *p = j->next;
+                break;
+            }
+        }
+        pthread_mutex_unlock(&s->lock);
+        job_free(j);
+        return;
+    }
+    pthread_mutex_unlock(&s->lock);
+}
