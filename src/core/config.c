@@ -66,6 +66,14 @@ static const struct key keys[] = {
       "folder of the transcode cache (default: cache/transcode in the data folder)" },
     { "cache_size", "LEGATO_CACHE_SIZE", T_INT, OFF(cache_size_mib), "2048", 0, 1 << 20,
       "MiB of finished transcodes kept on disk (least recently used go first), 0 for none" },
+    { "transcode_workers", "LEGATO_TRANSCODE_WORKERS", T_INT, OFF(transcode_workers), "0", 0, 256,
+      "transcode threads, 0 for one per core" },
+    { "transcode_ahead", "LEGATO_TRANSCODE_AHEAD", T_INT, OFF(transcode_ahead_s), "30", 2, 3600,
+      "seconds of audio a transcode may run ahead of its listener before it waits" },
+    { "transcode_burst", "LEGATO_TRANSCODE_BURST", T_INT, OFF(transcode_burst_s), "10", 0, 120,
+      "seconds at the start of a stream that are transcoded at once" },
+    { "overload_late", "LEGATO_OVERLOAD_LATE", T_INT, OFF(overload_late_ms), "500", 10, 60000,
+      "ms a chunk may be late; when over a tenth are, for 10 s, new transcodes are made cheaper" },
 };
 
 /* Index LG_CONFIG_N_KEYS - 1 is --config itself, which is not a table row. */

@@ -598,7 +598,13 @@ int lg_http_start(const struct lg_http_deps *deps, struct lg_http **out)
             if (rc < 0)
                 goto fail;
         }
-        struct lg_jobs_opts jo = { .cache = h->cache };
+        struct lg_jobs_opts jo = {
+            .workers = (int)cfg->transcode_workers,
+            .ahead_s = (double)cfg->transcode_ahead_s,
+            .burst_s = (double)cfg->transcode_burst_s,
+            .late_s = (double)cfg->overload_late_ms / 1000,
+            .cache = h->cache,
+        };
         rc = lg_jobs_new(&jo, &h->jobs);
         if (rc < 0)
             goto fail;

@@ -40,7 +40,6 @@ static const struct lg_log jlog = { "stream/jobs" };
 
 enum { KEY_MAX = 256 };
 #define OVERLOAD_WINDOW_NS (10 * 1000000000LL) /* lateness looked at over 10 s */
-#define OVERLOAD_LATE_S    0.5                 /* a chunk this late counts as overload */
 
 struct lg_job_reader {
     struct lg_job *job;
@@ -191,7 +190,7 @@ static void note_lateness(struct lg_jobs *s, int64_t late_ns, int64_t now)
             lg_log(&jlog, s->degrade > before ? LG_LOG_WARN : LG_LOG_INFO,
                    "%s: %d of %d chunks were late by more than %.1f s; new transcodes now %s",
                    s->degrade > before ? "overload" : "load eased", s->late_chunks, s->chunks,
-                   OVERLOAD_LATE_S,
+                   s->o.late_s,
                    s->degrade == 0   ? "at full quality"
                    : s->degrade == 1 ? "at the lowest encoder complexity"
                                      : "at the lowest complexity and a lower bitrate");
@@ -199,7 +198,7 @@ static void note_lateness(struct lg_jobs *s, int64_t late_ns, int64_t now)
         s->late_chunks = s->chunks = 0;
     }
     s->chunks++;
-    if (late_ns > (int64_t)(OVERLOAD_LATE_S * 1e9))
+    if (late_ns > (int64_t)(s->o.late_s * 1e9))
         s->late_chunks++;
 }
 
@@ -292,7 +291,9 @@ int lg_jobs_new(const struct lg_jobs_opts *o, struct lg_jobs **out)
     if (!(s->o.ahead_s > 0))
         s->o.ahead_s = 30;
     if (!(s->o.burst_s >= 0))
-        s->o.burst_s = 10;
+        s->o.burst_s = 0;
+    if (!(s->o.late_s > 0))
+        s->o.late_s = 0.5;
     pthread_mutex_init(&s->lock, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);

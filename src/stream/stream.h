@@ -216,8 +216,9 @@ struct lg_job_reader;
 
 struct lg_jobs_opts {
     int workers;            /* threads; 0: one per core */
-    double ahead_s;         /* a job this far ahead of its listeners waits (30) */
-    double burst_s;         /* the first seconds of a stream, made at once (10) */
+    double ahead_s;         /* a job this far ahead of its listeners waits (0: 30) */
+    double burst_s;         /* the first seconds of a stream, made at once (0: none) */
+    double late_s;          /* a chunk this late counts towards overload (0: 0.5) */
     struct lg_cache *cache; /* finished transcodes go here; NULL: none (borrowed) */
 };
 
