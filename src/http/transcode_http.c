@@ -36,6 +36,8 @@ struct tx {
     int64_t length; /* the declared Content-Length, or -1 */
     bool eof;
     bool registered;
+    bool low; /* the buffer is low: logged once until it recovers */
+    bool dry; /* it has run dry: one stall counted until it recovers */
     char what[96];
     struct lg_prof_stream ps; /* what the profiler shows of this stream */
     struct lg_hist *send;     /* the send stage's histogram */
@@ -51,22 +53,37 @@ static void conn_resume(void *ctx)
     MHD_resume_connection(ctx);
 }
 
-/* The profiler's view: media sent, made, and a stall when the listener has
- * run dry since its first byte. */
+enum { LOW_BUFFER_S = 2 }; /* a listener with less than this is about to stall */
+
+/* The profiler's view of the listener: media taken and made, stage times;
+ * a stall when it has run dry since its first byte, and a log line naming
+ * the stage to blame when its buffer gets low (once per episode). */
 static void account(struct tx *x, int64_t now)
 {
-    double made;
-    x->ps.media_sent_s = lg_job_media_s(x->rd, &made);
-    x->ps.media_made_s = made;
+    struct lg_job_stats st;
+    lg_job_stats(x->rd, &st);
+    x->ps.media_sent_s = st.read_s;
+    x->ps.media_made_s = st.made_s;
+    for (int i = 0; i < 3; i++)
+        x->ps.busy_s[i] = st.busy_s[i];
     double ahead = lg_prof_stream_ahead(&x->ps, now);
     lg_hist_observe(lg_prof_buffer_ahead(), ahead);
-    if (ahead <= 0 && x->sent > 0 && now - x->ps.started_ns > 1000000000LL) {
+    bool started = x->sent > 0 && now - x->ps.started_ns > 2000000000LL;
+    if (!started || ahead >= LOW_BUFFER_S) {
+        x->low = x->dry = false;
+        return;
+    }
+    if (ahead <= 0 && !x->dry) { /* one stall per time it runs dry */
         x->ps.stalls++;
         lg_prof_count(LG_PROF_STALLS, 1);
-        if (x->ps.late_stage != LG_STAGE_GENERATE)
-            lg_log(&tlog, LG_LOG_WARN, "%s: the listener ran dry at %.1f s: its transcode was late",
-                   x->what, x->ps.media_sent_s);
-        x->ps.late_stage = LG_STAGE_GENERATE;
+    }
+    x->dry = ahead <= 0;
+    if (!x->low) {
+        char why[160];
+        x->ps.late_stage = lg_job_diagnose(&st, why, sizeof(why));
+        lg_log(&tlog, LG_LOG_WARN, "%s: the listener has %.1f s buffered at %.1f s: %s", x->what,
+               ahead, st.read_s, why);
+        x->low = true;
     }
 }
 

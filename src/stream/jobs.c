@@ -69,6 +69,8 @@ struct lg_job {
     bool running, done, queued;
     int64_t first_start_ns; /* the earliest reader start; 0 before */
     double media_s;         /* media made */
+    double busy_s[3];       /* load, process, generate time so far */
+    double waited_s;        /* time chunks waited past their deadline */
 };
 
 struct lg_jobs {
@@ -216,27 +218,30 @@ static void wake_readers(struct lg_job *j)
 static void run_chunk(struct lg_jobs *s, struct lg_job *j)
 {
     int rc = lg_transcode_step(j->t);
+    struct lg_cache_writer *cw = NULL;
     pthread_mutex_lock(&s->lock);
     pthread_mutex_lock(&j->lock);
     j->media_s = lg_transcode_media_s(j->t);
+    for (int i = 0; i < 3; i++)
+        j->busy_s[i] = lg_transcode_busy_s(j->t, i);
     if (rc <= 0) {
         j->done = true;
         j->err = rc;
         if (rc < 0)
             lg_log(&jlog, LG_LOG_WARN, "transcode %s stopped: %s", j->key, lg_strerror(rc));
-        if (j->cw) {
-            if (rc == 0 && lg_cache_commit(j->cw) < 0)
-                lg_log(&jlog, LG_LOG_DEBUG, "transcode %s not cached", j->key);
-            if (rc < 0)
-                lg_cache_abort(j->cw);
-            j->cw = NULL;
-        }
+        cw = j->cw;
+        j->cw = NULL;
     }
     j->running = false;
     wake_readers(j);
     pthread_mutex_unlock(&j->lock);
     pthread_cond_broadcast(&s->cond);
     pthread_mutex_unlock(&s->lock);
+    /* The entry's fsync and rename, outside every lock. */
+    if (cw && rc == 0 && lg_cache_commit(cw) < 0)
+        lg_log(&jlog, LG_LOG_DEBUG, "transcode %s not cached", j->key);
+    else if (cw && rc < 0)
+        lg_cache_abort(cw);
 }
 
 static void *worker(void *arg)
@@ -267,6 +272,8 @@ static void *worker(void *arg)
         if (j->media_s >= s->o.burst_s) {
             int64_t late = now - (dl + (int64_t)(s->o.burst_s * 1e9));
             lg_hist_observe(lg_prof_scheduler_lateness(), late > 0 ? (double)late / 1e9 : 0);
+            if (late > 0)
+                j->waited_s += (double)late / 1e9;
             note_lateness(s, late, now);
         }
         j->running = true;
@@ -450,16 +457,18 @@ ssize_t lg_job_read(struct lg_job_reader *r, void *buf, size_t max, int64_t now,
     return n;
 }
 
-double lg_job_media_s(const struct lg_job_reader *r, double *made_s)
+void lg_job_stats(const struct lg_job_reader *r, struct lg_job_stats *out)
 {
     struct lg_job *j = r->job;
     pthread_mutex_lock(&j->sched->lock);
-    double made = j->media_s;
+    out->made_s = j->media_s;
+    for (int i = 0; i < 3; i++)
+        out->busy_s[i] = j->busy_s[i];
+    out->waited_s = j->waited_s;
+    out->readers = j->n_readers;
     int64_t total = j->total;
     pthread_mutex_unlock(&j->sched->lock);
-    if (made_s)
-        *made_s = made;
-    return total > 0 ? made * (double)r->off / (double)total : 0;
+    out->read_s = total > 0 ? out->made_s * (double)r->off / (double)total : 0;
 }
 
 void lg_job_detach(struct lg_job_reader *r)
@@ -496,4 +505,31 @@ void lg_job_detach(struct lg_job_reader *r)
         return;
     }
     pthread_mutex_unlock(&s->lock);
+}
+
+/* Why a listener's buffer is low, and the stage to blame: bytes made but not
+ * taken mean the network (send); chunks that waited past their deadlines
+ * mean no worker was free (overload, counted against generate, the stage
+ * the workers spend most on); otherwise the slowest stage of the job. */
+int lg_job_diagnose(const struct lg_job_stats *st, char *why, size_t cap)
+{
+    if (st->made_s - st->read_s > 1.0) {
+        snprintf(why, cap, "%.1f s of audio were ready but the connection took them too slowly",
+                 st->made_s - st->read_s);
+        return LG_STAGE_SEND;
+    }
+    double busy = st->busy_s[0] + st->busy_s[1] + st->busy_s[2];
+    if (st->waited_s > busy) {
+        snprintf(why, cap,
+                 "its chunks waited %.1f s in all for a free worker: the server is overloaded",
+                 st->waited_s);
+        return LG_STAGE_GENERATE;
+    }
+    int late = LG_STAGE_LOAD;
+    for (int i = LG_STAGE_PROCESS; i <= LG_STAGE_GENERATE; i++)
+        late = st->busy_s[i] > st->busy_s[late] ? i : late;
+    snprintf(why, cap, "stage %s took %.0f %% of its time, at %.1fx realtime overall",
+             lg_prof_stage_name(late), busy > 0 ? 100 * st->busy_s[late] / busy : 0,
+             busy > 0 ? st->made_s / busy : 0);
+    return late;
 }

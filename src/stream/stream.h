@@ -251,9 +251,20 @@ int lg_jobs_attach(struct lg_jobs *s, const char *key, const char *path,
  * Thread-safe. */
 ssize_t lg_job_read(struct lg_job_reader *r, void *buf, size_t max, int64_t now,
                     lg_job_wake_fn *suspend, void *suspend_ctx);
-/* Media seconds the reader has taken (in proportion to the bytes), and those
- * the job has made. */
-double lg_job_media_s(const struct lg_job_reader *r, double *made_s);
+/* What a reader and its job have done so far. */
+struct lg_job_stats {
+    double read_s;    /* media seconds the reader has taken (by bytes) */
+    double made_s;    /* media seconds the job has made */
+    double busy_s[3]; /* the job's load, process and generate time */
+    double waited_s;  /* time its chunks waited past their deadlines */
+    int readers;      /* listeners sharing the job */
+};
+void lg_job_stats(const struct lg_job_reader *r, struct lg_job_stats *out);
+/* Why a listener with these stats has a low buffer: writes a sentence to why
+ * and returns the stage to blame (LG_STAGE_SEND when bytes were made but not
+ * taken: the network; LG_STAGE_GENERATE when chunks waited for a worker:
+ * overload; else the job's slowest stage). */
+int lg_job_diagnose(const struct lg_job_stats *st, char *why, size_t cap);
 /* Detaches r: the job's last reader gone, the job stops and is freed at
  * once (its cache entry discarded). NULL is ignored. */
 void lg_job_detach(struct lg_job_reader *r);

@@ -86,6 +86,13 @@ static size_t read_all(struct lg_job_reader *r, unsigned char **out, int64_t sta
     return n;
 }
 
+static double made_of(const struct lg_job_reader *r)
+{
+    struct lg_job_stats st;
+    lg_job_stats(r, &st);
+    return st.made_s;
+}
+
 static const struct lg_transcode_opts opus = { .format = LG_FORMAT_OPUS,
                                                .bitrate_kbps = 96,
                                                .complexity = -1 };
@@ -141,10 +148,10 @@ LG_TEST(earliest_deadline_first)
     CHECK(lg_job_read(early, buf, sizeof(buf), now - 60 * 1000000000LL, NULL, NULL) > 0);
     double made_early = 0, made_late = 0;
     for (int i = 0; i < 5000 && made_early < 5.9; i++) {
-        lg_job_media_s(early, &made_early);
+        made_early = made_of(early);
         sleep_ms(1);
     }
-    lg_job_media_s(late, &made_late);
+    made_late = made_of(late);
     CHECK(made_early > 5.9);
     if (made_late > 1.0)
         fprintf(stderr, "late job made %.2f s while the early one finished\n", made_late);
@@ -171,11 +178,11 @@ LG_TEST(ahead_waits)
     double made = 0;
     for (int i = 0; i < 1000 && made < 1.0; i++) {
         sleep_ms(2);
-        lg_job_media_s(r, &made);
+        made = made_of(r);
     }
     CHECK(made >= 1.0);
     sleep_ms(300);
-    lg_job_media_s(r, &made);
+    made = made_of(r);
     double played = (double)(lg_prof_now_ns() - start) / 1e9;
     if (made > 1 + played + 0.6)
         fprintf(stderr, "made %.2f s after %.2f s of playing\n", made, played);
@@ -219,6 +226,22 @@ LG_TEST(wake_after_suspend)
     lg_jobs_free(s);
 }
 
+LG_TEST(diagnosis)
+{
+    char why[160];
+    struct lg_job_stats net = { .read_s = 10, .made_s = 25, .busy_s = { 0.1, 0.1, 0.3 } };
+    CHECK_INT(lg_job_diagnose(&net, why, sizeof(why)), LG_STAGE_SEND);
+    CHECK(strstr(why, "connection") != NULL);
+    struct lg_job_stats over = {
+        .read_s = 10, .made_s = 10.5, .busy_s = { 0.1, 0.1, 0.3 }, .waited_s = 4
+    };
+    CHECK_INT(lg_job_diagnose(&over, why, sizeof(why)), LG_STAGE_GENERATE);
+    CHECK(strstr(why, "overloaded") != NULL);
+    struct lg_job_stats slow = { .read_s = 10, .made_s = 10.2, .busy_s = { 8, 0.5, 1 } };
+    CHECK_INT(lg_job_diagnose(&slow, why, sizeof(why)), LG_STAGE_LOAD);
+    CHECK(strstr(why, "stage load") != NULL);
+}
+
 LG_TEST(teardown)
 {
     free(src);
@@ -226,4 +249,5 @@ LG_TEST(teardown)
 }
 
 LG_TEST_MAIN(LG_CASE(setup), LG_CASE(readers_share_a_job), LG_CASE(earliest_deadline_first),
-             LG_CASE(ahead_waits), LG_CASE(wake_after_suspend), LG_CASE(teardown))
+             LG_CASE(ahead_waits), LG_CASE(wake_after_suspend), LG_CASE(diagnosis),
+             LG_CASE(teardown))
