@@ -355,6 +355,25 @@ void lg_jobs_free(struct lg_jobs *s)
     free(s);
 }
 
+void lg_jobs_cancel(struct lg_jobs *s)
+{
+    if (!s)
+        return;
+    pthread_mutex_lock(&s->lock);
+    s->stop = true;
+    for (struct lg_job *j = s->jobs; j; j = j->next) {
+        pthread_mutex_lock(&j->lock);
+        if (!j->done) {
+            j->done = true;
+            j->err = -ECANCELED;
+        }
+        wake_readers(j); /* none waits again: every job is done */
+        pthread_mutex_unlock(&j->lock);
+    }
+    pthread_cond_broadcast(&s->cond);
+    pthread_mutex_unlock(&s->lock);
+}
+
 int lg_jobs_degrade(const struct lg_jobs *s)
 {
     return s->degrade;
@@ -372,6 +391,11 @@ int lg_jobs_attach(struct lg_jobs *s, const char *key, const char *path,
     r->wake = wake;
     r->wake_ctx = wake_ctx;
     pthread_mutex_lock(&s->lock);
+    if (s->stop) {
+        pthread_mutex_unlock(&s->lock);
+        free(r);
+        return -ECANCELED;
+    }
     struct lg_job *j = s->jobs;
     while (j && (j->done || strcmp(j->key, key) != 0))
         j = j->next;

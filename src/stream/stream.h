@@ -226,6 +226,10 @@ struct lg_jobs_opts {
  * has detached). 0, -ENOMEM or -EAGAIN. */
 int lg_jobs_new(const struct lg_jobs_opts *o, struct lg_jobs **out) LG_MUST_CHECK;
 void lg_jobs_free(struct lg_jobs *s);
+/* Ends every job (its readers get -ECANCELED and are woken, none waits
+ * again) and refuses new ones: for shutdown, before the HTTP server stops,
+ * since it may not stop while a connection waits. NULL is ignored. */
+void lg_jobs_cancel(struct lg_jobs *s);
 /* The degrade level new jobs get: 0 full quality, 1 lowest encoder
  * complexity, 2 also three quarters of the bitrate (sustained overload). */
 int lg_jobs_degrade(const struct lg_jobs *s);

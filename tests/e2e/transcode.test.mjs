@@ -261,3 +261,39 @@ test('a finished transcode comes from the cache, like a file, with ranges', asyn
   const m = await (await fetch(`${srv.base}/metrics`)).text();
   assert.ok(Number(m.match(/^legato_transcode_cache_hits_total (\d+)/m)[1]) >= 2);
 });
+
+test('the server stops cleanly while a listener waits for its transcode', async () => {
+  // 90 s: longer than the burst and the lead a transcode may take, so the
+  // listener catches up with it and waits.
+  makeAudio(join(dir, 'music', 'B', 'long.flac'), { seconds: 90, freq: 500 });
+  const dirs = { music: join(dir, 'music'), data: join(dir, 'data') };
+  const s2 = await startServer(dirs);
+  try {
+    const auth = tokenAuth('ann', 'pw-ann');
+    let id;
+    for (let i = 0; i < 100 && !id; i++) {
+      const f = await subsonic(url(s2.base, '/rest/search3.view',
+        { ...auth, f: 'json', query: 'long', songCount: 5 }));
+      id = f.body.searchResult3?.song?.find((x) => x.path.endsWith('long.flac'))?.id;
+      if (!id) await new Promise((res) => setTimeout(res, 100));
+    }
+    assert.ok(id);
+    const r = await fetch(url(s2.base, '/rest/stream.view',
+      { ...auth, id, format: 'opus', maxBitRate: '40' }));
+    const reader = r.body.getReader();
+    let got = 0;
+    const t0 = Date.now();
+    while (Date.now() - t0 < 1500) got += (await reader.read()).value?.length ?? 0;
+    assert.ok(got > 0);
+    // The server made the burst (10 s) and the lead (30 s) ahead of the
+    // listener's clock, and no further: it waits.
+    const p = await (await fetch(url(s2.base, '/api/profile', auth))).json();
+    assert.equal(p.streams.length, 1, JSON.stringify(p.streams));
+    const ahead = p.streams[0].ahead_s;
+    assert.ok(ahead > 35 && ahead < 45, `ahead ${ahead} s`);
+  } finally {
+    const end = await s2.stop();
+    assert.deepEqual(end, { code: 0, sig: null }, s2.log());
+    assert.doesNotMatch(s2.log(), /Fatal error/);
+  }
+});
