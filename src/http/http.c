@@ -38,6 +38,7 @@
 #include "http/metrics.h"
 #include "http/oauth.h"
 #include "http/qr_routes.h"
+#include "http/settings.h"
 #include "http/share_page.h"
 #include "http/static.h"
 #include "http/subsonic_api.h"
@@ -407,6 +408,8 @@ static enum MHD_Result route(struct lg_req *r)
         return lg_device_page_route(r);
     if (lg_handoff_is_route(r->path))
         return lg_handoff_route(r);
+    if (lg_settings_is_route(r->path))
+        return lg_settings_route(r);
     if (lg_web_page_is_route(r->path))
         return lg_web_page_route(r);
     return lg_req_reply_static(r, MHD_HTTP_NOT_FOUND, "text/plain", "not found\n");

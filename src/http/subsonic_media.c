@@ -18,6 +18,7 @@
 #include "core/config.h"
 #include "core/str.h"
 #include "dsp/dsp.h"
+#include "http/subsonic_render.h"
 #include "http/transcode_http.h"
 #include "store/store.h"
 #include "stream/stream.h"
@@ -74,27 +75,84 @@ enum MHD_Result lg_http_send_track(struct lg_req *r, struct lg_stream_file *f, b
     return lg_req_reply(r, (unsigned)plan.status, resp, plan.length);
 }
 
-/* The user's maxBitRate (0: none), remembered per thread for two seconds so
- * that a player's range requests do not each cost a query. */
-static int user_max_kbps(struct lg_sub_ctx *c)
+#define PREFS_MEMO_NS INT64_C(2000000000)  /* how long stream_prefs trusts its answer */
+#define SEEN_EVERY_NS INT64_C(60000000000) /* how often a player's last_seen moves */
+enum { SEEN_SLOTS = 8 };                   /* players remembered per thread by note_player */
+
+/* The request's player: its `c` parameter when that is an acceptable client
+ * name (lg_player_client_ok), else NULL. A player with an odd name still
+ * streams, without a limit of its own and unrecorded. */
+static const char *player_of(struct lg_sub_ctx *c)
+{
+    const char *client = lg_req_param(c->req, "c");
+    return lg_player_client_ok(client) ? client : NULL;
+}
+
+/* Records that the user's player streamed, at most once a minute per user
+ * and player on this thread: a few slots of the latest records, the oldest
+ * giving way to a new player. A store failure is not retried before the
+ * minute is up either (the store logs it; streaming goes on). */
+static void note_player(struct lg_sub_ctx *c, const char *client, int64_t now_ns)
+{
+    static _Thread_local struct {
+        int64_t uid, at_ns;
+        char client[LG_PLAYER_CLIENT_MAX + 1];
+    } seen[SEEN_SLOTS];
+    size_t slot = 0;
+    for (size_t i = 0; i < SEEN_SLOTS; i++) {
+        if (seen[i].uid == c->user.user_id && strcmp(seen[i].client, client) == 0) {
+            if (now_ns - seen[i].at_ns < SEEN_EVERY_NS)
+                return;
+            slot = i;
+            break;
+        }
+        if (seen[i].at_ns < seen[slot].at_ns)
+            slot = i;
+    }
+    int rc = lg_store_player_seen(c->req->http->deps.store, c->user.user_id, client, lg_sub_now());
+    (void)rc; /* logged by the store */
+    seen[slot].uid = c->user.user_id;
+    seen[slot].at_ns = now_ns;
+    snprintf(seen[slot].client, sizeof(seen[slot].client), "%s", client);
+}
+
+/* The user's bit rate limit and normalisation mode and the limit of the
+ * request's player, in one query, remembered per thread for two seconds so
+ * that a player's range requests do not each cost one. Also records the
+ * player (note_player). A store failure reads as no limits, mode off. */
+static struct lg_stream_prefs stream_prefs(struct lg_sub_ctx *c)
 {
     static _Thread_local struct {
         int64_t uid, until_ns;
-        int kbps;
+        char client[LG_PLAYER_CLIENT_MAX + 1]; /* "": no player */
+        struct lg_stream_prefs prefs;
     } memo;
+    const char *client = player_of(c);
     int64_t now = lg_http_now_ns();
-    if (memo.uid == c->user.user_id && now < memo.until_ns)
-        return memo.kbps;
-    struct lg_user_profile p;
-    int kbps = 0;
-    if (lg_store_profile_get(c->req->http->deps.store, c->user.name, &p) == 0) {
-        kbps = p.max_bitrate_kbps;
-        lg_user_profile_free(&p);
-    }
+    if (client)
+        note_player(c, client, now);
+    if (memo.uid == c->user.user_id && now < memo.until_ns &&
+        strcmp(memo.client, client ? client : "") == 0)
+        return memo.prefs;
+    struct lg_stream_prefs p = { 0 };
+    int rc = lg_store_stream_prefs(c->req->http->deps.store, c->user.user_id, client, &p);
+    (void)rc; /* on failure p stays as it is: no limits, mode off (the store logs why) */
     memo.uid = c->user.user_id;
-    memo.kbps = kbps;
-    memo.until_ns = now + 2000000000LL;
-    return kbps;
+    memo.until_ns = now + PREFS_MEMO_NS;
+    snprintf(memo.client, sizeof(memo.client), "%s", client ? client : "");
+    memo.prefs = p;
+    return p;
+}
+
+/* The lowest of the bit rate limits that are set (0: none is). */
+static int lowest_kbps(const int *kbps, size_t n)
+{
+    int low = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (kbps[i] > 0 && (low == 0 || kbps[i] < low))
+            low = kbps[i];
+    }
+    return low;
 }
 
 static bool truthy(const char *v)
@@ -104,11 +162,12 @@ static bool truthy(const char *v)
 
 /* Whether /rest/stream transcodes, and how: format (raw or absent: the
  * original unless a bit rate limit or an offset asks otherwise), maxBitRate
- * (the lower of the request's and the user's), timeOffset (seconds, also
- * fractional: OpenSubsonic transcodeOffset), normalize=track|album (legato's
- * own: ReplayGain from the analysis, with the true-peak limiter). Returns 1
- * with *o filled, 0 for the original file, or a Subsonic error reply through
- * *res (returns -1). */
+ * (the lowest of the request's, the user's and the player's limits, those
+ * set), timeOffset (seconds, also fractional: OpenSubsonic transcodeOffset),
+ * normalize=off|track|album (legato's own: ReplayGain from the analysis, with
+ * the true-peak limiter; without it the user's mode applies, except to raw,
+ * which asks for the original). Returns 1 with *o filled, 0 for the original
+ * file, or a Subsonic error reply through *res (returns -1). */
 static int stream_choice(struct lg_sub_ctx *c, int64_t id, struct lg_transcode_opts *o,
                          double *duration_s, enum MHD_Result *res)
 {
@@ -131,8 +190,9 @@ static int stream_choice(struct lg_sub_ctx *c, int64_t id, struct lg_transcode_o
             return -1;
         }
     }
-    bool track = norm && strcmp(norm, "track") == 0, album = norm && strcmp(norm, "album") == 0;
-    if (norm && *norm && !track && !album && strcmp(norm, "off") != 0) {
+    enum lg_normalize mode = LG_NORMALIZE_OFF;
+    bool norm_given = norm && *norm;
+    if (norm_given && lg_normalize_parse(norm, &mode) < 0) {
         *res = lg_sub_reply_error(c, LG_SUB_ERR_GENERIC, "normalize must be track, album or off");
         return -1;
     }
@@ -142,10 +202,12 @@ static int stream_choice(struct lg_sub_ctx *c, int64_t id, struct lg_transcode_o
                                   "format must be raw, opus, mp3, aac, flac or wav");
         return -1;
     }
-    int user_kbps = user_max_kbps(c);
-    int limit = (int)req_kbps;
-    if (user_kbps > 0 && (limit == 0 || user_kbps < limit))
-        limit = user_kbps;
+    struct lg_stream_prefs prefs = stream_prefs(c);
+    int limits[] = { (int)req_kbps, prefs.user_kbps, prefs.player_kbps };
+    int limit = lowest_kbps(limits, LG_ARRAY_LEN(limits));
+    if (!norm_given && !raw)
+        mode = prefs.normalize;
+    bool track = mode == LG_NORMALIZE_TRACK, album = mode == LG_NORMALIZE_ALBUM;
     if (raw && offset == 0 && !track && !album)
         return 0; /* the original, whatever the limits (Subsonic's raw) */
     if (format < 0 && limit == 0 && offset == 0 && !track && !album)
@@ -161,9 +223,22 @@ static int stream_choice(struct lg_sub_ctx *c, int64_t id, struct lg_transcode_o
         format >= 0 && song.t.suffix && strcasecmp(song.t.suffix, lg_format_suffix(format)) == 0;
     bool over = limit > 0 && song.t.bitrate_kbps > limit;
     *duration_s = (double)song.t.duration_ms / 1000;
+    /* Without a format: over a bit rate limit, MP3 (what every player
+     * takes); for an offset or a gain alone, the source's own format where
+     * legato encodes it (a FLAC stays lossless, with 24 bits for the gain),
+     * at no more than its bit rate. */
+    int own = song.t.suffix ? lg_format_parse(song.t.suffix) : -1;
+    if (own >= 0 && strcasecmp(song.t.suffix, lg_format_suffix(own)) != 0)
+        own = -1; /* .ogg may be Vorbis, .m4a is not ADTS: not "the same" */
+    if (format < 0 && !over && own >= 0) {
+        format = own;
+        if (!limit || song.t.bitrate_kbps < limit)
+            limit = song.t.bitrate_kbps;
+    }
     *o = (struct lg_transcode_opts){ .format = format >= 0 ? format : LG_FORMAT_MP3,
                                      .bitrate_kbps = limit,
                                      .offset_s = offset,
+                                     .bits = 24,
                                      .complexity = -1 };
     double lufs = album ? song.album_lufs : song.track_lufs;
     double peak = album ? song.album_peak : song.track_peak;
@@ -176,7 +251,7 @@ static int stream_choice(struct lg_sub_ctx *c, int64_t id, struct lg_transcode_o
     }
     lg_song_free(&song);
     /* The original when it already is what was asked. */
-    if ((same || format < 0) && !over && offset == 0 && o->gain_db == 0)
+    if ((same || format < 0 || format == own) && !over && offset == 0 && o->gain_db == 0)
         return 0;
     return 1;
 }

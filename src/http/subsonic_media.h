@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Private to src/http/: Subsonic media retrieval, /rest/stream and
- * /rest/download. Both send the original file (direct serving, stream/);
- * download adds Content-Disposition: attachment. Transcoding is a later
- * issue: stream ignores format and maxBitRate until then.
+ * /rest/download. download sends the original file (direct serving,
+ * stream/) with Content-Disposition: attachment; stream sends it too, or a
+ * transcode (http/transcode_http.h) when format, maxBitRate (the request's,
+ * the user's or the player's), timeOffset or normalisation ask for one.
  */
 #ifndef LG_HTTP_SUBSONIC_MEDIA_H
 #define LG_HTTP_SUBSONIC_MEDIA_H

@@ -877,4 +877,81 @@ int lg_store_share_tracks(struct lg_store *s, int64_t id, int64_t **ids,
  * id, 0 when not, or an error. One indexed query. */
 int lg_store_share_has_track(struct lg_store *s, int64_t id, int64_t track_id) LG_MUST_CHECK;
 
+/* --- playback settings and players (store_players.c; used by /rest/stream
+ * and /api/settings) ---
+ * A user's loudness normalisation mode, and the Subsonic players (clients
+ * named by their `c` parameter) they stream with, each with an optional bit
+ * rate limit and the time it was last seen. Client names come from peers:
+ * every function that takes one refuses (LG_EINVAL) a name that fails
+ * lg_player_client_ok. A user keeps at most LG_PLAYERS_MAX players; adding
+ * one beyond that drops the least recently seen ones, those without a limit
+ * first (the one being added or updated always stays). */
+
+enum lg_normalize {
+    LG_NORMALIZE_OFF,
+    LG_NORMALIZE_TRACK, /* ReplayGain of the track */
+    LG_NORMALIZE_ALBUM, /* ReplayGain of the track's album */
+};
+
+#define LG_PLAYER_CLIENT_MAX 64    /* bytes of a client name */
+#define LG_PLAYER_KBPS_MAX   10000 /* the largest player limit, kbit/s */
+#define LG_PLAYERS_MAX       100   /* players kept per user */
+
+/* "off", "track" or "album". */
+const char *lg_normalize_name(enum lg_normalize m);
+/* The mode named s (exactly as lg_normalize_name writes it) into *out: 0, or
+ * LG_EINVAL for anything else (NULL included). */
+int lg_normalize_parse(const char *s, enum lg_normalize *out) LG_MUST_CHECK;
+/* Whether s is an acceptable client name: 1 to LG_PLAYER_CLIENT_MAX bytes of
+ * well-formed UTF-8 without control characters (C0, DEL or C1). Pure. */
+bool lg_player_client_ok(const char *s);
+
+/* A user's normalisation mode; LG_ENOTFOUND for an unknown user. */
+int lg_store_normalize_get(struct lg_store *s, int64_t user_id,
+                           enum lg_normalize *out) LG_MUST_CHECK;
+/* Sets it; LG_ENOTFOUND for an unknown user, LG_EINVAL for a mode outside
+ * the enum. */
+int lg_store_normalize_set(struct lg_store *s, int64_t user_id,
+                           enum lg_normalize mode) LG_MUST_CHECK;
+
+/* The player `client` of user_id streamed at now_s (unix seconds): creates
+ * it (no limit) or moves its last_seen. Without an fsync of its own (a
+ * power loss may lose it). LG_EINVAL for a bad name, LG_ENOTFOUND for an
+ * unknown user. */
+int lg_store_player_seen(struct lg_store *s, int64_t user_id, const char *client,
+                         int64_t now_s) LG_MUST_CHECK;
+/* Sets the limit (kbit/s, 0: none, at most LG_PLAYER_KBPS_MAX) of a player,
+ * creating it unseen when it is new. LG_EINVAL for a bad name or limit,
+ * LG_ENOTFOUND for an unknown user. */
+int lg_store_player_limit_set(struct lg_store *s, int64_t user_id, const char *client,
+                              int kbps) LG_MUST_CHECK;
+/* The limit of a player, 0 when it has none or is unknown. LG_EINVAL for a
+ * bad name. */
+int lg_store_player_limit_get(struct lg_store *s, int64_t user_id, const char *client,
+                              int *kbps) LG_MUST_CHECK;
+
+struct lg_player {
+    char *client;
+    int max_bit_rate_kbps; /* 0: none */
+    int64_t last_seen_s;   /* unix seconds; 0: never */
+};
+/* Releases n players and the array. */
+void lg_players_free(struct lg_player *v, size_t n);
+/* A user's players by name (case-blind, then bytewise). Caller owns *out
+ * (lg_players_free; NULL when *n_out is 0). An unknown user has none. */
+int lg_store_players_list(struct lg_store *s, int64_t user_id, struct lg_player **out,
+                          size_t *n_out) LG_MUST_CHECK;
+
+/* What /rest/stream needs to know of a user and their player, in one
+ * indexed query. client may be NULL (no player): player_kbps is then 0, as
+ * it is for a player not known yet. LG_EINVAL for a bad name, LG_ENOTFOUND
+ * for an unknown user. */
+struct lg_stream_prefs {
+    int user_kbps;   /* the user's max_bit_rate; 0: none */
+    int player_kbps; /* the player's; 0: none */
+    enum lg_normalize normalize;
+};
+int lg_store_stream_prefs(struct lg_store *s, int64_t user_id, const char *client,
+                          struct lg_stream_prefs *out) LG_MUST_CHECK;
+
 #endif
