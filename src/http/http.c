@@ -507,8 +507,10 @@ LG_PRINTF(2, 0) static void on_mhd_log(void *cls, const char *fmt, va_list ap)
     size_t n = strlen(msg);
     while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
         msg[--n] = '\0';
-    /* Malformed or oversized requests are the client's problem, not ours. */
-    bool client = strncmp(msg, "Error processing request", 24) == 0;
+    /* Malformed or oversized requests, and listeners who hang up during a
+     * stream, are the client's doing, not a fault of ours. */
+    bool client = strncmp(msg, "Error processing request", 24) == 0 ||
+                  strstr(msg, "socket is no longer available") != NULL;
     lg_log(&http_log, client ? LG_LOG_DEBUG : LG_LOG_WARN, "libmicrohttpd: %s", msg);
 }
 

@@ -84,9 +84,20 @@ int lg_decoder_open(const char *path, struct lg_decoder **out, char *err, size_t
     if (!d)
         return -ENOMEM;
     int r = lg_media_open_input(path, &d->fmt, err, err_len);
-    if (r == 0 && avformat_find_stream_info(d->fmt, NULL) < 0)
-        r = LG_EMEDIA;
+    /* Most containers state the codec, rate and channels in their headers
+     * (FLAC's STREAMINFO, Ogg's header packets, MP4's sample entries):
+     * then the decoder opens at once, and avformat_find_stream_info, which
+     * reads and decodes the first packets (milliseconds before a stream's
+     * first byte), runs only when the headers say too little. */
     AVStream *st = r == 0 ? lg_media_audio_stream(d->fmt) : NULL;
+    const AVCodecParameters *par = st ? st->codecpar : NULL;
+    bool told = par && par->codec_id != AV_CODEC_ID_NONE && par->sample_rate > 0 &&
+                par->ch_layout.nb_channels > 0 && par->codec_id != AV_CODEC_ID_AAC;
+    if (r == 0 && !told) {
+        if (avformat_find_stream_info(d->fmt, NULL) < 0)
+            r = LG_EMEDIA;
+        st = r == 0 ? lg_media_audio_stream(d->fmt) : NULL;
+    }
     if (r == 0 && !st)
         r = LG_EMEDIA;
     if (r == 0) {

@@ -237,9 +237,10 @@ static void run_chunk(struct lg_jobs *s, struct lg_job *j)
     pthread_mutex_unlock(&j->lock);
     pthread_cond_broadcast(&s->cond);
     pthread_mutex_unlock(&s->lock);
-    /* The entry's fsync and rename, outside every lock. */
+    /* The entry's fsync and rename, outside every lock (j may be gone:
+     * its last listener may have left meanwhile). */
     if (cw && rc == 0 && lg_cache_commit(cw) < 0)
-        lg_log(&jlog, LG_LOG_DEBUG, "transcode %s not cached", j->key);
+        lg_log(&jlog, LG_LOG_DEBUG, "a finished transcode could not be cached");
     else if (cw && rc < 0)
         lg_cache_abort(cw);
 }
@@ -516,6 +517,9 @@ void lg_job_detach(struct lg_job_reader *r)
     /* The last listener gone: a job still running stops at once (unless a
      * worker has it now: it is freed when the chunk ends, below). */
     if (last) {
+        /* Done from now on: no worker picks it and no listener attaches to
+         * it while this waits for a chunk in progress. */
+        j->done = true;
         while (j->running)
             pthread_cond_wait(&s->cond, &s->lock);
         for (struct lg_job **p = &s->jobs; *p; p = &(*p)->next) {
