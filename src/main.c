@@ -329,6 +329,18 @@ static int first_user(struct lg_store *store, struct lg_auth *auth)
     return r;
 }
 
+/* One line at start: where DSP runs and why. */
+static void log_dsp_backend(void)
+{
+    char why[160], backends[256];
+    int usable = lg_dsp_cuda_status(why, sizeof(why));
+    lg_dsp_backends(backends, sizeof(backends));
+    if (usable)
+        lg_log(&mlog, LG_LOG_INFO, "dsp: cuda usable on %s (backends: %s)", why, backends);
+    else
+        lg_log(&mlog, LG_LOG_INFO, "dsp: on the cpu, cuda %s (backends: %s)", why, backends);
+}
+
 static int serve_until_signal(struct lg_config *cfg, struct lg_store *store, struct lg_auth *auth)
 {
     struct lg_scanner *scanner = NULL;
@@ -345,6 +357,7 @@ static int serve_until_signal(struct lg_config *cfg, struct lg_store *store, str
         return 1;
     }
     lg_log(&mlog, LG_LOG_INFO, "legato %s serving %s", LG_VERSION, cfg->music_dir);
+    log_dsp_backend();
     char pub[512];
     const char *colon = strrchr(cfg->listen, ':');
     int hlen = colon ? (int)(colon - cfg->listen) : (int)strlen(cfg->listen);
@@ -445,20 +458,38 @@ static void print_analysis(const char *name, const struct lg_analysis *a, int js
         printf("  %s\n", name);
 }
 
+/* The backend --backend names, resolved: an explicit cuda that cannot run is
+ * a usage error (-1, reason printed); auto is logged with its reason. */
+static int analyze_backend_choice(void)
+{
+    int backend = lg_dsp_backend_parse(analyze_backend);
+    if (backend < 0) {
+        usage_error("--backend must be cpu, cuda or auto, not '%s'", analyze_backend);
+        return -1;
+    }
+    char why[160];
+    int usable = backend != LG_DSP_CPU && lg_dsp_cuda_status(why, sizeof(why));
+    if (backend == LG_DSP_CUDA && !usable) {
+        fprintf(stderr, "legato: --backend cuda: the CUDA backend cannot run here: %s\n", why);
+        return -1;
+    }
+    if (backend == LG_DSP_AUTO && usable)
+        lg_log(&mlog, LG_LOG_INFO, "analysis on cuda (%s)", why);
+    else if (backend == LG_DSP_AUTO)
+        lg_log(&mlog, LG_LOG_INFO, "analysis on the cpu: cuda %s", why);
+    return backend;
+}
+
 static int cmd_analyze(struct lg_config *cfg, int argc, char **argv)
 {
-    if (strcmp(analyze_backend, "cpu") != 0 && strcmp(analyze_backend, "auto") != 0) {
-        if (strcmp(analyze_backend, "cuda") == 0)
-            fprintf(stderr, "legato: the cuda backend is not built into this legato\n");
-        else
-            fprintf(stderr, "legato: --backend must be cpu, cuda or auto, not '%s'\n",
-                    analyze_backend);
+    int backend = analyze_backend_choice();
+    if (backend < 0)
         return EXIT_USAGE;
-    }
     struct lg_analysis *res = lg_xcalloc((size_t)argc, sizeof(*res));
     int *status = lg_xcalloc((size_t)argc, sizeof(*status));
     char(*errs)[160] = lg_xcalloc((size_t)argc, sizeof(*errs));
-    int r = lg_analyze_files((const char *const *)argv, (size_t)argc, 0, res, status, errs);
+    int r = lg_analyze_files_backend((const char *const *)argv, (size_t)argc, 0, backend, res,
+                                     status, errs);
     int failed = r < 0;
     if (!analyze_json)
         printf("  %8s  %8s  %8s  %8s  %s\n", "LUFS", "LU", "dBTP", "dBFS", "file");
@@ -766,7 +797,8 @@ static const struct cmd cmds[] = {
       "Measure integrated loudness (LUFS), loudness range (LU), true peak (dBTP) and sample\n"
       "peak (dBFS) of audio files, and the album values of the set. --json prints one\n"
       "object per line: one per file, then {\"file\":\"(album)\",...} for two or more\n"
-      "files. --backend cpu|cuda|auto chooses where the DSP runs (cpu only in this build).",
+      "files. --backend cpu|cuda|auto chooses where the DSP runs (auto, the default: cuda\n"
+      "when a GPU is usable, else cpu; 'legato --version' lists the backends).",
       cmd_analyze, 1, 100000, analyze_opts },
     { "transcode", "IN OUT",
       "Run the stream pipeline from file to file: decode IN, resample, normalise and encode to\n"
@@ -852,7 +884,9 @@ int main(int argc, char **argv)
         return argc < 2 ? EXIT_USAGE : 0;
     }
     if (strcmp(argv[1], "--version") == 0) {
-        printf("legato %s\n", LG_VERSION);
+        char backends[256];
+        lg_dsp_backends(backends, sizeof(backends));
+        printf("legato %s\nbackends: %s\n", LG_VERSION, backends);
         return 0;
     }
     /* The profiler is always on; off only to measure what it costs. */

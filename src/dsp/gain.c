@@ -18,6 +18,8 @@
  * the result multiplies frame n - D. So every frame within T of a peak gets
  * the same gain, at most the peak's r, and the gain ramps in over W frames
  * before it. While r stays 1 the gain is exactly 1 (bit-exact delay).
+ * The per-sample math of the gain ramp and the limiter lives in
+ * kernels_gain.h, which the batcher's streaming kernels share.
  * Objects are not thread-safe; one per stream.
  */
 #include <math.h>
@@ -26,20 +28,13 @@
 #include <string.h>
 
 #include "dsp/dsp.h"
-#include "dsp/kernels_resample.h"
-
-#define LG_LIM_T         64  /* detector half-length (taps per phase / 2) */
-#define LG_LIM_FC        0.5 /* detector cutoff, cycles per sample */
-#define LG_LIM_BETA      12.0
-#define LG_LIM_MARGIN_DB 0.3
+#include "dsp/kernels_gain.h"
 
 /* ---- gain with ramps ---- */
 
 struct lg_gain {
     int channels;
-    uint64_t ramp_frames;
-    uint64_t left; /* frames of the ramp still to go */
-    double cur, target, step;
+    struct lg_gain_ramp r;
 };
 
 struct lg_gain *lg_gain_new(int rate_hz, int channels, double ramp_ms)
@@ -50,8 +45,8 @@ struct lg_gain *lg_gain_new(int rate_hz, int channels, double ramp_ms)
     if (!g)
         return NULL;
     g->channels = channels;
-    g->ramp_frames = (uint64_t)llround(ramp_ms * rate_hz / 1000.0);
-    g->cur = g->target = 1.0;
+    g->r.ramp_frames = (uint64_t)llround(ramp_ms * rate_hz / 1000.0);
+    g->r.cur = g->r.target = 1.0;
     return g;
 }
 
@@ -62,23 +57,14 @@ void lg_gain_free(struct lg_gain *g)
 
 void lg_gain_set_db(struct lg_gain *g, double db)
 {
-    g->target = pow(10.0, db / 20.0);
-    g->left = g->ramp_frames;
-    if (g->left == 0)
-        g->cur = g->target;
-    else
-        g->step = (g->target - g->cur) / (double)g->left;
+    lg_gain_ramp_set(&g->r, pow(10.0, db / 20.0));
 }
 
 void lg_gain_process(struct lg_gain *g, float *buf, size_t n_frames)
 {
     size_t ch = (size_t)g->channels;
     for (size_t i = 0; i < n_frames; i++) {
-        if (g->left > 0) {
-            g->left--;
-            g->cur = g->left == 0 ? g->target : g->cur + g->step;
-        }
-        float k = (float)g->cur;
+        float k = lg_gain_ramp_next(&g->r);
         for (size_t c = 0; c < ch; c++)
             buf[i * ch + c] *= k;
     }
@@ -87,34 +73,22 @@ void lg_gain_process(struct lg_gain *g, float *buf, size_t n_frames)
 /* ---- true-peak limiter ---- */
 
 struct lg_limiter {
-    int channels, delay, box; /* D and W */
-    size_t ring;              /* R = D + 1 frames, stored twice (mirror) */
-    size_t pos;               /* ring slot of the newest frame */
-    float *hist;              /* channels rows of 2R floats */
+    int channels, delay; /* D */
+    size_t ring;         /* R = D + 1 frames, stored twice (mirror) */
+    size_t pos;          /* ring slot of the newest frame */
+    float *hist;         /* channels rows of 2R floats */
     float coef[3][2 * LG_LIM_T];
-    double ceiling, margin, release;
-    size_t hold;      /* K + 1 = W + 2T + 2 ratings */
+    struct lg_lim_env e;
     double *dq_val;   /* monotonic deque of (rating, index) */
     uint64_t *dq_idx; /* ring of hold entries */
-    size_t dq_head, dq_len;
-    double *env_box; /* last W envelope values */
-    double box_sum, env;
-    size_t box_pos, box_below; /* entries < 1 in the box */
-    uint64_t n;                /* frames received */
+    double *env_box;  /* last W envelope values */
 };
 
 void lg_limiter_reset(struct lg_limiter *l)
 {
     memset(l->hist, 0, (size_t)l->channels * 2 * l->ring * sizeof(float));
     l->pos = 0;
-    l->dq_head = l->dq_len = 0;
-    for (int i = 0; i < l->box; i++)
-        l->env_box[i] = 1.0;
-    l->box_sum = l->box;
-    l->box_below = 0;
-    l->box_pos = 0;
-    l->env = 1.0;
-    l->n = 0;
+    lg_lim_env_reset(&l->e, l->env_box);
 }
 
 struct lg_limiter *lg_limiter_new(int rate_hz, int channels, double ceiling_dbtp,
@@ -128,21 +102,13 @@ struct lg_limiter *lg_limiter_new(int rate_hz, int channels, double ceiling_dbtp
         return NULL;
     l->channels = channels;
     l->delay = d;
-    l->box = d - 2 * LG_LIM_T;
     l->ring = (size_t)d + 1;
-    l->hold = (size_t)l->box + 2 * LG_LIM_T + 2;
-    l->ceiling = pow(10.0, ceiling_dbtp / 20.0);
-    l->margin = pow(10.0, LG_LIM_MARGIN_DB / 20.0);
-    l->release = 1.0 - exp(-1000.0 / (release_ms * rate_hz));
-    double i0_beta = lg_rs_bessel_i0(LG_LIM_BETA);
-    for (int p = 0; p < 3; p++)
-        for (int j = 0; j < 2 * LG_LIM_T; j++)
-            l->coef[p][j] = (float)lg_rs_kernel((p + 1) / 4.0 + LG_LIM_T - 1 - j, LG_LIM_FC,
-                                                LG_LIM_T, LG_LIM_BETA, i0_beta);
+    lg_lim_env_init(&l->e, rate_hz, ceiling_dbtp, release_ms, d - 2 * LG_LIM_T);
+    lg_lim_coefs(l->coef);
     l->hist = malloc((size_t)channels * 2 * l->ring * sizeof(float));
-    l->dq_val = malloc(l->hold * sizeof(double));
-    l->dq_idx = malloc(l->hold * sizeof(uint64_t));
-    l->env_box = malloc((size_t)l->box * sizeof(double));
+    l->dq_val = malloc(l->e.hold * sizeof(double));
+    l->dq_idx = malloc(l->e.hold * sizeof(uint64_t));
+    l->env_box = malloc(l->e.box * sizeof(double));
     if (!l->hist || !l->dq_val || !l->dq_idx || !l->env_box) {
         lg_limiter_free(l);
         return NULL;
@@ -174,49 +140,9 @@ static double rate_interval(const struct lg_limiter *l)
     size_t two_r = 2 * l->ring;
     for (int c = 0; c < l->channels; c++) {
         const float *w = l->hist + (size_t)c * two_r + l->pos + l->ring + 1 - 2 * LG_LIM_T;
-        double v = fabs(w[LG_LIM_T - 1]);
-        for (int p = 0; p < 3; p++)
-            v = fmax(v, fabs(lg_rs_dot(w, l->coef[p], 2 * LG_LIM_T)));
-        peak = fmax(peak, v);
+        peak = fmax(peak, lg_lim_peak(w, l->coef));
     }
-    peak *= l->margin;
-    return peak > l->ceiling ? l->ceiling / peak : 1.0;
-}
-
-/* Sliding minimum over the last hold ratings (monotonic deque). */
-static double hold_min(struct lg_limiter *l, double r)
-{
-    while (l->dq_len > 0 && l->dq_val[(l->dq_head + l->dq_len - 1) % l->hold] >= r)
-        l->dq_len--;
-    size_t slot = (l->dq_head + l->dq_len) % l->hold;
-    l->dq_val[slot] = r;
-    l->dq_idx[slot] = l->n;
-    l->dq_len++;
-    if (l->dq_idx[l->dq_head] + l->hold <= l->n) {
-        l->dq_head = (l->dq_head + 1) % l->hold;
-        l->dq_len--;
-    }
-    return l->dq_val[l->dq_head];
-}
-
-/* Release, then the W-frame average; exactly 1 while nothing is limited. */
-static double smooth(struct lg_limiter *l, double hmin)
-{
-    double e = l->env + (1.0 - l->env) * l->release;
-    l->env = e < hmin ? e : hmin;
-    if (l->env > 1.0 - 1e-12)
-        l->env = 1.0;
-    double old = l->env_box[l->box_pos];
-    l->box_below -= old < 1.0;
-    l->box_below += l->env < 1.0;
-    l->box_sum += l->env - old;
-    l->env_box[l->box_pos] = l->env;
-    l->box_pos = (l->box_pos + 1) % (size_t)l->box;
-    if (l->box_below == 0) {
-        l->box_sum = l->box; /* drops rounding drift */
-        return 1.0;
-    }
-    return l->box_sum / l->box;
+    return lg_lim_rate(&l->e, peak);
 }
 
 static void limit_frame(struct lg_limiter *l, const float *in, float *out)
@@ -227,15 +153,12 @@ static void limit_frame(struct lg_limiter *l, const float *in, float *out)
         float *row = l->hist + (size_t)c * two_r;
         row[l->pos] = row[l->pos + l->ring] = in ? in[c] : 0.0f;
     }
-    double a = smooth(l, hold_min(l, rate_interval(l)));
-    l->n++;
+    double hmin = lg_lim_hold_min(&l->e, l->dq_val, l->dq_idx, rate_interval(l));
+    double a = lg_lim_smooth(&l->e, l->env_box, hmin);
     /* Frame n - D sits one slot after the newest in a ring of D + 1. */
     size_t old = l->pos + 1;
-    float k = (float)a;
-    for (int c = 0; c < l->channels; c++) {
-        float x = l->hist[(size_t)c * two_r + old];
-        out[c] = a == 1.0 ? x : x * k;
-    }
+    for (int c = 0; c < l->channels; c++)
+        out[c] = lg_lim_apply(l->hist[(size_t)c * two_r + old], a);
 }
 
 void lg_limiter_process(struct lg_limiter *l, const float *in, float *out, size_t n_frames)

@@ -19,6 +19,7 @@
 
 #include "dsp/dsp.h"
 #include "dsp/kernels_loudness.h"
+#include "dsp/loudness_int.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
@@ -56,6 +57,7 @@ struct channel {
 struct lg_loudness {
     int rate_hz, channels;
     unsigned mode;
+    int sealed;        /* filled by lg_loudness_from_parts(): takes no audio */
     size_t sub_len;    /* frames per 100 ms sub-block */
     size_t sub_pos;    /* frames in the current sub-block */
     size_t n_subs;     /* completed sub-blocks */
@@ -315,6 +317,8 @@ static int add_chunk(struct lg_loudness *m, const float *in, size_t n)
 
 int lg_loudness_add(struct lg_loudness *m, const float *interleaved, size_t n_frames)
 {
+    if (m->sealed)
+        return -EINVAL;
     int rc = 0;
     for (size_t off = 0; off < n_frames; off += CHUNK) {
         size_t n = n_frames - off < CHUNK ? n_frames - off : CHUNK;
@@ -519,4 +523,41 @@ int lg_loudness_true_peak(const struct lg_loudness *m, int ch, double *out_dbtp)
     if (!(m->mode & LG_LOUDNESS_TRUE_PEAK))
         return -EINVAL;
     return peak_of(m, ch, 1, out_dbtp);
+}
+
+/* Pushes the energies of v at or above the absolute gate, as finish_subblock
+ * does while measuring. */
+static int push_gated(struct energy_list *l, const double *v, size_t n, double gate)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (v[i] >= gate && list_push(l, v[i]) < 0)
+            return -ENOMEM;
+    }
+    return 0;
+}
+
+struct lg_loudness *lg_loudness_from_parts(int rate_hz, int channels, unsigned mode_flags,
+                                           const struct lg_loudness_parts *p)
+{
+    struct lg_loudness *m = lg_loudness_new(rate_hz, channels, mode_flags);
+    if (!m)
+        return NULL;
+    m->sealed = 1;
+    m->n_subs = p->n_subs;
+    for (size_t j = p->n_subs > RING ? p->n_subs - RING : 0; j < p->n_subs; j++)
+        m->ring[j % RING] = p->subs[j];
+    int rc = push_gated(&m->blocks, p->blocks, p->n_blocks, m->abs_gate);
+    if (rc == 0 && (mode_flags & LG_LOUDNESS_LRA))
+        rc = push_gated(&m->shorts, p->shorts, p->n_shorts, m->abs_gate);
+    if (rc < 0) {
+        lg_loudness_free(m);
+        return NULL;
+    }
+    for (int c = 0; c < channels; c++) {
+        if (p->sample_peak && (mode_flags & (LG_LOUDNESS_SAMPLE_PEAK | LG_LOUDNESS_TRUE_PEAK)))
+            m->ch[c].sample_peak = p->sample_peak[c];
+        if (p->true_peak && (mode_flags & LG_LOUDNESS_TRUE_PEAK))
+            m->ch[c].true_peak = p->true_peak[c];
+    }
+    return m;
 }

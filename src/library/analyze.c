@@ -2,9 +2,13 @@
 /*
  * Analysis of audio files: decode (media/) and measure loudness, loudness
  * range, true and sample peak (dsp/), per file and for a set of files as an
- * album. Files are analysed on a pool of threads, one decoder and meter per
- * file; the album values come from the meters' gating blocks, so no audio is
- * read twice.
+ * album. On the CPU, files are analysed on a pool of threads, one decoder and
+ * meter per file. With the CUDA backend, the threads decode whole files into
+ * memory while the calling thread hands batches of decoded files to
+ * lg_dsp_analyze_batch() (the GPU measures one batch while the next decodes);
+ * a file too long to hold is measured on the CPU by its decoding thread. The
+ * album values come from the meters' gating blocks, so no audio is read
+ * twice.
  */
 #include <errno.h>
 #include <math.h>
@@ -17,9 +21,12 @@
 #include <pthread.h>
 #include <unistd.h>
 
+#include "core/log.h"
 #include "dsp/dsp.h"
 #include "library/library.h"
 #include "media/media.h"
+
+static const struct lg_log alog = { "library/analyze" };
 
 static double finite_or_nan(double v)
 {
@@ -29,6 +36,17 @@ static double finite_or_nan(double v)
 int lg_analyze_file(const char *path, struct lg_analysis *out, char *err, size_t err_len)
 {
     return lg_analyze_file_opts(path, NULL, out, err, err_len);
+}
+
+/* The values of meter m into a, which takes ownership of m. */
+static void fill_values(struct lg_analysis *a, struct lg_loudness *m)
+{
+    double v;
+    a->integrated_lufs = lg_loudness_integrated(m, &v) == 0 ? finite_or_nan(v) : NAN;
+    a->range_lu = lg_loudness_range(m, &v) == 0 ? finite_or_nan(v) : NAN;
+    a->true_peak_dbtp = lg_loudness_true_peak(m, -1, &v) == 0 ? finite_or_nan(v) : NAN;
+    a->sample_peak_dbfs = lg_loudness_sample_peak(m, -1, &v) == 0 ? finite_or_nan(v) : NAN;
+    a->meter = m;
 }
 
 static bool stop_asked(const struct lg_analyze_opts *o)
@@ -77,12 +95,7 @@ int lg_analyze_file_opts(const char *path, const struct lg_analyze_opts *opts,
         lg_loudness_free(m);
         return n < 0 ? n : r;
     }
-    double v;
-    a.integrated_lufs = lg_loudness_integrated(m, &v) == 0 ? finite_or_nan(v) : NAN;
-    a.range_lu = lg_loudness_range(m, &v) == 0 ? finite_or_nan(v) : NAN;
-    a.true_peak_dbtp = lg_loudness_true_peak(m, -1, &v) == 0 ? finite_or_nan(v) : NAN;
-    a.sample_peak_dbfs = lg_loudness_sample_peak(m, -1, &v) == 0 ? finite_or_nan(v) : NAN;
-    a.meter = m;
+    fill_values(&a, m);
     *out = a;
     return 0;
 }
@@ -185,4 +198,269 @@ int lg_analyze_files(const char *const *paths, size_t n, int n_threads, struct l
         pthread_join(th[i], NULL);
     free(th);
     return 0;
+}
+
+/* --- the CUDA path: decode on threads, measure batches on the GPU --- */
+
+/* Decoded PCM handed to the GPU per batch; decoded PCM waiting at most (the
+ * decoders pause above it); a file whose PCM exceeds FILE_BYTES is measured
+ * on the CPU by its decoding thread instead of being held. */
+#define BATCH_BYTES ((size_t)256 << 20)
+#define QUEUE_BYTES ((size_t)1 << 30)
+#define FILE_BYTES  ((size_t)512 << 20)
+
+struct decoded {
+    size_t i; /* file index */
+    float *pcm;
+    size_t frames;
+    int rate, channels;
+    struct lg_loudness *meter; /* measured on the CPU already (pcm NULL) */
+};
+
+struct gpu_pool {
+    const char *const *paths;
+    struct lg_analysis *results;
+    int *status;
+    char (*errs)[160];
+    size_t n;
+    int backend;            /* LG_DSP_CUDA or LG_DSP_AUTO */
+    pthread_mutex_t lock;   /* guards the fields below */
+    pthread_cond_t changed; /* ready grew, shrank, or a decoder finished */
+    size_t next;            /* next file to decode */
+    struct decoded *ready;  /* decoded, waiting for the GPU (room for n) */
+    size_t n_ready, ready_bytes;
+    int decoding; /* decoder threads still running */
+};
+
+/* For a file too long to hold: a CPU meter takes the frames held in dec, the
+ * block just read and the rest of the stream. */
+static int measure_on_cpu(struct lg_decoder *d, struct decoded *dec, const float *pcm, int n)
+{
+    struct lg_loudness *m = lg_loudness_new(dec->rate, dec->channels, LG_LOUDNESS_ALL);
+    int r = m ? lg_loudness_add(m, dec->pcm, dec->frames) : LG_EMEDIA;
+    free(dec->pcm);
+    dec->pcm = NULL;
+    do {
+        if (r == 0)
+            r = lg_loudness_add(m, pcm, (size_t)n);
+        dec->frames += (size_t)n;
+    } while (r == 0 && (n = lg_decoder_read(d, &pcm)) > 0);
+    if (r == 0 && n < 0)
+        r = n;
+    if (r < 0) {
+        lg_loudness_free(m);
+        return r;
+    }
+    dec->meter = m;
+    return 0;
+}
+
+/* Appends n frames to dec->pcm, growing it by doubling. */
+static int append(struct decoded *dec, size_t *cap, const float *pcm, int n)
+{
+    size_t fsize = sizeof(float) * (size_t)dec->channels;
+    if (dec->frames + (size_t)n > *cap) {
+        size_t want = *cap ? 2 * *cap : (size_t)dec->rate * 60;
+        want = want < dec->frames + (size_t)n ? dec->frames + (size_t)n : want;
+        float *grown = realloc(dec->pcm, want * fsize);
+        if (!grown)
+            return -ENOMEM;
+        dec->pcm = grown;
+        *cap = want;
+    }
+    memcpy(dec->pcm + dec->frames * (size_t)dec->channels, pcm, (size_t)n * fsize);
+    dec->frames += (size_t)n;
+    return 0;
+}
+
+/* Decodes file i into dec->pcm, or measures it on the CPU when it is too long
+ * to hold (dec->meter). Returns 0, or the error with the reason in errs[i]. */
+static int decode_file(struct gpu_pool *p, size_t i, struct decoded *dec)
+{
+    struct lg_decoder *d = NULL;
+    int r = lg_decoder_open(p->paths[i], &d, p->errs[i], sizeof(p->errs[i]));
+    if (r < 0)
+        return r;
+    *dec =
+        (struct decoded){ .i = i, .rate = lg_decoder_rate(d), .channels = lg_decoder_channels(d) };
+    size_t cap = 0, fsize = sizeof(float) * (size_t)dec->channels;
+    const float *pcm;
+    int n;
+    while (r == 0 && (n = lg_decoder_read(d, &pcm)) > 0) {
+        if ((dec->frames + (size_t)n) * fsize > FILE_BYTES) {
+            r = measure_on_cpu(d, dec, pcm, n);
+            n = 0;
+            break;
+        }
+        r = append(dec, &cap, pcm, n);
+    }
+    lg_decoder_free(d);
+    if (r == 0 && n < 0)
+        r = n;
+    if (r < 0) {
+        snprintf(p->errs[i], sizeof(p->errs[i]), "%s",
+                 r == -ENOMEM ? "out of memory" : "decoding failed");
+        free(dec->pcm);
+        dec->pcm = NULL;
+    }
+    return r;
+}
+
+static void *gpu_decoder(void *arg)
+{
+    struct gpu_pool *p = arg;
+    pthread_mutex_lock(&p->lock);
+    for (;;) {
+        /* Pause while enough decoded audio waits for the GPU. */
+        while (p->ready_bytes >= QUEUE_BYTES && p->next < p->n)
+            pthread_cond_wait(&p->changed, &p->lock);
+        size_t i = p->next < p->n ? p->next++ : p->n;
+        if (i >= p->n)
+            break;
+        pthread_mutex_unlock(&p->lock);
+        struct decoded dec = { 0 };
+        int r = decode_file(p, i, &dec);
+        p->status[i] = r;
+        if (r == 0 && dec.meter) {
+            struct lg_analysis *a = &p->results[i];
+            a->frames = (int64_t)dec.frames;
+            a->rate = dec.rate;
+            a->channels = dec.channels;
+            fill_values(a, dec.meter);
+        }
+        pthread_mutex_lock(&p->lock);
+        if (r == 0 && !dec.meter) {
+            p->ready[p->n_ready++] = dec;
+            p->ready_bytes += dec.frames * (size_t)dec.channels * sizeof(float);
+            pthread_cond_broadcast(&p->changed);
+        }
+    }
+    p->decoding--;
+    pthread_cond_broadcast(&p->changed);
+    pthread_mutex_unlock(&p->lock);
+    return NULL;
+}
+
+/* Measures n decoded files in one batch and stores their results; frees
+ * their PCM. */
+static void measure_batch(struct gpu_pool *p, struct decoded *v, size_t n)
+{
+    struct lg_pcm_track *t = calloc(n, sizeof(*t));
+    struct lg_loudness **m = calloc(n, sizeof(*m));
+    struct lg_dsp_batch_stats st = { 0 };
+    int r = t && m ? 0 : -ENOMEM;
+    for (size_t k = 0; r == 0 && k < n; k++)
+        t[k] = (struct lg_pcm_track){ v[k].pcm, v[k].frames, v[k].rate, v[k].channels };
+    if (r == 0)
+        r = lg_dsp_analyze_batch_stats(p->backend, t, n, LG_LOUDNESS_ALL, m, &st);
+    if (r == 0 && st.note[0])
+        lg_log(&alog, LG_LOG_WARN, "%s", st.note);
+    if (r == 0)
+        lg_log(&alog, LG_LOG_DEBUG,
+               "%zu files on %s in %.1f ms (upload %.1f, kernels %.1f, download %.1f ms)", n,
+               lg_dsp_backend_name(st.backend), st.wall_ms, st.upload_ms, st.kernels_ms,
+               st.download_ms);
+    for (size_t k = 0; k < n; k++) {
+        size_t i = v[k].i;
+        if (r == 0) {
+            struct lg_analysis *a = &p->results[i];
+            a->frames = (int64_t)v[k].frames;
+            a->rate = v[k].rate;
+            a->channels = v[k].channels;
+            fill_values(a, m[k]);
+        } else {
+            p->status[i] = r == -ENOMEM ? -ENOMEM : LG_EMEDIA;
+            snprintf(p->errs[i], sizeof(p->errs[i]), "analysis failed: %.140s",
+                     st.note[0] ? st.note : "out of memory");
+        }
+        free(v[k].pcm);
+    }
+    free(t);
+    free(m);
+}
+
+/* The calling thread: hands what the decoders made to the GPU, a batch at a
+ * time (into batch, room for n), until every decoder is done and nothing
+ * waits. */
+static void gpu_feed(struct gpu_pool *p, struct decoded *batch)
+{
+    pthread_mutex_lock(&p->lock);
+    for (;;) {
+        while (p->decoding > 0 && p->ready_bytes < BATCH_BYTES)
+            pthread_cond_wait(&p->changed, &p->lock);
+        size_t n = p->n_ready;
+        if (n == 0 && p->decoding == 0)
+            break;
+        memcpy(batch, p->ready, n * sizeof(*batch));
+        p->n_ready = 0;
+        p->ready_bytes = 0;
+        pthread_cond_broadcast(&p->changed);
+        pthread_mutex_unlock(&p->lock);
+        measure_batch(p, batch, n);
+        pthread_mutex_lock(&p->lock);
+    }
+    pthread_mutex_unlock(&p->lock);
+}
+
+/* Starts the decoders and feeds the GPU; 1 when no decoder thread could
+ * start (nothing was done). */
+static int analyze_on_gpu(struct gpu_pool *p, int n_threads)
+{
+    p->ready = calloc(p->n, sizeof(*p->ready));
+    struct decoded *batch = calloc(p->n, sizeof(*batch));
+    pthread_t *th = calloc((size_t)n_threads, sizeof(*th));
+    int started = 0;
+    pthread_mutex_lock(&p->lock);
+    for (; p->ready && batch && th && started < n_threads; started++) {
+        if (pthread_create(&th[started], NULL, gpu_decoder, p) != 0)
+            break;
+        p->decoding++;
+    }
+    pthread_mutex_unlock(&p->lock);
+    if (started > 0)
+        gpu_feed(p, batch);
+    for (int i = 0; i < started; i++)
+        pthread_join(th[i], NULL);
+    free(th);
+    free(batch);
+    free(p->ready);
+    return started > 0 ? 0 : 1;
+}
+
+int lg_analyze_files_backend(const char *const *paths, size_t n, int n_threads, int backend,
+                             struct lg_analysis *results, int *status, char (*errs)[160])
+{
+    int batched = backend & LG_ANALYZE_BATCHED;
+    backend &= ~LG_ANALYZE_BATCHED;
+    if (backend < LG_DSP_CPU || backend > LG_DSP_AUTO)
+        return -EINVAL;
+    int usable = backend != LG_DSP_CPU && lg_dsp_cuda_status(NULL, 0);
+    if (backend == LG_DSP_CUDA && !usable)
+        return -ENODEV;
+    if ((!usable && !batched) || n == 0)
+        return lg_analyze_files(paths, n, n_threads, results, status, errs);
+    struct gpu_pool p = { .paths = paths,
+                          .results = results,
+                          .status = status,
+                          .errs = errs,
+                          .n = n,
+                          .backend = usable ? backend : LG_DSP_CPU };
+    for (size_t i = 0; i < n; i++) {
+        memset(&results[i], 0, sizeof(results[i]));
+        status[i] = 0;
+        errs[i][0] = '\0';
+    }
+    if (n_threads <= 0) {
+        long c = sysconf(_SC_NPROCESSORS_ONLN);
+        n_threads = c > 0 ? (int)c : 1;
+    }
+    if ((size_t)n_threads > n)
+        n_threads = (int)n;
+    pthread_mutex_init(&p.lock, NULL);
+    pthread_cond_init(&p.changed, NULL);
+    int r = analyze_on_gpu(&p, n_threads);
+    pthread_cond_destroy(&p.changed);
+    pthread_mutex_destroy(&p.lock);
+    /* No thread could start (or no memory for the queues): on the CPU. */
+    return r == 0 ? 0 : lg_analyze_files(paths, n, n_threads, results, status, errs);
 }

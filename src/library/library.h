@@ -158,6 +158,21 @@ int lg_analyze_album(const struct lg_analysis *v, size_t n, struct lg_analysis *
  * -ENOMEM. */
 int lg_analyze_files(const char *const *paths, size_t n, int n_threads, struct lg_analysis *results,
                      int *status, char (*errs)[160]) LG_MUST_CHECK;
+/* lg_analyze_files with the measuring on backend (enum lg_dsp_backend):
+ * LG_DSP_CPU as lg_analyze_files; LG_DSP_CUDA and LG_DSP_AUTO (when CUDA is
+ * usable) decode the files on n_threads threads into memory while the
+ * calling thread measures batches of decoded files on the GPU (a file of
+ * more than 512 MiB of PCM is measured on the CPU as it decodes); AUTO falls
+ * back to the CPU when CUDA is not usable or a GPU batch fails (logged).
+ * Results agree with the CPU's within the tolerances of
+ * lg_dsp_analyze_batch(). Returns 0, -ENODEV (LG_DSP_CUDA not usable:
+ * nothing done), -EINVAL (bad backend) or -ENOMEM. */
+/* Or'ed into backend: decode into memory and measure in batches even on the
+ * CPU (the flow of the CUDA path, for tests). */
+#define LG_ANALYZE_BATCHED 0x100
+int lg_analyze_files_backend(const char *const *paths, size_t n, int n_threads, int backend,
+                             struct lg_analysis *results, int *status,
+                             char (*errs)[160]) LG_MUST_CHECK;
 
 /* --- background analysis of the catalogue (analysis_bg.c) --- */
 

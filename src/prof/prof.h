@@ -191,5 +191,13 @@ int lg_prof_trace_stop(struct lg_buf *out) LG_MUST_CHECK;
 /* Names the calling thread in traces ("worker 3", "http"), at most 31 bytes
  * kept; the name is remembered for later traces too (up to 1024 threads). */
 void lg_prof_thread_name(const char *name);
+/* Records one event of another time line while a trace is recording (no-op
+ * otherwise), e.g. a GPU kernel or copy that CUPTI reported: name (at most
+ * 31 bytes kept), cat its category (at most 7 bytes, "kernel", "memcpy";
+ * NULL: "stage"), tid the trace's row for it (pick numbers far from thread
+ * ids, which count up from 1: e.g. 1000000 + a CUDA stream id), begin and
+ * end in CLOCK_MONOTONIC ns (lg_prof_now_ns's clock). Lock-free, as spans. */
+void lg_prof_trace_event(const char *name, const char *cat, int32_t tid, int64_t begin_ns,
+                         int64_t end_ns);
 
 #endif

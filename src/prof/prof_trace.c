@@ -42,6 +42,7 @@ struct trace_event {
     int64_t begin_ns;
     int64_t dur_ns;
     int32_t tid;
+    char cat[8]; /* "" for "stage" */
     char name[LG_PROF_LABEL_MAX];
 };
 _Static_assert(sizeof(struct trace_event) <= 64, "prof.h promises at most 64 bytes an event");
@@ -101,20 +102,26 @@ bool lg_prof_trace_active(void)
     return atomic_load_explicit(&tr.active, memory_order_relaxed);
 }
 
-static void fill(struct trace_event *e, int64_t begin_ns, int64_t end_ns, const char *name)
+/* Copies at most cap - 1 bytes of src and a NUL. */
+static void copy_label(char *dst, size_t cap, const char *src)
+{
+    size_t i = 0;
+    for (; i < cap - 1 && src[i]; i++)
+        dst[i] = src[i];
+    dst[i] = '\0';
+}
+
+static void fill(struct trace_event *e, int64_t begin_ns, int64_t end_ns, const char *name,
+                 const char *cat, int32_t tid)
 {
     e->begin_ns = begin_ns;
     e->dur_ns = end_ns > begin_ns ? end_ns - begin_ns : 0;
-    e->tid = thread_id();
-    if (!name)
-        name = "span";
-    size_t i = 0;
-    for (; i < sizeof(e->name) - 1 && name[i]; i++)
-        e->name[i] = name[i];
-    e->name[i] = '\0';
+    e->tid = tid;
+    copy_label(e->cat, sizeof(e->cat), cat ? cat : "");
+    copy_label(e->name, sizeof(e->name), name ? name : "span");
 }
 
-void lg_prof_trace_span(int64_t begin_ns, int64_t end_ns, const char *name)
+static void record(int64_t begin_ns, int64_t end_ns, const char *name, const char *cat, int32_t tid)
 {
     if (!atomic_load_explicit(&tr.active, memory_order_relaxed))
         return;
@@ -122,9 +129,22 @@ void lg_prof_trace_span(int64_t begin_ns, int64_t end_ns, const char *name)
     if (atomic_load(&tr.active)) {
         size_t i = atomic_fetch_add_explicit(&tr.next, 1, memory_order_relaxed);
         if (i < tr.max)
-            fill(&tr.events[i], begin_ns, end_ns, name);
+            fill(&tr.events[i], begin_ns, end_ns, name, cat, tid);
     }
     atomic_fetch_sub(&tr.inflight, 1);
+}
+
+void lg_prof_trace_span(int64_t begin_ns, int64_t end_ns, const char *name)
+{
+    if (!atomic_load_explicit(&tr.active, memory_order_relaxed))
+        return;
+    record(begin_ns, end_ns, name, NULL, thread_id());
+}
+
+void lg_prof_trace_event(const char *name, const char *cat, int32_t tid, int64_t begin_ns,
+                         int64_t end_ns)
+{
+    record(begin_ns, end_ns, name, cat, tid);
 }
 
 int lg_prof_trace_start(size_t max_events)
@@ -200,13 +220,16 @@ static int put_trace(struct lg_buf *out, const struct trace_event *ev, size_t n,
     if (rc == 0)
         rc = put_names(out, pid, &first);
     for (size_t i = 0; i < n && rc == 0; i++) {
-        char name[LG_PROF_LABEL_MAX];
+        char name[LG_PROF_LABEL_MAX], cat[sizeof(ev[i].cat)];
         memcpy(name, ev[i].name, sizeof(name));
         lg_prof_ascii(name);
+        memcpy(cat, ev[i].cat, sizeof(cat));
+        lg_prof_ascii(cat);
         rc = put_event(out,
-                       json_pack("{ss ss ss sf sf sI si}", "name", name, "cat", "stage", "ph", "X",
-                                 "ts", (double)ev[i].begin_ns / 1e3, "dur",
-                                 (double)ev[i].dur_ns / 1e3, "pid", pid, "tid", (int)ev[i].tid),
+                       json_pack("{ss ss ss sf sf sI si}", "name", name, "cat",
+                                 cat[0] ? cat : "stage", "ph", "X", "ts",
+                                 (double)ev[i].begin_ns / 1e3, "dur", (double)ev[i].dur_ns / 1e3,
+                                 "pid", pid, "tid", (int)ev[i].tid),
                        &first);
     }
     if (rc == 0)
