@@ -433,6 +433,10 @@ int lg_jobs_attach(struct lg_jobs *s, const char *key, const char *path,
             return rc;
         }
         pthread_mutex_lock(&s->lock);
+        if (s->stop) { /* shutdown began while it opened: over at once */
+            j->done = true;
+            j->err = -ECANCELED;
+        }
         j->next = s->jobs;
         s->jobs = j;
     }
