@@ -20,14 +20,28 @@
 // floor(k / M), so no two listeners ask for the same transcode.
 //
 // The ramp stops at the first stall, or HOLD_S seconds after the N_MAX-th
-// listener started. Sustained = listeners active (connected and not yet done
-// playing) at the moment of the first stall; "≥ N_MAX" when none stalled.
+// listener started. Buffers hide overload for a while: a server that always
+// feeds the emptiest buffer first drains all of them together, slowly, and
+// the first stall can come long after the server stopped keeping up. So the
+// ramp also watches for the first shortfall: a WINDOW_S (5) second window in
+// which the listeners that were playing all through it got, together, under
+// 95 % of the audio they played (and at least 2 s less); a listener that
+// paused reading in the window counts as served, as it chose to wait. A
+// scheduler may starve a full buffer for a while to fill an empty one: only
+// the sum says whether the server keeps up. Sustained =
+// listeners active (connected and not yet done playing) at the first stall or
+// at the start of the first shortfall window, whichever came first; "≥ N_MAX"
+// when neither came. Each ramp also reports TTFB, the bit rate the listeners
+// got, the CPU shares, and legato's overload log lines.
 //
 // Environment: LEGATO_BASE, LEGATO_USER, LEGATO_PASS, FFMPEG_BASE, MUSIC (the
 // folder of tracks, served by both), TRACK_S (each track's length), R (0.25),
 // N_MAX (400), HOLD_S (10), OFFSET_STEP_S (5), SERVERS (legato,ffmpeg), CSV (a
-// file for the per-second log, none if unset). Exits non-zero only when the
-// harness itself fails (a server unreachable, a wrong stream).
+// file for the per-second log, none if unset), LEGATO_LOG (legato's log file),
+// LEGATO_PID and FFMPEG_PID (the servers' processes, for their share of the
+// CPU; other work on the machine during a ramp is reported, as it skews the
+// figures). Exits non-zero only when the harness itself fails (a server
+// unreachable, a wrong stream).
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -41,7 +55,7 @@ const num = (name, def) => {
   return v;
 };
 const R = num('R', 0.25);
-const N_MAX = num('N_MAX', 400);
+const N_MAX = Math.max(1, Math.floor(num('N_MAX', 400)));
 const HOLD_S = num('HOLD_S', 10);
 const OFFSET_STEP_S = num('OFFSET_STEP_S', 5) || 5; // > 0: listeners never share a transcode
 const TRACK_S = num('TRACK_S', 150);
@@ -49,6 +63,7 @@ const BURST_S = 10;
 const PAUSE_S = 30;
 const RESUME_S = 20;
 const START_S = 10;
+const WINDOW_S = 5;
 const SERVERS = (env.SERVERS || 'legato,ffmpeg').split(',');
 const CSV = env.CSV || '';
 
@@ -203,6 +218,8 @@ class Listener {
     this.tFirst = null; // first body byte
     this.tPlay = null; // first audio page: the playback clock starts
     this.tBurst = null; // BURST_S seconds of audio held
+    this.hist = []; // per second: media received, paused at any time in the second before
+    this.wasPaused = false;
     this.complete = false;
     this.closed = false;
     this.paused = false;
@@ -246,6 +263,7 @@ class Listener {
     if (this.tBurst === null && media >= BURST_S) this.tBurst = t;
     if (!this.paused && media - (t - this.tPlay) > PAUSE_S) {
       this.paused = true;
+      this.wasPaused = true;
       this.res.pause();
     }
   }
@@ -289,6 +307,24 @@ class Listener {
     }
   }
 
+  // One sample a second for the shortfall windows.
+  sample(t) {
+    this.hist.push({ t, media: this.clock.mediaS, paused: this.wasPaused });
+    if (this.hist.length > WINDOW_S + 1) this.hist.shift();
+    this.wasPaused = this.paused;
+  }
+
+  // Seconds of audio received over the last WINDOW_S seconds, counted as at
+  // least WINDOW_S if it paused reading in them; null unless it was playing
+  // all through them.
+  window() {
+    const h = this.hist;
+    if (h.length < WINDOW_S + 1 || this.tPlay === null || this.tPlay > h[0].t) return null;
+    if (this.stallAt !== null || this.closed) return null;
+    const got = h[WINDOW_S].media - h[0].media;
+    return h.slice(1).some((e) => e.paused) ? Math.max(got, WINDOW_S) : got;
+  }
+
   // Connected and not yet done playing at time t.
   activeAt(t) {
     if (this.tReq > t) return false;
@@ -301,22 +337,57 @@ class Listener {
   }
 }
 
-function cpuTimes() {
+// CPU time in clock ticks: the machine's (all cores, busy and total), the
+// server's (its process and children, live or reaped) and the listeners'.
+function procTicks(pid) {
+  try {
+    const f = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
+    const v = f.slice(f.lastIndexOf(')') + 2).split(' ');
+    return { ppid: Number(v[1]), own: Number(v[11]) + Number(v[12]), reaped: Number(v[13]) + Number(v[14]) };
+  } catch {
+    return null; // gone
+  }
+}
+
+function cpuTimes(serverPid) {
   const f = fs.readFileSync('/proc/stat', 'latin1').split('\n')[0].trim().split(/\s+/).slice(1)
     .map(Number);
-  const idle = f[3] + (f[4] || 0);
-  return { idle, total: f.reduce((a, b) => a + b, 0) };
+  const total = f.reduce((a, b) => a + b, 0);
+  const r = { busy: total - f[3] - (f[4] || 0), total, server: 0, client: 0 };
+  if (serverPid) {
+    const p = procTicks(serverPid);
+    r.server = p ? p.own + p.reaped : 0;
+    for (const d of fs.readdirSync('/proc')) {
+      if (!/^[0-9]+$/.test(d)) continue;
+      const c = procTicks(d);
+      if (c && c.ppid === serverPid) r.server += c.own;
+    }
+  }
+  const me = procTicks(process.pid);
+  r.client = me ? me.own : 0;
+  return r;
+}
+
+// Shares of the machine between two cpuTimes(), in per cent of all cores.
+function cpuShare(a, b) {
+  const t = Math.max(1, b.total - a.total);
+  const busy = (100 * (b.busy - a.busy)) / t;
+  const server = (100 * (b.server - a.server)) / t;
+  const client = (100 * (b.client - a.client)) / t;
+  return { busy, server, client, other: Math.max(0, busy - server - client) };
 }
 
 class Ramp {
   constructor(server, tracks, csv) {
     this.server = server;
+    this.pid = Number(env[server === 'legato' ? 'LEGATO_PID' : 'FFMPEG_PID']) || 0;
     this.tracks = tracks;
     this.csv = csv;
     this.listeners = [];
     this.rxBytes = 0;
     this.stopped = false;
     this.first = null;
+    this.short = null; // the first shortfall window
     this.error = null;
   }
 
@@ -341,18 +412,35 @@ class Ramp {
     this.listeners.push(new Listener(this, k, streamUrl(this.server, track, offset), TRACK_S - offset));
   }
 
-  row(t) {
-    const cpu = cpuTimes();
-    const busy = 100 * (1 - (cpu.idle - this.cpu.idle) / Math.max(1, cpu.total - this.cpu.total));
+  // A CSV row and, on whole seconds (not the last, partial one), the samples
+  // for the shortfall windows.
+  row(t, last = false) {
+    const cpu = cpuTimes(this.pid);
+    const share = cpuShare(this.cpu, cpu);
     this.cpu = cpu;
     const active = this.listeners.filter((l) => l.activeAt(t));
     const playing = active.filter((l) => l.tPlay !== null);
     const ahead = playing.map((l) => l.ahead(t));
+    let got = 0;
+    let counted = 0;
+    for (const l of last ? [] : this.listeners) {
+      l.sample(t);
+      const w = l.window();
+      if (w === null) continue;
+      got += w;
+      counted++;
+    }
+    const want = counted * WINDOW_S;
+    if (this.short === null && counted && got < want - Math.max(2, 0.05 * want)) {
+      this.short = { t0: t - WINDOW_S, t1: t, x: got / want, counted };
+    }
     this.csv?.push([this.server, (t - this.t0).toFixed(1), this.listeners.length, active.length,
       playing.length, active.length - playing.length, active.filter((l) => l.paused).length,
       this.listeners.filter((l) => l.stallAt !== null).length,
       ahead.length ? Math.min(...ahead).toFixed(2) : '', ahead.length ? pct(ahead, 0.5).toFixed(2) : '',
-      (this.rxBytes / 1000).toFixed(0), busy.toFixed(0), (this.lag.max / 1e6).toFixed(1)].join(','));
+      counted ? (got / want).toFixed(3) : '',
+      (this.rxBytes / 1000).toFixed(0), share.busy.toFixed(0), share.server.toFixed(0),
+      share.client.toFixed(0), share.other.toFixed(0), (this.lag.max / 1e6).toFixed(1)].join(','));
     this.rxBytes = 0;
   }
 
@@ -360,7 +448,9 @@ class Ramp {
     return new Promise((resolve) => {
       this.done = resolve;
       this.t0 = now();
-      this.cpu = cpuTimes();
+      this.wall0 = Date.now();
+      this.cpu = cpuTimes(this.pid);
+      this.cpu0 = this.cpu;
       this.lag = monitorEventLoopDelay({ resolution: 10 });
       this.lag.enable();
       this.lagAll = monitorEventLoopDelay({ resolution: 10 });
@@ -394,7 +484,8 @@ class Ramp {
     clearInterval(this.tick);
     clearInterval(this.rowTimer);
     for (const l of this.listeners) l.check(this.tEnd); // the earliest stall may be among these
-    this.row(this.tEnd);
+    this.row(this.tEnd, true);
+    this.share = cpuShare(this.cpu0, this.cpu);
     this.lag.disable();
     this.lagAll.disable();
     for (const l of this.listeners) l.stop();
@@ -406,31 +497,48 @@ class Ramp {
     const r = {
       server: this.server,
       t0: this.t0,
+      wall0: this.wall0,
+      endS: this.tEnd - this.t0,
       started: ls.length,
       ttfbMs: pct(ls.filter((l) => l.tFirst !== null).map((l) => (l.tFirst - l.tReq) * 1000), 0.5),
       burstS: pct(ls.filter((l) => l.tBurst !== null).map((l) => l.tBurst - l.tReq), 0.5),
+      kbps: ls.filter((l) => l.clock.mediaS >= BURST_S).map((l) => (l.bytes * 8) / l.clock.mediaS / 1000),
       lagP99Ms: this.lagAll.percentile(99) / 1e6,
-      lagMaxMs: this.lagAll.max / 1e6,
+      share: this.share,
     };
+    const active = (t) => ls.filter((l) => l.activeAt(t)).length;
     if (this.first) {
-      const ts = this.first.stallAt;
-      r.stallS = ts - this.t0;
-      r.sustained = ls.filter((l) => l.activeAt(ts)).length;
+      r.stallS = this.first.stallAt - this.t0;
+      r.stallActive = active(this.first.stallAt);
       r.who = this.first;
-    } else {
+    }
+    if (this.short) {
+      r.short = { ...this.short, t0: this.short.t0 - this.t0, t1: this.short.t1 - this.t0 };
+      r.shortActive = active(this.short.t0);
+    }
+    if (!this.first && !this.short) {
       r.sustained = ls.length;
       r.capped = true;
+    } else if (this.first && (!this.short || this.first.stallAt <= this.short.t0)) {
+      r.sustained = r.stallActive;
+      r.by = 'at the first stall';
+    } else {
+      r.sustained = r.shortActive;
+      r.by = 'at the first shortfall';
     }
     return r;
   }
 }
 
-// Two full streams, from offsets that no listener asks for (a server that
-// caches transcodes gains nothing in the ramp from them): the harness and the
-// servers agree on what a stream is before any ramp.
+// Two whole streams of the last 20-odd seconds of a track, from offsets that
+// no listener asks for (a server that caches transcodes gains nothing in the
+// ramp from them), short enough that a server that paces its transcodes
+// sends them at once: the harness and the servers agree on what a stream is
+// before any ramp.
 async function check(server, tracks) {
   const out = [];
-  for (const [track, offset] of [[tracks[0], 1], [tracks[1 % tracks.length], 2.5]]) {
+  const checks = [[tracks[0], TRACK_S - 24.5], [tracks[1 % tracks.length], TRACK_S - 22.25]];
+  for (const [track, offset] of checks) {
     const clock = new OggClock();
     const url = streamUrl(server, track, offset);
     const bytes = await new Promise((resolve, reject) => {
@@ -449,6 +557,9 @@ async function check(server, tracks) {
         res.on('end', () => resolve(n));
         res.on('error', reject);
       }).on('error', reject);
+    }).catch((e) => {
+      throw e instanceof HarnessError ? e : new HarnessError(`${server}: stream check ${url}: ` +
+        `${e.code || e.message} after ${clock.mediaS.toFixed(1)} s of audio`);
     });
     const want = TRACK_S - offset;
     if (Math.abs(clock.mediaS - want) > 0.25) {
@@ -465,32 +576,68 @@ async function check(server, tracks) {
 async function settle() {
   await sleep(1);
   for (let i = 0; i < 20; i++) {
-    const a = cpuTimes();
+    const a = cpuTimes(0);
     await sleep(0.5);
-    const b = cpuTimes();
-    if (1 - (b.idle - a.idle) / Math.max(1, b.total - a.total) < 0.15) return;
+    if (cpuShare(a, cpuTimes(0)).busy < 15) return;
   }
 }
 
 const NAMES = { legato: 'legato', ffmpeg: 'ffmpeg CLI' };
 
+// legato's own word on overload during a ramp: the scheduler makes new
+// transcodes cheaper (encoder complexity, then bitrate) when it runs late.
+function serverNotes(r) {
+  if (r.server !== 'legato' || !env.LEGATO_LOG) return [];
+  let text = '';
+  try {
+    text = fs.readFileSync(env.LEGATO_LOG, 'utf8');
+  } catch {
+    return [];
+  }
+  const notes = [];
+  for (const line of text.split('\n')) {
+    const m = /^(\S+Z) \w+ +\S+ (overload|load eased): .*new transcodes now (.*)$/.exec(line);
+    if (!m) continue;
+    const at = (Date.parse(m[1]) - r.wall0) / 1000;
+    if (at >= 0 && at <= r.endS + 1) notes.push(`${m[2]} at ${at.toFixed(1)} s: new transcodes ${m[3]}`);
+  }
+  return notes;
+}
+
 function describe(r) {
-  const head = `  ${NAMES[r.server].padEnd(11)}`;
-  const tail = `TTFB p50 ${r.ttfbMs.toFixed(1)} ms, ${BURST_S} s buffered p50 ${r.burstS.toFixed(2)} s ` +
-    `(client loop lag p99 ${r.lagP99Ms.toFixed(0)} ms)`;
-  if (r.capped) return `${head}sustained ≥ ${r.sustained} listeners: no stall; ${tail}`;
-  const who = r.who;
-  return `${head}sustained ${r.sustained} listeners: first stall at ${r.stallS.toFixed(1)} s ` +
-    `(listener ${who.k}, started at ${(who.tReq - r.t0).toFixed(1)} s: ${who.why}); ${tail}`;
+  const c = r.share;
+  const pad = `\n  ${''.padEnd(11)}`;
+  let out = `  ${NAMES[r.server].padEnd(11)}`;
+  if (r.capped) out += `sustained ≥ ${r.sustained} listeners: no stall, no shortfall`;
+  else out += `sustained ${r.sustained} listeners (active ${r.by})`;
+  if (r.who) {
+    out += `${pad}first stall at ${r.stallS.toFixed(1)} s, ${r.stallActive} active (listener ${r.who.k}, ` +
+      `started at ${(r.who.tReq - r.t0).toFixed(1)} s: ${r.who.why})`;
+  } else if (!r.capped) out += `${pad}no stall up to ${r.started} listeners`;
+  if (r.short) {
+    out += `${pad}first shortfall ${r.short.t0.toFixed(0)}-${r.short.t1.toFixed(0)} s, ` +
+      `${r.shortActive} active: the ${r.short.counted} playing throughout got ${r.short.x.toFixed(2)}x ` +
+      'real time';
+  } else if (!r.capped) out += `${pad}no shortfall: the listeners got real time`;
+  out += `${pad}TTFB p50 ${r.ttfbMs.toFixed(1)} ms; ${BURST_S} s buffered p50 ${r.burstS.toFixed(2)} s; ` +
+    (r.kbps.length ? `bit rate received p50 ${pct(r.kbps, 0.5).toFixed(0)} kbit/s, lowest ` +
+      `${Math.min(...r.kbps).toFixed(0)}` : `no listener got ${BURST_S} s`);
+  out += `${pad}CPU: server ${c.server.toFixed(0)}%, listeners ${c.client.toFixed(0)}%, other ` +
+    `${c.other.toFixed(0)}%${c.other > 5 ? ' (other work ran: rerun on a quiet machine)' : ''}; ` +
+    `listener loop lag p99 ${r.lagP99Ms.toFixed(0)} ms`;
+  for (const n of serverNotes(r)) out += `${pad}server log: ${n}`;
+  return out;
 }
 
 async function main() {
   for (const s of SERVERS) {
     if (!NAMES[s]) throw new HarnessError(`SERVERS: unknown server ${s}`);
   }
+  if (TRACK_S < 60) throw new HarnessError('TRACK_S must be at least 60 (a minute of playback)');
   const tracks = await library();
   const csv = CSV ? ['server,t_s,started,active,playing,waiting,paused,stalled,min_ahead_s,' +
-    'p50_ahead_s,rx_kB,cpu_busy_pct,client_lag_max_ms'] : null;
+    'p50_ahead_s,window_x_realtime,rx_kB,cpu_busy_pct,cpu_server_pct,cpu_listeners_pct,' +
+    'cpu_other_pct,client_lag_max_ms'] : null;
   const rate = [];
   for (const s of SERVERS) rate.push(`${NAMES[s]} ${(await check(s, tracks) / 1000).toFixed(2)} kB`);
   console.log(`bench/listeners: ${os.cpus().length} cores; ${tracks.length} FLAC tracks of ${TRACK_S} s ` +
