@@ -479,9 +479,9 @@ enum MHD_Result lg_device_page_route(struct lg_req *r)
     if (!r->http->deps.store)
         return lg_req_reply_static(r, MHD_HTTP_SERVICE_UNAVAILABLE, "text/plain", "no store\n");
     if (strcmp(r->path, "/device") == 0)
-        return get ? get_device(r) : lg_web_not_allowed(r, "GET, HEAD");
+        return get ? get_device(r) : lg_req_not_allowed(r, "GET, HEAD");
     if (!post)
-        return lg_web_not_allowed(r, "POST");
+        return lg_req_not_allowed(r, "POST");
     if (strcmp(r->path, "/device/login") == 0)
         return post_login(r);
     return post_decide(r);

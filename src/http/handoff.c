@@ -159,35 +159,11 @@ static int claim(struct lg_req *r, const char *token, int64_t uid, struct lg_han
 
 /* --- the JSON API --- */
 
-static enum MHD_Result reply_json(struct lg_req *r, unsigned status, json_t *j)
-{
-    char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
-    json_decref(j);
-    if (!text)
-        return MHD_NO;
-    size_t len = strlen(text);
-    struct MHD_Response *resp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
-    if (!resp) {
-        free(text);
-        return MHD_NO;
-    }
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-    if (status == MHD_HTTP_UNAUTHORIZED)
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"legato\"");
-    return lg_req_reply(r, status, resp, (int64_t)len);
-}
-
-static enum MHD_Result api_error(struct lg_req *r, unsigned status, const char *error,
-                                 const char *desc)
-{
-    return reply_json(r, status, json_pack("{ssss}", "error", error, "error_description", desc));
-}
 
 static enum MHD_Result unauthorized(struct lg_req *r)
 {
-    return api_error(r, MHD_HTTP_UNAUTHORIZED, "unauthorized",
-                     "a Bearer access token or Subsonic credentials are required");
+    return lg_req_api_error(r, MHD_HTTP_UNAUTHORIZED, "unauthorized",
+                            "a Bearer access token or Subsonic credentials are required");
 }
 
 /* Reads the id, current and position fields into h; NULL or what is wrong. */
@@ -222,12 +198,12 @@ static enum MHD_Result created(struct lg_req *r, const char *token, int64_t ttl)
     char url[URL_MAX], svg[URL_MAX], png[URL_MAX];
     if (link_of(r, token, "", url) < 0 || link_of(r, token, "/qr.svg", svg) < 0 ||
         link_of(r, token, "/qr.png", png) < 0)
-        return api_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "server_error",
-                         "the public URL is too long");
+        return lg_req_api_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "server_error",
+                                "the public URL is too long");
     json_t *j = json_pack("{sssssssI}", "url", url, "qr_svg", svg, "qr_png", png, "expires_in",
                           (json_int_t)ttl);
     sodium_memzero(url, sizeof(url));
-    return reply_json(r, MHD_HTTP_OK, j);
+    return lg_req_reply_json(r, MHD_HTTP_OK, j, NULL);
 }
 
 static enum MHD_Result api_create(struct lg_req *r)
@@ -239,7 +215,7 @@ static enum MHD_Result api_create(struct lg_req *r)
     const char *bad = parse_queue(r, &h);
     if (bad) {
         lg_handoff_free(&h);
-        return api_error(r, MHD_HTTP_BAD_REQUEST, "invalid_request", bad);
+        return lg_req_api_error(r, MHD_HTTP_BAD_REQUEST, "invalid_request", bad);
     }
     int64_t now = lg_web_now_s(), ttl = ttl_s(r);
     h.created_s = now;
@@ -251,10 +227,10 @@ static enum MHD_Result api_create(struct lg_req *r)
     int rc = lg_store_handoff_add(r->http->deps.store, hash, &h, now - KEEP_S);
     lg_handoff_free(&h);
     if (rc == LG_EINVAL)
-        return api_error(r, MHD_HTTP_BAD_REQUEST, "invalid_request", "id: unknown track");
+        return lg_req_api_error(r, MHD_HTTP_BAD_REQUEST, "invalid_request", "id: unknown track");
     if (rc < 0)
-        return api_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "server_error",
-                         "internal error (see the server log)");
+        return lg_req_api_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "server_error",
+                                "internal error (see the server log)");
     enum MHD_Result res = created(r, token, ttl);
     sodium_memzero(token, sizeof(token));
     return res;
@@ -263,13 +239,15 @@ static enum MHD_Result api_create(struct lg_req *r)
 static enum MHD_Result claim_failed(struct lg_req *r, int rc)
 {
     if (rc == LG_ENOTFOUND)
-        return api_error(r, MHD_HTTP_NOT_FOUND, "not_found", "no such hand-off link");
+        return lg_req_api_error(r, MHD_HTTP_NOT_FOUND, "not_found", "no such hand-off link");
     if (rc == DENIED)
-        return api_error(r, MHD_HTTP_FORBIDDEN, "forbidden", "this link belongs to another user");
+        return lg_req_api_error(r, MHD_HTTP_FORBIDDEN, "forbidden",
+                                "this link belongs to another user");
     if (rc == GONE)
-        return api_error(r, MHD_HTTP_GONE, "gone", "this link was already used or has expired");
-    return api_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "server_error",
-                     "internal error (see the server log)");
+        return lg_req_api_error(r, MHD_HTTP_GONE, "gone",
+                                "this link was already used or has expired");
+    return lg_req_api_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "server_error",
+                            "internal error (see the server log)");
 }
 
 static enum MHD_Result api_claim(struct lg_req *r)
@@ -280,8 +258,8 @@ static enum MHD_Result api_claim(struct lg_req *r)
     const char *given = lg_req_param(r, "token");
     char token[TOKEN_CHARS + 1];
     if (!token_of(given && *given ? given : lg_req_param(r, "url"), token))
-        return api_error(r, MHD_HTTP_BAD_REQUEST, "invalid_request",
-                         "token (or url, the hand-off link) is required");
+        return lg_req_api_error(r, MHD_HTTP_BAD_REQUEST, "invalid_request",
+                                "token (or url, the hand-off link) is required");
     struct lg_handoff h;
     int rc = claim(r, token, uid, &h);
     if (rc != 0)
@@ -295,7 +273,7 @@ static enum MHD_Result api_claim(struct lg_req *r)
     json_t *j = json_pack("{sosIsI}", "entries", entries, "current", (json_int_t)h.current,
                           "position_ms", (json_int_t)h.position_ms);
     lg_handoff_free(&h);
-    return reply_json(r, MHD_HTTP_OK, j);
+    return lg_req_reply_json(r, MHD_HTTP_OK, j, NULL);
 }
 
 /* --- QR images --- */
@@ -509,7 +487,7 @@ static enum MHD_Result link_route(struct lg_req *r, bool get, bool post)
     const char *tail = p + n;
     if (strcmp(tail, "/qr.svg") == 0 || strcmp(tail, "/qr.png") == 0) {
         if (!get)
-            return lg_web_not_allowed(r, "GET, HEAD");
+            return lg_req_not_allowed(r, "GET, HEAD");
         return qr_route(r, token, tail[4] == 'p');
     }
     if (*tail)
@@ -518,7 +496,7 @@ static enum MHD_Result link_route(struct lg_req *r, bool get, bool post)
         return get_page(r, token);
     if (post)
         return post_page(r, token);
-    return lg_web_not_allowed(r, "GET, HEAD, POST");
+    return lg_req_not_allowed(r, "GET, HEAD, POST");
 }
 
 /* The request log must not keep a live link: the token becomes "*". The
@@ -545,7 +523,7 @@ enum MHD_Result lg_handoff_route(struct lg_req *r)
     if (strncmp(r->path, PREFIX, sizeof(PREFIX) - 1) == 0)
         return link_route(r, get, post);
     if (!post)
-        return lg_web_not_allowed(r, "POST");
+        return lg_req_not_allowed(r, "POST");
     if (strcmp(r->path, "/api/handoff") == 0)
         return api_create(r);
     return api_claim(r);

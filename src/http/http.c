@@ -366,7 +366,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
     *req_cls = NULL;
 }
 
-static enum MHD_Result method_not_allowed(struct lg_req *r, const char *allow)
+enum MHD_Result lg_req_not_allowed(struct lg_req *r, const char *allow)
 {
     struct MHD_Response *resp =
         MHD_create_response_from_buffer(19, (void *)"method not allowed\n", MHD_RESPMEM_PERSISTENT);
@@ -377,27 +377,59 @@ static enum MHD_Result method_not_allowed(struct lg_req *r, const char *allow)
     return lg_req_reply(r, MHD_HTTP_METHOD_NOT_ALLOWED, resp, 19);
 }
 
+enum MHD_Result lg_req_reply_json(struct lg_req *r, unsigned status, json_t *j, const char *allow)
+{
+    char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    if (!text)
+        return MHD_NO;
+    size_t len = strlen(text);
+    struct MHD_Response *resp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
+    if (!resp) {
+        free(text);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_PRAGMA, "no-cache");
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    if (status == MHD_HTTP_UNAUTHORIZED)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"legato\"");
+    if (status == MHD_HTTP_TOO_MANY_REQUESTS)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "60");
+    if (allow)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
+    return lg_req_reply(r, status, resp, (int64_t)len);
+}
+
+enum MHD_Result lg_req_api_error(struct lg_req *r, unsigned status, const char *error,
+                                 const char *desc)
+{
+    return lg_req_reply_json(r, status,
+                             json_pack("{ssss}", "error", error, "error_description", desc), NULL);
+}
+
 static enum MHD_Result route(struct lg_req *r)
 {
     bool get = r->head || strcmp(r->method, "GET") == 0;
     bool post = strcmp(r->method, "POST") == 0;
     if (strcmp(r->path, "/healthz") == 0) {
         if (!get)
-            return method_not_allowed(r, "GET, HEAD");
+            return lg_req_not_allowed(r, "GET, HEAD");
         return lg_req_reply_static(r, MHD_HTTP_OK, "application/json", "{\"status\":\"ok\"}");
     }
     if (lg_metrics_is_route(r->path))
         return lg_metrics_route(r);
     if (strncmp(r->path, "/rest/", 6) == 0) {
         if (!get && !post)
-            return method_not_allowed(r, "GET, HEAD, POST");
+            return lg_req_not_allowed(r, "GET, HEAD, POST");
         return lg_sub_api_handle(r, r->path + 6);
     }
     if (lg_oauth_is_route(r->path))
         return lg_oauth_route(r);
     if (strcmp(r->path, "/device/qr.svg") == 0 || strcmp(r->path, "/device/qr.png") == 0) {
         if (!get)
-            return method_not_allowed(r, "GET, HEAD");
+            return lg_req_not_allowed(r, "GET, HEAD");
         return lg_qr_route(r, r->path[11] == 'p');
     }
     if (lg_share_page_is_route(r->path))

@@ -16,6 +16,7 @@
 
 #include <netinet/in.h>
 
+#include <jansson.h>
 #include <microhttpd.h>
 
 #include "auth/auth.h"
@@ -95,6 +96,15 @@ enum MHD_Result lg_req_reply(struct lg_req *r, unsigned status, struct MHD_Respo
 /* Replies with a static text (not copied; it must outlive the response). */
 enum MHD_Result lg_req_reply_static(struct lg_req *r, unsigned status, const char *ctype,
                                     const char *text);
+/* 405 with the Allow header (text/plain). */
+enum MHD_Result lg_req_not_allowed(struct lg_req *r, const char *allow);
+/* Replies with j (taken) as compact JSON, for legato's own API: no-store,
+ * Pragma: no-cache (RFC 6749 §5.1), nosniff; a 401 asks for a Bearer token, a
+ * 429 says Retry-After: 60; allow (NULL: none) is a 405's Allow header. */
+enum MHD_Result lg_req_reply_json(struct lg_req *r, unsigned status, json_t *j, const char *allow);
+/* {"error": error, "error_description": desc} with status, as above. */
+enum MHD_Result lg_req_api_error(struct lg_req *r, unsigned status, const char *error,
+                                 const char *desc);
 /* Replies with the contents of b (taken; b is left empty). */
 enum MHD_Result lg_req_reply_buf(struct lg_req *r, unsigned status, const char *ctype,
                                  struct lg_buf *b);

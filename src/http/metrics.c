@@ -74,42 +74,10 @@ static enum MHD_Result reply_buf(struct lg_req *r, unsigned status, const char *
     return lg_req_reply(r, status, resp, (int64_t)len);
 }
 
-static enum MHD_Result reply_json(struct lg_req *r, unsigned status, json_t *j)
-{
-    char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
-    json_decref(j);
-    if (!text)
-        return MHD_NO;
-    struct lg_buf b;
-    lg_buf_init(&b, METRICS_MAX);
-    int rc = lg_buf_puts(&b, text);
-    free(text);
-    if (rc < 0)
-        return MHD_NO;
-    return reply_buf(r, status, "application/json", &b, NULL);
-}
-
-static enum MHD_Result api_error(struct lg_req *r, unsigned status, const char *error,
-                                 const char *desc)
-{
-    return reply_json(r, status, json_pack("{ssss}", "error", error, "error_description", desc));
-}
-
 static enum MHD_Result server_error(struct lg_req *r)
 {
-    return api_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "server_error",
-                     "internal error (see the server log)");
-}
-
-static enum MHD_Result not_allowed(struct lg_req *r, const char *allow)
-{
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(19, (void *)"method not allowed\n", MHD_RESPMEM_PERSISTENT);
-    if (resp) {
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain");
-    }
-    return lg_req_reply(r, MHD_HTTP_METHOD_NOT_ALLOWED, resp, 19);
+    return lg_req_api_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "server_error",
+                            "internal error (see the server log)");
 }
 
 /* --- credentials --- */
@@ -121,7 +89,8 @@ static enum MHD_Result not_allowed(struct lg_req *r, const char *allow)
 static bool refused(struct lg_req *r, bool admin, int64_t *uid, enum MHD_Result *res)
 {
     if (lg_oauth_request_user(r, uid) < 0) {
-        *res = api_error(r, MHD_HTTP_UNAUTHORIZED, "unauthorized", "wrong or missing credentials");
+        *res = lg_req_api_error(r, MHD_HTTP_UNAUTHORIZED, "unauthorized",
+                                "wrong or missing credentials");
         return true;
     }
     if (!admin)
@@ -134,7 +103,7 @@ static bool refused(struct lg_req *r, bool admin, int64_t *uid, enum MHD_Result 
     if (rc < 0 && rc != LG_ENOTFOUND)
         *res = server_error(r);
     else if (!is_admin)
-        *res = api_error(r, MHD_HTTP_FORBIDDEN, "forbidden", "administrators only");
+        *res = lg_req_api_error(r, MHD_HTTP_FORBIDDEN, "forbidden", "administrators only");
     else
         return false;
     return true;
@@ -192,11 +161,11 @@ static enum MHD_Result trace(struct lg_req *r)
     const char *arg = lg_req_param(r, "seconds");
     int64_t seconds = 0;
     if (!arg || lg_str_to_i64(arg, 1, TRACE_SECONDS_MAX, &seconds) < 0)
-        return api_error(r, MHD_HTTP_BAD_REQUEST, "invalid_request",
-                         "seconds must be a whole number from 1 to 60");
+        return lg_req_api_error(r, MHD_HTTP_BAD_REQUEST, "invalid_request",
+                                "seconds must be a whole number from 1 to 60");
     int rc = lg_prof_trace_start(TRACE_EVENTS);
     if (rc == LG_EEXIST)
-        return api_error(r, MHD_HTTP_CONFLICT, "busy", "a trace is already recording");
+        return lg_req_api_error(r, MHD_HTTP_CONFLICT, "busy", "a trace is already recording");
     if (rc < 0)
         return server_error(r);
     lg_log(&metrics_log, LG_LOG_INFO, "user %lld records a trace of %lld s", (long long)uid,
@@ -242,19 +211,19 @@ static enum MHD_Result stalls(struct lg_req *r)
     const char *track = lg_req_param(r, "track");
     int64_t n = 1;
     if (count && lg_str_to_i64(count, 1, STALLS_PER_REPORT, &n) < 0)
-        return api_error(r, MHD_HTTP_BAD_REQUEST, "invalid_request",
-                         "count must be a whole number from 1 to 100");
+        return lg_req_api_error(r, MHD_HTTP_BAD_REQUEST, "invalid_request",
+                                "count must be a whole number from 1 to 100");
     if (position && !position_ok(position))
-        return api_error(r, MHD_HTTP_BAD_REQUEST, "invalid_request",
-                         "position must be a number of seconds");
+        return lg_req_api_error(r, MHD_HTTP_BAD_REQUEST, "invalid_request",
+                                "position must be a number of seconds");
     if (track && !track_ok(track))
-        return api_error(r, MHD_HTTP_BAD_REQUEST, "invalid_request",
-                         "track must be a track id (letters, digits, - and _)");
+        return lg_req_api_error(r, MHD_HTTP_BAD_REQUEST, "invalid_request",
+                                "track must be a track id (letters, digits, - and _)");
     lg_prof_count(LG_PROF_CLIENT_STALLS, n);
     lg_log(&metrics_log, LG_LOG_DEBUG, "user %lld reports %lld stall(s), track %s at %s s",
            (long long)uid, (long long)n, track ? track : "-", position ? position : "-");
-    return reply_json(r, MHD_HTTP_OK,
-                      json_pack("{sssI}", "status", "ok", "counted", (json_int_t)n));
+    return lg_req_reply_json(r, MHD_HTTP_OK,
+                             json_pack("{sssI}", "status", "ok", "counted", (json_int_t)n), NULL);
 }
 
 enum MHD_Result lg_metrics_route(struct lg_req *r)
@@ -263,10 +232,10 @@ enum MHD_Result lg_metrics_route(struct lg_req *r)
     bool post = strcmp(r->method, "POST") == 0;
     name_thread();
     if (strcmp(r->path, "/metrics") == 0)
-        return get ? metrics(r) : not_allowed(r, "GET, HEAD");
+        return get ? metrics(r) : lg_req_not_allowed(r, "GET, HEAD");
     if (strcmp(r->path, "/api/profile") == 0)
-        return get ? profile(r) : not_allowed(r, "GET, HEAD");
+        return get ? profile(r) : lg_req_not_allowed(r, "GET, HEAD");
     if (strcmp(r->path, "/api/profile/trace") == 0)
-        return post ? trace(r) : not_allowed(r, "POST");
-    return post ? stalls(r) : not_allowed(r, "POST");
+        return post ? trace(r) : lg_req_not_allowed(r, "POST");
+    return post ? stalls(r) : lg_req_not_allowed(r, "POST");
 }

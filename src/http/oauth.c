@@ -101,45 +101,17 @@ bool lg_oauth_is_route(const char *path)
            strncmp(path, "/api/sessions/", 14) == 0;
 }
 
-/* Replies with j (taken) as JSON; no_store adds the RFC 6749 §5.1 headers. */
-static enum MHD_Result reply_json(struct lg_req *r, unsigned status, json_t *j, bool no_store)
-{
-    char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
-    json_decref(j);
-    if (!text)
-        return MHD_NO;
-    size_t len = strlen(text);
-    struct MHD_Response *resp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
-    if (!resp) {
-        free(text);
-        return MHD_NO;
-    }
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
-    if (no_store) {
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_PRAGMA, "no-cache");
-    }
-    if (status == MHD_HTTP_UNAUTHORIZED)
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Basic realm=\"legato\"");
-    if (status == MHD_HTTP_TOO_MANY_REQUESTS)
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "60");
-    return lg_req_reply(r, status, resp, (int64_t)len);
-}
-
 static enum MHD_Result oauth_error(struct lg_req *r, const char *error, const char *desc)
 {
     unsigned status =
         strcmp(error, "invalid_client") == 0 ? MHD_HTTP_UNAUTHORIZED : MHD_HTTP_BAD_REQUEST;
-    return reply_json(r, status, json_pack("{ssss}", "error", error, "error_description", desc),
-                      true);
+    return lg_req_api_error(r, status, error, desc);
 }
 
-static enum MHD_Result server_error(struct lg_req *r, bool no_store)
+static enum MHD_Result server_error(struct lg_req *r)
 {
-    return reply_json(r, MHD_HTTP_INTERNAL_SERVER_ERROR,
-                      json_pack("{ssss}", "error", "server_error", "error_description",
-                                "internal error (see the server log)"),
-                      no_store);
+    return lg_req_api_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "server_error",
+                            "internal error (see the server log)");
 }
 
 /* PUBLIC: cfg->public_url, else http:// + Host, else the listen address. */
@@ -163,7 +135,7 @@ static enum MHD_Result device_authorization(struct lg_req *r, struct lg_device *
     int rc = lg_device_authorize(d, client_id, lg_req_param(r, "scope"),
                                  lg_req_param(r, "device_name"), r->ip, &a);
     if (rc < 0)
-        return server_error(r, true);
+        return server_error(r);
     char base[PUBLIC_MAX], uri[PUBLIC_MAX + 16], full[PUBLIC_MAX + 64];
     public_base(r, base);
     snprintf(uri, sizeof(uri), "%s/device", base);
@@ -172,7 +144,7 @@ static enum MHD_Result device_authorization(struct lg_req *r, struct lg_device *
                           "verification_uri", uri, "verification_uri_complete", full, "expires_in",
                           a.expires_in, "interval", a.interval);
     sodium_memzero(&a, sizeof(a));
-    return reply_json(r, MHD_HTTP_OK, j, true);
+    return lg_req_reply_json(r, MHD_HTTP_OK, j, NULL);
 }
 
 static enum MHD_Result tokens_reply(struct lg_req *r, struct lg_device_tokens *t)
@@ -182,7 +154,7 @@ static enum MHD_Result tokens_reply(struct lg_req *r, struct lg_device_tokens *t
                           "scope", t->scope);
     free(t->scope);
     sodium_memzero(t, sizeof(*t));
-    return reply_json(r, MHD_HTTP_OK, j, true);
+    return lg_req_reply_json(r, MHD_HTTP_OK, j, NULL);
 }
 
 static const char *err_description(enum lg_oauth_err e)
@@ -226,7 +198,7 @@ static enum MHD_Result token(struct lg_req *r, struct lg_device *d)
         return oauth_error(r, "unsupported_grant_type", "grant_type is not supported");
     }
     if (rc < 0)
-        return server_error(r, true);
+        return server_error(r);
     if (e != LG_OAUTH_OK)
         return oauth_error(r, lg_oauth_err_name(e), err_description(e));
     return tokens_reply(r, &t);
@@ -238,8 +210,8 @@ static enum MHD_Result revoke_token(struct lg_req *r, struct lg_device *d)
     if (!given(tok))
         return oauth_error(r, "invalid_request", "token is required");
     if (lg_device_revoke(d, tok) < 0)
-        return server_error(r, true);
-    return reply_json(r, MHD_HTTP_OK, json_object(), true);
+        return server_error(r);
+    return lg_req_reply_json(r, MHD_HTTP_OK, json_object(), NULL);
 }
 
 static enum MHD_Result metadata(struct lg_req *r)
@@ -254,14 +226,7 @@ static enum MHD_Result metadata(struct lg_req *r)
         "token_endpoint", te, "revocation_endpoint", re, "grant_types_supported", device_code_grant,
         "refresh_token", "response_types_supported", "token_endpoint_auth_methods_supported",
         "none", "revocation_endpoint_auth_methods_supported", "none");
-    return reply_json(r, MHD_HTTP_OK, j, false);
-}
-
-static enum MHD_Result api_error(struct lg_req *r, unsigned status, const char *error,
-                                 const char *desc)
-{
-    return reply_json(r, status, json_pack("{ssss}", "error", error, "error_description", desc),
-                      true);
+    return lg_req_reply_json(r, MHD_HTTP_OK, j, NULL);
 }
 
 /* Authenticates the Subsonic credentials of the request into *p. */
@@ -285,42 +250,34 @@ static enum MHD_Result approve(struct lg_req *r, struct lg_device *d)
     struct lg_principal p;
     int rc = api_user(r, &p);
     if (rc == LG_ELIMIT)
-        return api_error(r, MHD_HTTP_TOO_MANY_REQUESTS, "too_many_attempts",
-                         "too many failed logins; try again later");
+        return lg_req_api_error(r, MHD_HTTP_TOO_MANY_REQUESTS, "too_many_attempts",
+                                "too many failed logins; try again later");
     if (rc < 0)
-        return api_error(r, MHD_HTTP_UNAUTHORIZED, "unauthorized", "wrong or missing credentials");
+        return lg_req_api_error(r, MHD_HTTP_UNAUTHORIZED, "unauthorized",
+                                "wrong or missing credentials");
     const char *code = lg_req_param(r, "user_code");
     if (!given(code))
         code = lg_req_param(r, "h");
     const char *ap = lg_req_param(r, "approve");
     if (!given(code) || !ap || (strcmp(ap, "true") != 0 && strcmp(ap, "false") != 0))
-        return api_error(r, MHD_HTTP_BAD_REQUEST, "invalid_request",
-                         "user_code or h, and approve=true|false, are required");
+        return lg_req_api_error(r, MHD_HTTP_BAD_REQUEST, "invalid_request",
+                                "user_code or h, and approve=true|false, are required");
     char who[sizeof(p.name) + 8];
     snprintf(who, sizeof(who), "user:%s", p.name);
     if (lg_oauth_guess_limited(r, who))
-        return api_error(r, MHD_HTTP_TOO_MANY_REQUESTS, "too_many_attempts",
-                         "too many wrong codes; try again in a minute");
+        return lg_req_api_error(r, MHD_HTTP_TOO_MANY_REQUESTS, "too_many_attempts",
+                                "too many wrong codes; try again in a minute");
     bool yes = strcmp(ap, "true") == 0;
     rc = lg_device_approve(d, code, p.user_id, yes);
     if (rc == LG_ENOTFOUND) {
         lg_oauth_guess_failed(r, who);
-        return api_error(r, MHD_HTTP_NOT_FOUND, "not_found",
-                         "no pending request with this code (wrong, expired or decided)");
+        return lg_req_api_error(r, MHD_HTTP_NOT_FOUND, "not_found",
+                                "no pending request with this code (wrong, expired or decided)");
     }
     if (rc < 0)
-        return server_error(r, true);
-    return reply_json(r, MHD_HTTP_OK, json_pack("{ss}", "status", yes ? "approved" : "denied"),
-                      true);
-}
-
-static enum MHD_Result method_not_allowed(struct lg_req *r, const char *allow)
-{
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(19, (void *)"method not allowed\n", MHD_RESPMEM_PERSISTENT);
-    if (resp)
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
-    return lg_req_reply(r, MHD_HTTP_METHOD_NOT_ALLOWED, resp, 19);
+        return server_error(r);
+    return lg_req_reply_json(r, MHD_HTTP_OK,
+                             json_pack("{ss}", "status", yes ? "approved" : "denied"), NULL);
 }
 
 
@@ -365,9 +322,10 @@ static enum MHD_Result device_session(struct lg_req *r, struct lg_device *d)
         rc = lg_store_oauth_device_by_code(d->store, h, &v);
     }
     if (rc == LG_EAUTH || rc == LG_ENOTFOUND)
-        return api_error(r, MHD_HTTP_UNAUTHORIZED, "unauthorized", "unknown device or token");
+        return lg_req_api_error(r, MHD_HTTP_UNAUTHORIZED, "unauthorized",
+                                "unknown device or token");
     if (rc < 0)
-        return server_error(r, true);
+        return server_error(r);
     struct lg_device_move *m = NULL;
     size_t n = 0;
     json_t *j = session_json(&v), *moves = json_array();
@@ -379,7 +337,7 @@ static enum MHD_Result device_session(struct lg_req *r, struct lg_device *d)
     free(m);
     json_object_set_new(j, "moves", moves);
     lg_oauth_device_free(&v);
-    return reply_json(r, MHD_HTTP_OK, j, true);
+    return lg_req_reply_json(r, MHD_HTTP_OK, j, NULL);
 }
 
 static enum MHD_Result heartbeat(struct lg_req *r, struct lg_device *d)
@@ -388,11 +346,11 @@ static enum MHD_Result heartbeat(struct lg_req *r, struct lg_device *d)
     bool playing = pl && strcmp(pl, "true") == 0;
     int rc = tok ? lg_device_heartbeat(d, tok, playing) : LG_EAUTH;
     if (rc == LG_EAUTH || rc == LG_ENOTFOUND)
-        return api_error(r, MHD_HTTP_UNAUTHORIZED, "unauthorized", "unknown or ended token");
+        return lg_req_api_error(r, MHD_HTTP_UNAUTHORIZED, "unauthorized", "unknown or ended token");
     if (rc == LG_EINVAL)
-        return api_error(r, MHD_HTTP_CONFLICT, "refused", "this move is not allowed now");
+        return lg_req_api_error(r, MHD_HTTP_CONFLICT, "refused", "this move is not allowed now");
     if (rc < 0)
-        return server_error(r, true);
+        return server_error(r);
     return device_session(r, d);
 }
 
@@ -427,32 +385,35 @@ static enum MHD_Result sessions(struct lg_req *r, struct lg_device *d)
 {
     int64_t uid = 0;
     if (session_user(r, d, &uid) < 0)
-        return api_error(r, MHD_HTTP_UNAUTHORIZED, "unauthorized", "wrong or missing credentials");
+        return lg_req_api_error(r, MHD_HTTP_UNAUTHORIZED, "unauthorized",
+                                "wrong or missing credentials");
     const char *tail = r->path + 13;
     if (*tail == '/') {
         if (strcmp(r->method, "DELETE") != 0)
-            return method_not_allowed(r, "DELETE");
+            return lg_req_not_allowed(r, "DELETE");
         char *end;
         long long id = strtoll(tail + 1, &end, 10);
         int rc = (*end || id <= 0) ? LG_ENOTFOUND : lg_device_session_end(d, id, uid);
         if (rc == LG_ENOTFOUND)
-            return api_error(r, MHD_HTTP_NOT_FOUND, "not_found", "no such session");
+            return lg_req_api_error(r, MHD_HTTP_NOT_FOUND, "not_found", "no such session");
         if (rc == LG_EINVAL)
-            return api_error(r, MHD_HTTP_CONFLICT, "refused", "the session has already ended");
-        return rc < 0 ? server_error(r, true)
-                      : reply_json(r, MHD_HTTP_OK, json_pack("{ss}", "state", "ended"), true);
+            return lg_req_api_error(r, MHD_HTTP_CONFLICT, "refused",
+                                    "the session has already ended");
+        return rc < 0
+                   ? server_error(r)
+                   : lg_req_reply_json(r, MHD_HTTP_OK, json_pack("{ss}", "state", "ended"), NULL);
     }
     struct lg_oauth_device *v = NULL;
     size_t n = 0;
     if (lg_store_oauth_sessions(d->store, uid, &v, &n) < 0)
-        return server_error(r, true);
+        return server_error(r);
     json_t *arr = json_array();
     for (size_t i = 0; i < n; i++) {
         expire(d, v[i].id);
         json_array_append_new(arr, session_json(&v[i]));
     }
     lg_oauth_devices_free(v, n);
-    return reply_json(r, MHD_HTTP_OK, json_pack("{so}", "sessions", arr), true);
+    return lg_req_reply_json(r, MHD_HTTP_OK, json_pack("{so}", "sessions", arr), NULL);
 }
 
 enum MHD_Result lg_oauth_route(struct lg_req *r)
@@ -460,25 +421,25 @@ enum MHD_Result lg_oauth_route(struct lg_req *r)
     bool post = strcmp(r->method, "POST") == 0;
     if (r->path[1] == '.') {
         if (!r->head && strcmp(r->method, "GET") != 0)
-            return method_not_allowed(r, "GET, HEAD");
+            return lg_req_not_allowed(r, "GET, HEAD");
         return metadata(r);
     }
     if (!r->http->deps.store)
-        return server_error(r, true);
+        return server_error(r);
     struct lg_device d;
     lg_oauth_device(r, &d);
     if (strncmp(r->path, "/api/sessions", 13) == 0) {
         if (r->path[13] == '\0' && strcmp(r->method, "GET") != 0)
-            return method_not_allowed(r, "GET");
+            return lg_req_not_allowed(r, "GET");
         return sessions(r, &d);
     }
     if (strcmp(r->path, "/api/device/session") == 0) {
         if (strcmp(r->method, "GET") != 0)
-            return method_not_allowed(r, "GET");
+            return lg_req_not_allowed(r, "GET");
         return device_session(r, &d);
     }
     if (!post)
-        return method_not_allowed(r, "POST");
+        return lg_req_not_allowed(r, "POST");
     if (strcmp(r->path, "/api/device/heartbeat") == 0)
         return heartbeat(r, &d);
     if (strcmp(r->path, "/oauth/device_authorization") == 0)

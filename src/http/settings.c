@@ -32,59 +32,24 @@ bool lg_settings_is_route(const char *path)
 
 /* --- replies --- */
 
-/* Sends j (taken) with the API's headers; allow (NULL: none) is the Allow
- * header of a 405. */
-static enum MHD_Result reply_json_allow(struct lg_req *r, unsigned status, json_t *j,
-                                        const char *allow)
-{
-    char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
-    json_decref(j);
-    if (!text)
-        return MHD_NO;
-    size_t len = strlen(text);
-    struct MHD_Response *resp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
-    if (!resp) {
-        free(text);
-        return MHD_NO;
-    }
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
-    if (status == MHD_HTTP_UNAUTHORIZED)
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"legato\"");
-    if (allow)
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
-    return lg_req_reply(r, status, resp, (int64_t)len);
-}
-
-static enum MHD_Result reply_json(struct lg_req *r, unsigned status, json_t *j)
-{
-    return reply_json_allow(r, status, j, NULL);
-}
-
-static enum MHD_Result api_error(struct lg_req *r, unsigned status, const char *error,
-                                 const char *desc)
-{
-    return reply_json(r, status, json_pack("{ssss}", "error", error, "error_description", desc));
-}
 
 static enum MHD_Result bad_request(struct lg_req *r, const char *desc)
 {
-    return api_error(r, MHD_HTTP_BAD_REQUEST, "invalid_request", desc);
+    return lg_req_api_error(r, MHD_HTTP_BAD_REQUEST, "invalid_request", desc);
 }
 
 static enum MHD_Result not_allowed(struct lg_req *r, const char *allow)
 {
-    return reply_json_allow(r, MHD_HTTP_METHOD_NOT_ALLOWED,
-                            json_pack("{ssss}", "error", "method_not_allowed", "error_description",
-                                      "use one of the methods in Allow"),
-                            allow);
+    return lg_req_reply_json(r, MHD_HTTP_METHOD_NOT_ALLOWED,
+                             json_pack("{ssss}", "error", "method_not_allowed", "error_description",
+                                       "use one of the methods in Allow"),
+                             allow);
 }
 
 static enum MHD_Result server_error(struct lg_req *r)
 {
-    return api_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "server_error",
-                     "internal error (see the server log)");
+    return lg_req_api_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "server_error",
+                            "internal error (see the server log)");
 }
 
 /* The user's settings as the API shows them; NULL on a store failure. */
@@ -109,7 +74,7 @@ static json_t *settings_json(struct lg_store *s, int64_t uid)
 static enum MHD_Result reply_settings(struct lg_req *r, int64_t uid)
 {
     json_t *j = settings_json(r->http->deps.store, uid);
-    return j ? reply_json(r, MHD_HTTP_OK, j) : server_error(r);
+    return j ? lg_req_reply_json(r, MHD_HTTP_OK, j, NULL) : server_error(r);
 }
 
 /* --- credentials --- */
@@ -132,16 +97,16 @@ static int may_change(struct lg_store *s, int64_t uid)
 static bool refused(struct lg_req *r, bool change, int64_t *uid, enum MHD_Result *res)
 {
     if (lg_oauth_request_user(r, uid) < 0) {
-        *res = api_error(r, MHD_HTTP_UNAUTHORIZED, "unauthorized",
-                         "a Bearer access token or Subsonic credentials are required");
+        *res = lg_req_api_error(r, MHD_HTTP_UNAUTHORIZED, "unauthorized",
+                                "a Bearer access token or Subsonic credentials are required");
         return true;
     }
     int may = change ? may_change(r->http->deps.store, *uid) : 1;
     if (may < 0)
         *res = server_error(r);
     else if (may == 0)
-        *res = api_error(r, MHD_HTTP_FORBIDDEN, "forbidden",
-                         "this user may not change their settings");
+        *res = lg_req_api_error(r, MHD_HTTP_FORBIDDEN, "forbidden",
+                                "this user may not change their settings");
     return may != 1;
 }
 

@@ -463,7 +463,7 @@ enum MHD_Result lg_share_page_route(struct lg_req *r)
 {
     redact_log(r, 0);
     if (!r->head && strcmp(r->method, "GET") != 0)
-        return lg_web_not_allowed(r, "GET, HEAD");
+        return lg_req_not_allowed(r, "GET, HEAD");
     if (!r->http->deps.store)
         return text(r, MHD_HTTP_SERVICE_UNAVAILABLE, "no store\n");
     struct share_path p;

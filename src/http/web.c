@@ -135,17 +135,6 @@ enum MHD_Result lg_web_message(struct lg_req *r, unsigned status, const char *ti
     return lg_web_send(r, status, &b, LG_WEB_FORMS, NULL, NULL);
 }
 
-enum MHD_Result lg_web_not_allowed(struct lg_req *r, const char *allow)
-{
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(19, (void *)"method not allowed\n", MHD_RESPMEM_PERSISTENT);
-    if (resp) {
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain");
-    }
-    return lg_req_reply(r, MHD_HTTP_METHOD_NOT_ALLOWED, resp, 19);
-}
-
 bool lg_web_https(struct lg_req *r)
 {
     char base[512] = "";

@@ -50,8 +50,6 @@ enum MHD_Result lg_web_send(struct lg_req *r, unsigned status, struct lg_buf *b,
 /* A page with a title and one paragraph of text (escaped). */
 enum MHD_Result lg_web_message(struct lg_req *r, unsigned status, const char *title,
                                const char *text);
-/* A 405 answer with its Allow header. */
-enum MHD_Result lg_web_not_allowed(struct lg_req *r, const char *allow);
 
 /* Whether the server's public base URL (lg_http_public_base) is https. */
 bool lg_web_https(struct lg_req *r);

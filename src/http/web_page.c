@@ -199,7 +199,7 @@ enum MHD_Result lg_web_page_route(struct lg_req *r)
     if (!r->http->deps.store)
         return text(r, MHD_HTTP_SERVICE_UNAVAILABLE, "no store\n");
     if (!get)
-        return lg_web_not_allowed(r, "GET, HEAD");
+        return lg_req_not_allowed(r, "GET, HEAD");
     if (strcmp(r->path, "/") == 0)
         return home(r);
     bool audio = strncmp(r->path, STREAM_PREFIX, sizeof(STREAM_PREFIX) - 1) == 0;
