@@ -382,7 +382,7 @@ static enum MHD_Result track(struct lg_req *r, const struct lg_share *sh, int64_
 {
     if (download && !sh->allow_download)
         return text(r, MHD_HTTP_FORBIDDEN, "this share does not allow downloads\n");
-    enum MHD_Result res;
+    enum MHD_Result res = MHD_NO;
     if (check_track(r, sh, id, &res) < 0)
         return res;
     if (!r->http->stream)
@@ -398,7 +398,7 @@ static enum MHD_Result track(struct lg_req *r, const struct lg_share *sh, int64_
 
 static enum MHD_Result cover(struct lg_req *r, const struct lg_share *sh, int64_t id)
 {
-    enum MHD_Result res;
+    enum MHD_Result res = MHD_NO;
     if (check_track(r, sh, id, &res) < 0)
         return res;
     /* getCoverArt's path answers errors as Subsonic XML documents. */
@@ -485,7 +485,7 @@ enum MHD_Result lg_share_page_route(struct lg_req *r)
     if (rc < 0)
         return internal(r, rc, "looking a share up");
     redact_log(r, sh.id);
-    enum MHD_Result res;
+    enum MHD_Result res = MHD_NO;
     if (lg_share_expired(&sh, now_ms()))
         res = expired(r, is_page);
     else
