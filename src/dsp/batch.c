@@ -19,10 +19,9 @@
  * slower than the CPU backend's AVX2 resampler; the cost model measures it
  * as it is.)
  *
- * The resampler tables are designed here with resample.c's constants and
- * arithmetic (which that file keeps private), so that both give the same
- * floats; tests/unit/test_batcher.c checks the outputs bit for bit against
- * lg_resampler, which catches any drift between the two.
+ * The resampler tables come from the CPU resampler's own design
+ * (resample_int.h), so that both use the same floats; tests/unit/
+ * test_batcher.c checks the outputs bit for bit against lg_resampler.
  *
  * Integration with the transcode pipeline (not wired yet: transcode.c's
  * process() still runs the CPU objects of each job):
@@ -92,6 +91,7 @@
 #include "dsp/kernels_gain.h"
 #include "dsp/kernels_resample.h"
 #include "dsp/kernels_stream.h"
+#include "dsp/resample_int.h"
 
 #ifndef LG_HAVE_CUDA
 #define LG_HAVE_CUDA 0
@@ -106,13 +106,6 @@
 #define EXPLORE_EVERY   50
 #define COST_CLASSES    48
 #define COST_ALPHA      0.25
-
-/* resample.c's design, repeated (see the file comment). */
-#define RS_ATTEN_DB         132.0
-#define RS_PASS_EDGE        0.90
-#define RS_MAX_EXACT_PHASES 4096
-#define RS_DENSE_PHASES     4096
-#define RS_I0_TERMS         40
 
 enum { SIDE_HOST, SIDE_DEV };
 
@@ -288,67 +281,20 @@ struct table {
     void *dev;   /* device side: transposed when exact, row-major when dense */
 };
 
-/* resample.c's kernel_row: the window's series summed for all taps in step. */
-static void kernel_row(float *row, size_t n, double tau0, double fc, double half, double inv,
-                       double beta, double *scratch)
-{
-    double *q = scratch, *term = scratch + n, *sum = scratch + 2 * n;
-    for (size_t j = 0; j < n; j++) {
-        double x = (tau0 - (double)j) / half, a = 1.0 - x * x;
-        q[j] = beta * beta * (a > 0.0 ? a : 0.0) / 4.0;
-        term[j] = sum[j] = 1.0;
-    }
-    for (int k = 1; k <= RS_I0_TERMS; k++) {
-        double inv_k2 = 1.0 / ((double)k * (double)k);
-        for (size_t j = 0; j < n; j++) {
-            term[j] *= q[j] * inv_k2;
-            sum[j] += term[j];
-        }
-    }
-    for (size_t j = 0; j < n; j++) {
-        double tau = tau0 - (double)j, arg = 2.0 * fc * tau;
-        double s = fabs(arg) < 1e-12 ? 1.0 : sin(LG_RS_PI * arg) / (LG_RS_PI * arg);
-        int inside = tau > -half && tau < half;
-        row[j] = inside ? (float)(2.0 * fc * s * sum[j] * inv) : 0.0f;
-    }
-}
-
-/* resample.c's design() and fill_rows(): H, the row count and the rows. */
+/* The resampler's own design (resample_int.h): H, the row count and the
+ * rows, exactly as the CPU resampler has them. */
 static int design(struct table *t)
 {
-    double ratio = (double)t->up / (double)t->down;
-    double low = ratio < 1.0 ? ratio : 1.0;
-    double beta = 0.1102 * (RS_ATTEN_DB - 8.7);
-    double trans = (1.0 - RS_PASS_EDGE) * 0.5 * low;
-    double fc = (1.0 + RS_PASS_EDGE) * 0.25 * low;
-    double order = (RS_ATTEN_DB - 7.95) / (2.285 * 2.0 * LG_RS_PI * trans);
-    int half = ((int)ceil(order / 2.0) + 1 + 3) & ~3;
-    t->half = (uint32_t)half;
-    t->taps = 2 * t->half;
-    t->dense = t->up > RS_MAX_EXACT_PHASES ? RS_DENSE_PHASES : 0;
-    size_t phases = t->dense ? t->dense : (size_t)t->up;
-    size_t rows = t->dense ? phases + 1 : phases, taps = t->taps;
-    t->floats = rows * taps;
+    struct lg_rs_design d;
+    lg_rs_design(t->up, t->down, &d);
+    t->half = (uint32_t)d.half;
+    t->taps = (uint32_t)d.taps;
+    t->dense = d.dense;
+    t->floats = d.rows * (size_t)d.taps;
     t->rows = malloc(t->floats * sizeof(float));
-    double *scratch = malloc(3 * taps * sizeof(double));
-    if (!t->rows || !scratch) {
-        free(scratch);
+    if (!t->rows)
         return -ENOMEM;
-    }
-    double i0_beta = lg_rs_bessel_i0(beta);
-    for (size_t p = 0; p < rows; p++) {
-        float *row = t->rows + p * taps;
-        if (p > phases - p) {
-            const float *mirror = t->rows + (phases - p) * taps;
-            for (size_t j = 0; j < taps; j++)
-                row[j] = mirror[taps - 1 - j];
-            continue;
-        }
-        double tau0 = (double)p / (double)phases + half - 1;
-        kernel_row(row, taps, tau0, fc, half, 1.0 / i0_beta, beta, scratch);
-    }
-    free(scratch);
-    return 0;
+    return lg_rs_fill_rows(t->rows, (size_t)d.taps, &d);
 }
 
 /* ---- the device side: CUDA, or its emulation on the host ---- */

@@ -19,6 +19,7 @@
  * into one history buffer per channel; H - 1 zeros precede the first frame and
  * flush appends zeros after the last. Not thread-safe; one object per stream.
  */
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +27,7 @@
 
 #include "dsp/dsp.h"
 #include "dsp/kernels_resample.h"
+#include "dsp/resample_int.h"
 
 #define LG_RS_ATTEN_DB         132.0
 #define LG_RS_PASS_EDGE        0.90 /* design edge, fraction of the lower Nyquist */
@@ -199,51 +201,60 @@ static void kernel_row(float *row, size_t n, double tau0, double fc, double half
 
 /* Row p of P phases holds h(p / P + H - 1 - j) for tap j. As h is even, row
  * P - p is row p reversed: the second half of the rows are copies. */
-static void fill_rows(struct lg_resampler *r, size_t phases, size_t rows, double fc, double beta)
+int lg_rs_fill_rows(float *rows, size_t stride, const struct lg_rs_design *d)
 {
-    double i0_beta = lg_rs_bessel_i0(beta);
-    size_t stride = (size_t)r->stride, taps = (size_t)r->taps;
+    double i0_beta = lg_rs_bessel_i0(d->beta);
+    size_t taps = (size_t)d->taps, phases = d->phases;
     double *scratch = malloc(3 * taps * sizeof(double));
-    if (!scratch) {
-        free(r->coef);
-        r->coef = NULL;
-        return;
-    }
-    for (size_t p = 0; p < rows; p++) {
-        float *row = r->coef + p * stride;
+    if (!scratch)
+        return -ENOMEM;
+    for (size_t p = 0; p < d->rows; p++) {
+        float *row = rows + p * stride;
         if (p > phases - p) {
-            const float *mirror = r->coef + (phases - p) * stride;
+            const float *mirror = rows + (phases - p) * stride;
             for (size_t j = 0; j < taps; j++)
                 row[j] = mirror[taps - 1 - j];
             continue;
         }
-        double tau0 = (double)p / (double)phases + r->half - 1;
-        kernel_row(row, taps, tau0, fc, r->half, 1.0 / i0_beta, beta, scratch);
+        double tau0 = (double)p / (double)phases + d->half - 1;
+        kernel_row(row, taps, tau0, d->fc, d->half, 1.0 / i0_beta, d->beta, scratch);
     }
     free(scratch);
+    return 0;
 }
 
-/* Design the filter: Kaiser's estimates of beta and of the length for
- * LG_RS_ATTEN_DB over the transition band, the half-length rounded up to a
- * multiple of 4 so that a row is a whole number of 8-float vectors. */
+/* Kaiser's estimates of beta and of the length for LG_RS_ATTEN_DB over the
+ * transition band, the half-length rounded up to a multiple of 4 so that a
+ * row is a whole number of 8-float vectors. */
+void lg_rs_design(uint64_t up, uint64_t down, struct lg_rs_design *d)
+{
+    double ratio = (double)up / (double)down;
+    double low = ratio < 1.0 ? ratio : 1.0; /* lower Nyquist / input Nyquist */
+    d->beta = 0.1102 * (LG_RS_ATTEN_DB - 8.7);
+    double trans = (1.0 - LG_RS_PASS_EDGE) * 0.5 * low; /* cycles per input sample */
+    d->fc = (1.0 + LG_RS_PASS_EDGE) * 0.25 * low;
+    double order = (LG_RS_ATTEN_DB - 7.95) / (2.285 * 2.0 * LG_RS_PI * trans);
+    d->half = ((int)ceil(order / 2.0) + 1 + 3) & ~3;
+    d->taps = 2 * d->half;
+    d->dense = up > LG_RS_MAX_EXACT_PHASES ? LG_RS_DENSE_PHASES : 0;
+    d->phases = d->dense ? (size_t)d->dense : (size_t)up;
+    d->rows = d->dense ? d->phases + 1 : d->phases;
+}
+
 static void design(struct lg_resampler *r)
 {
-    double ratio = (double)r->up / (double)r->down;
-    double low = ratio < 1.0 ? ratio : 1.0; /* lower Nyquist / input Nyquist */
-    double beta = 0.1102 * (LG_RS_ATTEN_DB - 8.7);
-    double trans = (1.0 - LG_RS_PASS_EDGE) * 0.5 * low; /* cycles per input sample */
-    double fc = (1.0 + LG_RS_PASS_EDGE) * 0.25 * low;
-    double order = (LG_RS_ATTEN_DB - 7.95) / (2.285 * 2.0 * LG_RS_PI * trans);
-    r->half = ((int)ceil(order / 2.0) + 1 + 3) & ~3;
-    r->taps = 2 * r->half;
+    struct lg_rs_design d;
+    lg_rs_design(r->up, r->down, &d);
+    r->half = d.half;
+    r->taps = d.taps;
     r->stride = r->taps;
-    r->dense = r->up > LG_RS_MAX_EXACT_PHASES ? LG_RS_DENSE_PHASES : 0;
-    size_t phases = r->dense ? (size_t)r->dense : (size_t)r->up;
-    size_t rows = r->dense ? phases + 1 : phases;
-    size_t bytes = rows * (size_t)r->stride * sizeof(float); /* a multiple of 32 */
+    r->dense = (int)d.dense;
+    size_t bytes = d.rows * (size_t)r->stride * sizeof(float); /* a multiple of 32 */
     r->coef = aligned_alloc(32, bytes);
-    if (r->coef)
-        fill_rows(r, phases, rows, fc, beta);
+    if (r->coef && lg_rs_fill_rows(r->coef, (size_t)r->stride, &d) < 0) {
+        free(r->coef);
+        r->coef = NULL;
+    }
 }
 
 void lg_resampler_reset(struct lg_resampler *r)
