@@ -27,8 +27,16 @@
  * with $OUT set, to $OUT/bench_gpu.txt and $OUT/bench_gpu.json (one member
  * per benchmark).
  *
+ * --dump DIR writes the data and answers for another implementation to be
+ * measured on (bench/gpu-torch.py): analysis.f32 (every track's interleaved
+ * PCM, one after the other), analysis.txt (the shape, then one line per track
+ * with the CPU's and CUDA's integrated loudness), stream.f32 (the 16 input
+ * blocks of 1024 stereo frames) and resample_{in,cpu,cuda}.f32 (2 s of
+ * 997 Hz + 15 kHz sines at 44.1 kHz, and that resampled to 48 kHz by the
+ * batcher of each backend with no gain and no limiter).
+ *
  *   bench_gpu [--tracks N] [--seconds S] [--channels C] [--rate HZ] [--reps R]
- *             [--jobs N] [--steps N]
+ *             [--jobs N] [--steps N] [--dump DIR]
  */
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L
@@ -49,7 +57,8 @@
 struct opts {
     int tracks, channels, rate, reps;
     double seconds;
-    int jobs, steps; /* stream */
+    int jobs, steps;  /* stream */
+    const char *dump; /* --dump DIR, or NULL */
 };
 
 /* Where results go: stdout, and $OUT's text and JSON files when set. */
@@ -105,6 +114,30 @@ static double now_s(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* Writes n floats to DIR/name; complains on stderr and returns -1 on error. */
+static int dump_floats(const struct opts *o, const char *name, const float *x, size_t n)
+{
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/%s", o->dump, name);
+    FILE *f = fopen(path, "wb");
+    int ok = f && fwrite(x, sizeof(float), n, f) == n;
+    if (f && fclose(f) != 0)
+        ok = 0;
+    if (!ok)
+        fprintf(stderr, "bench_gpu: cannot write %s\n", path);
+    return ok ? 0 : -1;
+}
+
+static FILE *dump_file(const struct opts *o, const char *name, const char *mode)
+{
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/%s", o->dump, name);
+    FILE *f = fopen(path, mode);
+    if (!f)
+        fprintf(stderr, "bench_gpu: cannot write %s\n", path);
+    return f;
 }
 
 /* ---- analysis ---- */
@@ -205,7 +238,30 @@ static double timed(int backend, const struct lg_pcm_track *t, int n, int reps,
 static double integrated(const struct lg_loudness *m)
 {
     double v = NAN;
-    return lg_loudness_integrated(m, &v) == 0 ? v : NAN;
+    return m && lg_loudness_integrated(m, &v) == 0 ? v : NAN;
+}
+
+/* --dump: the tracks' PCM and both backends' integrated loudness. */
+static void dump_analysis(const struct opts *o, const struct lg_pcm_track *t, int n,
+                          struct lg_loudness *const *cpu, struct lg_loudness *const *gpu)
+{
+    FILE *pcm = dump_file(o, "analysis.f32", "wb");
+    FILE *txt = dump_file(o, "analysis.txt", "w");
+    int ok = pcm && txt;
+    if (ok)
+        fprintf(txt, "tracks %d frames %zu channels %d rate %d\n", n, t[0].frames, o->channels,
+                o->rate);
+    for (int i = 0; ok && i < n; i++) {
+        size_t len = t[i].frames * (size_t)t[i].channels;
+        ok = fwrite(t[i].pcm, sizeof(float), len, pcm) == len;
+        fprintf(txt, "%d %.6f %.6f\n", i, integrated(cpu[i]), gpu ? integrated(gpu[i]) : NAN);
+    }
+    if (pcm && fclose(pcm) != 0)
+        ok = 0;
+    if (txt && fclose(txt) != 0)
+        ok = 0;
+    if (!ok)
+        fprintf(stderr, "bench_gpu: the analysis dump in %s is incomplete\n", o->dump);
 }
 
 static void bench_analysis(const struct opts *o, struct report *r)
@@ -238,6 +294,8 @@ static void bench_analysis(const struct opts *o, struct report *r)
     if (!r->cuda) {
         say(r, "  cuda: not usable here (%s)\n", r->device);
         json(r, ",\"cuda\":null}");
+        if (o->dump)
+            dump_analysis(o, t, n, cpu, NULL);
         goto out;
     }
     /* Warm-up: the first batch pays for the context and the first allocations. */
@@ -271,6 +329,8 @@ static void bench_analysis(const struct opts *o, struct report *r)
          "\"bytes_up\":%zu,\"warmup_ms\":%.1f,\"max_integrated_diff_lu\":%.6f}}",
          r->device, s_gpu, audio_s / s_gpu, s_cpu / s_gpu, st_gpu.chunks, st_gpu.upload_ms,
          st_gpu.kernels_ms, st_gpu.download_ms, st_gpu.bytes_up, tw * 1e3, worst);
+    if (o->dump)
+        dump_analysis(o, t, n, cpu, gpu);
 out:
     if (cpu)
         free_meters(cpu, n);
@@ -387,6 +447,49 @@ static double stream_cpu_all(struct stream_bench *sb, int jobs, int steps, float
     return failed ? -1.0 : now_s() - t0;
 }
 
+#define TWO_PI 6.283185307179586476925
+
+/* --dump: 2 s of 997 Hz and 15 kHz sines (0.25 each) at 44.1 kHz through a
+ * one-job batcher of backend with resampling alone, fed in blocks of 1024
+ * frames and flushed; the output goes to DIR/name (and the input to
+ * resample_in.f32 from the CPU's pass). */
+static void dump_resample(const struct opts *o, int backend, const char *name)
+{
+    enum { IN = 88200, CAP = 96000 + 4096 };
+    float *x = malloc(IN * 2 * sizeof(float)), *y = malloc((size_t)CAP * 2 * sizeof(float));
+    struct lg_dsp_batcher *b = lg_dsp_batcher_new(backend, 1, STREAM_FRAMES);
+    struct lg_dsp_job_params p = { .in_rate = 44100, .out_rate = 48000, .channels = 2 };
+    int id = b ? lg_dsp_batcher_add(b, &p) : -1;
+    size_t got = 0;
+    if (!x || !y || id < 0) {
+        fprintf(stderr, "bench_gpu: no %s batcher for the resampling dump\n",
+                lg_dsp_backend_name(backend));
+        goto out;
+    }
+    for (int f = 0; f < IN; f++) {
+        double t = f / 44100.0;
+        float v = (float)(0.25 * sin(TWO_PI * 997.0 * t) + 0.25 * sin(TWO_PI * 15000.0 * t));
+        x[2 * f] = x[2 * f + 1] = v;
+    }
+    for (int at = 0, n = 1; n > 0; at += n) {
+        n = IN - at < STREAM_FRAMES ? IN - at : STREAM_FRAMES;
+        if (n > 0)
+            lg_dsp_batcher_submit(b, id, x + 2 * at, (size_t)n, INT64_MAX);
+        else
+            lg_dsp_batcher_flush(b, id);
+        if (lg_dsp_batcher_run(b, 0) < 0)
+            break;
+        got += lg_dsp_batcher_take(b, id, y + 2 * got, (size_t)CAP - got);
+    }
+    if (backend == LG_DSP_CPU)
+        dump_floats(o, "resample_in.f32", x, (size_t)IN * 2);
+    dump_floats(o, name, y, got * 2);
+out:
+    lg_dsp_batcher_free(b);
+    free(x);
+    free(y);
+}
+
 struct stream_gpu_totals {
     double wall_s, upload_ms, kernels_ms, download_ms, gpu_ms, run_ms;
     int events;
@@ -423,6 +526,18 @@ static void bench_stream(const struct opts *o, struct report *r)
             sb.block[i][f] = (float)((i % 4 == 1 ? 1.5 : 0.3) *
                                      (0.7 * sine + 0.3 * ((double)(s >> 8) / 8388608.0 - 1.0)));
         }
+    }
+    if (o->dump) {
+        float *all = malloc((size_t)STREAM_BLOCKS * STREAM_FRAMES * 2 * sizeof(float));
+        for (int i = 0; all && i < STREAM_BLOCKS; i++)
+            memcpy(all + (size_t)i * STREAM_FRAMES * 2, sb.block[i],
+                   STREAM_FRAMES * 2 * sizeof(float));
+        if (all)
+            dump_floats(o, "stream.f32", all, (size_t)STREAM_BLOCKS * STREAM_FRAMES * 2);
+        free(all);
+        dump_resample(o, LG_DSP_CPU, "resample_cpu.f32");
+        if (r->cuda)
+            dump_resample(o, LG_DSP_CUDA, "resample_cuda.f32");
     }
     size_t keep_cap = (size_t)steps * 2 * STREAM_FRAMES + 4096;
     float *keep_cpu = malloc(keep_cap * 2 * sizeof(float));
@@ -546,13 +661,17 @@ static int usage(void)
 {
     fprintf(stderr,
             "usage: bench_gpu [--tracks N] [--seconds S] [--channels C] [--rate HZ] [--reps R] "
-            "[--jobs N] [--steps N]\n");
+            "[--jobs N] [--steps N] [--dump DIR]\n");
     return -1;
 }
 
 static int parse(int argc, char **argv, struct opts *o)
 {
     for (int i = 1; i < argc; i += 2) {
+        if (!strcmp(argv[i], "--dump") && i + 1 < argc) {
+            o->dump = argv[i + 1];
+            continue;
+        }
         char *end = NULL;
         double v = i + 1 < argc ? strtod(argv[i + 1], &end) : 0.0;
         if (!end || *end || !(v > 0 && v < 1e9))
@@ -579,7 +698,7 @@ static int parse(int argc, char **argv, struct opts *o)
 
 int main(int argc, char **argv)
 {
-    struct opts o = { 1000, 2, 48000, 3, 30.0, 1000, 50 };
+    struct opts o = { 1000, 2, 48000, 3, 30.0, 1000, 50, NULL };
     if (parse(argc, argv, &o) < 0)
         return 2;
     struct report r = { out_file("bench_gpu.txt"), out_file("bench_gpu.json"), 0, "", 0 };

@@ -5,8 +5,11 @@
 # bench/gpu.c, runs the CUDA-against-CPU checks (test_gpu: PASS/FAIL lines,
 # exit 1 on any failure) and the benchmark (bench_gpu). Everything it writes
 # (build log, run.log, test_gpu.txt/json, bench_gpu.txt/json) goes to $OUT
-# when set, else to a temporary directory. Each step is a function below;
-# steps that test or measure more (streaming DSP) are added to STEPS.
+# when set, else to a temporary directory. Each step is a function below,
+# run in the order of STEPS, each under a time limit. After the benchmark,
+# bench/gpu-torch.py measures torchaudio on the same data where python3 has
+# torch and torchaudio, and compute-sanitizer's memcheck runs test_gpu once
+# more where it is installed.
 #
 #   tests/gpu/run.sh            # from the repository root
 #   BENCH_ARGS="--tracks 200" tests/gpu/run.sh
@@ -70,20 +73,49 @@ build() {
 # CUDA against the CPU: exits 1 on any FAIL, 77 without a usable GPU.
 analysis_checks() {
     say "== test_gpu"
-    "$BUILD/test_gpu" >>"$LOG" 2>&1
+    timeout 180 "$BUILD/test_gpu" >>"$LOG" 2>&1
     rc=$?
     grep -E '^(FAIL|checks:|group |device:|SKIP|backends:)' "$LOG" | tail -50
     say "test_gpu exit status $rc"
     [ $rc = 0 ] || STATUS=1
 }
 
+# The data bench_gpu measured, for torchaudio: in memory when /dev/shm has room.
+DUMP=""
 benchmark() {
-    say "== bench_gpu ${BENCH_ARGS:-}"
+    DUMP=/tmp/legato-gpu-dump
+    avail=$(df -Pk /dev/shm 2>/dev/null | awk 'NR == 2 { print $4 }')
+    [ "${avail:-0}" -gt 16000000 ] && DUMP=/dev/shm/legato-gpu-dump
+    mkdir -p "$DUMP"
+    say "== bench_gpu ${BENCH_ARGS:-} --dump $DUMP"
     # shellcheck disable=SC2086
-    "$BUILD/bench_gpu" ${BENCH_ARGS:-} 2>&1 | tee -a "$LOG"
+    timeout 300 "$BUILD/bench_gpu" ${BENCH_ARGS:-} --dump "$DUMP" 2>&1 | tee -a "$LOG"
 }
 
-STEPS="build analysis_checks benchmark"
+torch_compare() {
+    [ -n "$DUMP" ] && [ -f "$DUMP/analysis.txt" ] || { say "torchaudio: no data from bench_gpu"; return; }
+    say "== torchaudio (bench/gpu-torch.py)"
+    PYTHONUNBUFFERED=1 timeout 240 python3 bench/gpu-torch.py "$DUMP" 2>&1 | tee -a "$LOG"
+    rm -rf "$DUMP"
+}
+
+# compute-sanitizer's memcheck over the checks: out-of-bounds and misaligned
+# accesses, and CUDA API errors, in every kernel and copy test_gpu makes.
+sanitizer() {
+    CS=$(command -v compute-sanitizer || true)
+    [ -n "$CS" ] || CS="$CUDA_HOME/bin/compute-sanitizer"
+    [ -x "$CS" ] || { say "compute-sanitizer: not installed, skipped"; return; }
+    say "== compute-sanitizer --tool memcheck test_gpu"
+    timeout "${SANITIZER_TIMEOUT:-90}" "$CS" --tool memcheck --leak-check full \
+        --error-exitcode 9 "$BUILD/test_gpu" >"$BUILD/sanitizer.log" 2>&1
+    rc=$?
+    grep -E '^=+ (ERROR|Invalid|Program hit|[0-9]+ errors|LEAK)|ERROR SUMMARY' \
+        "$BUILD/sanitizer.log" | head -40 | tee -a "$LOG"
+    say "compute-sanitizer exit status $rc (124: ran past its time limit)"
+    [ $rc = 9 ] && STATUS=1
+}
+
+STEPS="build analysis_checks benchmark torch_compare sanitizer"
 STATUS=0
 command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv | tee -a "$LOG"
 for step in $STEPS; do
