@@ -384,11 +384,13 @@ static void host_limit(const struct lg_sk_step *st, const float (*coef)[2 * LG_L
         lg_sk_lim_out(st, mid, scr, out, idx);
 }
 
-static void host_run(const struct hbufs *h, uint32_t n, const float (*coef)[2 * LG_LIM_T])
+/* Steps [s0, s1) on the host. */
+static void host_run(const struct hbufs *h, uint32_t s0, uint32_t s1,
+                     const float (*coef)[2 * LG_LIM_T])
 {
-    for (uint32_t i = 0; i < n; i++)
+    for (uint32_t i = s0; i < s1; i++)
         host_resample(&h->steps[i], h->in, h->mid);
-    for (uint32_t i = 0; i < n; i++) {
+    for (uint32_t i = s0; i < s1; i++) {
         const struct lg_sk_step *st = &h->steps[i];
         if (!st->gain_on)
             continue;
@@ -397,7 +399,7 @@ static void host_run(const struct hbufs *h, uint32_t n, const float (*coef)[2 * 
         for (uint32_t idx = 0; idx < st->n_mid * st->slot->channels; idx++)
             lg_sk_gain_apply(st, h->mid, fac, ramp, k, idx);
     }
-    for (uint32_t i = 0; i < n; i++)
+    for (uint32_t i = s0; i < s1; i++)
         host_limit(&h->steps[i], coef, h->mid, h->scr, h->out);
 }
 
@@ -1100,8 +1102,8 @@ static int plan_run(struct lg_dsp_batcher *b, int n, struct lg_sk_run *r)
 {
     memset(r, 0, sizeof(*r));
     r->n_steps = (uint32_t)n;
-    uint64_t half_in = b->pending_samples / 2, acc = 0;
-    r->split = (uint32_t)n;
+    uint64_t acc = 0;
+    int part = 1; /* the next boundary to place */
     for (int i = 0; i < n; i++) {
         struct job *j = &b->jobs[b->run_ids[i]];
         plan_rs(j);
@@ -1120,21 +1122,18 @@ static int plan_run(struct lg_dsp_batcher *b, int n, struct lg_sk_run *r)
             len = len < SMEM_MAX_FLOATS ? len : SMEM_MAX_FLOATS;
             r->smem_floats = len > r->smem_floats ? len : r->smem_floats;
         }
-        /* The second half starts once half the input is placed. */
+        /* Part p starts once p / LG_SK_PARTS of the input is placed. */
         acc += j->pend_len * ch;
-        if (r->split == (uint32_t)n && acc >= half_in)
-            r->split = (uint32_t)i + 1;
+        while (part < LG_SK_PARTS && acc * LG_SK_PARTS >= b->pending_samples * (uint64_t)part)
+            r->bound[part++] = (uint32_t)i + 1;
     }
-    if (n >= 2 && r->split >= (uint32_t)n)
-        r->split = (uint32_t)n - 1;
-    if (r->split == 0)
-        r->split = 1;
+    while (part <= LG_SK_PARTS)
+        r->bound[part++] = (uint32_t)n;
     return 0;
 }
 
-/* The steps of the run, and the packed input, into the side's buffers. */
-static void fill_steps(struct lg_dsp_batcher *b, int n, int side, struct lg_sk_step *steps,
-                       float *in)
+/* The steps of the run into the side's buffers (offsets only). */
+static void fill_steps(struct lg_dsp_batcher *b, int n, int side, struct lg_sk_step *steps)
 {
     uint64_t in_off = 0, mid_off = 0, out_off = 0, scr_off = 0;
     for (int i = 0; i < n; i++) {
@@ -1163,12 +1162,43 @@ static void fill_steps(struct lg_dsp_batcher *b, int n, int side, struct lg_sk_s
         st->gain_on = (uint32_t)j->gain_on;
         st->gain_set = (uint32_t)j->gain_req;
         st->gain_target = j->gain_target;
-        if (j->pend_len)
-            memcpy(in + in_off, j->pend, j->pend_len * ch * sizeof(float));
         in_off += j->pend_len * ch;
         mid_off += (uint64_t)j->n_mid * ch;
         out_off += (uint64_t)j->n_out * ch;
         scr_off += j->n_lim;
+    }
+}
+
+/* The input of steps [s0, s1) packed at their offsets. */
+static void pack_input(struct lg_dsp_batcher *b, const struct lg_sk_step *steps, uint32_t s0,
+                       uint32_t s1, float *in)
+{
+    for (uint32_t i = s0; i < s1; i++) {
+        const struct job *j = &b->jobs[b->run_ids[i]];
+        if (j->pend_len)
+            memcpy(in + steps[i].in_off, j->pend,
+                   j->pend_len * (size_t)j->channels * sizeof(float));
+    }
+}
+
+/* The output of steps [s0, s1) into their jobs' queues; their state moves
+ * on to the next run. */
+static void unpack_output(struct lg_dsp_batcher *b, const struct lg_sk_step *steps, uint32_t s0,
+                          uint32_t s1, const float *out, struct lg_dsp_batcher_stats *st)
+{
+    for (uint32_t i = s0; i < s1; i++) {
+        struct job *j = &b->jobs[b->run_ids[i]];
+        size_t ch = (size_t)j->channels;
+        float *dst = j->out + j->out_len * ch;
+        if (j->n_out)
+            memcpy(dst, out + steps[i].out_off, (size_t)j->n_out * ch * sizeof(float));
+        size_t made = j->has_lim ? cut_delay(j, dst, j->n_out) : j->n_out;
+        j->out_len += made;
+        st->frames_out += made;
+        commit_rs(j);
+        j->parity ^= 1u;
+        j->lim_prev = j->n_lim;
+        j->gain_req = 0;
     }
 }
 
@@ -1238,36 +1268,45 @@ static int run_kernels(struct lg_dsp_batcher *b, int n, int side, struct lg_dsp_
         out = hb->out;
     }
     int64_t t0 = mono_ns();
-    fill_steps(b, n, side, steps, in);
+    fill_steps(b, n, side, steps);
+    /* Part by part: the GPU starts on a part as soon as its input is
+     * packed, and a finished part is unpacked while later ones run. */
     struct lg_sk_times tm = { 0 };
+    int gpu = 0;
 #if LG_HAVE_CUDA
-    if (side == SIDE_DEV && !b->dev.emulated) {
-        if (lg_sk_cuda_run(b->dev.cuda, &r, &tm) < 0) {
+    gpu = side == SIDE_DEV && !b->dev.emulated;
+#endif
+    for (int p = 0; p < LG_SK_PARTS && rc == 0; p++) {
+        pack_input(b, steps, r.bound[p], r.bound[p + 1], in);
+#if LG_HAVE_CUDA
+        if (gpu)
+            rc = lg_sk_cuda_start(b->dev.cuda, &r, p);
+#endif
+    }
+    for (int p = 0; p < LG_SK_PARTS && rc == 0; p++) {
+#if LG_HAVE_CUDA
+        if (gpu)
+            rc = lg_sk_cuda_wait(b->dev.cuda, p);
+#endif
+        if (!gpu)
+            host_run(hb, r.bound[p], r.bound[p + 1], (const float(*)[2 * LG_LIM_T]) b->lim_coef);
+        if (rc == 0)
+            unpack_output(b, steps, r.bound[p], r.bound[p + 1], out, st);
+    }
+#if LG_HAVE_CUDA
+    if (gpu) {
+        /* A part that failed leaves the others queued: wait for them all
+         * before the buffers can be reused. */
+        for (int p = 0; rc < 0 && p < LG_SK_PARTS; p++)
+            lg_sk_cuda_wait(b->dev.cuda, p);
+        if (rc < 0) {
             b->broken = 1;
             return -EIO;
         }
-    } else
+        lg_sk_cuda_times(b->dev.cuda, &r, &tm);
+    }
 #endif
-    {
-        host_run(hb, r.n_steps, (const float(*)[2 * LG_LIM_T]) b->lim_coef);
-    }
     int64_t t1 = mono_ns();
-    uint64_t off = 0;
-    for (int i = 0; i < n; i++) {
-        struct job *j = &b->jobs[b->run_ids[i]];
-        size_t ch = (size_t)j->channels;
-        float *dst = j->out + j->out_len * ch;
-        if (j->n_out)
-            memcpy(dst, out + off, (size_t)j->n_out * ch * sizeof(float));
-        off += (uint64_t)j->n_out * ch;
-        size_t made = j->has_lim ? cut_delay(j, dst, j->n_out) : j->n_out;
-        j->out_len += made;
-        st->frames_out += made;
-        commit_rs(j);
-        j->parity ^= 1u;
-        j->lim_prev = j->n_lim;
-        j->gain_req = 0;
-    }
     st->backend = side == SIDE_DEV ? LG_DSP_CUDA : LG_DSP_CPU;
     st->emulated = side == SIDE_DEV && b->dev.emulated;
     if (st->backend == LG_DSP_CPU || st->emulated)

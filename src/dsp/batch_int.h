@@ -29,19 +29,24 @@ struct lg_sk_host_bufs {
     float *out;
 };
 
-/* Sizes of a run: steps [0, split) run on the first CUDA stream and
- * [split, n_steps) on the second, each with its own copies, so that one
- * half's copies overlap the other's kernels. Offsets in the steps count
- * from the start of each packed buffer; each half's input and output are
+/* Sizes of a run, cut at job boundaries into LG_SK_PARTS parts of about
+ * equal input: part p is steps [bound[p], bound[p + 1]) (possibly empty),
+ * on CUDA stream p with its own copies, so that one part's copies overlap
+ * another's kernels, and batch.c packs the next part's input and unpacks
+ * the last one's output while the GPU works. Offsets in the steps count
+ * from the start of each packed buffer; each part's input and output are
  * contiguous. */
+#define LG_SK_PARTS 4
 struct lg_sk_run {
-    uint32_t n_steps, split;
+    uint32_t n_steps;
+    uint32_t bound[LG_SK_PARTS + 1];
     uint32_t max_channels; /* of the jobs in the run */
     uint32_t smem_floats;  /* resampler history copied to shared memory when it fits */
     uint64_t in_floats, mid_floats, out_floats, scr_doubles;
 };
 
-/* Milliseconds by CUDA events (0 with events off), summed over the halves. */
+/* Milliseconds by CUDA events (0 with events off), summed over the parts;
+ * gpu_ms from the first part's start to the last one's end. */
 struct lg_sk_times {
     double upload_ms, kernels_ms, download_ms, gpu_ms;
 };
@@ -64,9 +69,16 @@ int lg_sk_cuda_copy_blocks(struct lg_sk_cuda *d, void *const *host, void *const 
  * buffers to fill; 0, -ENOMEM. */
 int lg_sk_cuda_reserve(struct lg_sk_cuda *d, const struct lg_sk_run *r,
                        struct lg_sk_host_bufs *out);
-/* Runs the steps written into the reserved buffers; returns when the output
- * is in the host buffer. 0, or -EIO (the device state is then undefined). */
-int lg_sk_cuda_run(struct lg_sk_cuda *d, const struct lg_sk_run *r, struct lg_sk_times *t);
+/* Starts part p of a run whose steps and that part's input are in the
+ * reserved buffers: its upload, kernels and download are queued on the
+ * part's stream. 0, or -EIO when queueing failed. */
+int lg_sk_cuda_start(struct lg_sk_cuda *d, const struct lg_sk_run *r, int p);
+/* Waits for part p: its output is then in the host buffer. 0, or -EIO (the
+ * device state is then undefined). */
+int lg_sk_cuda_wait(struct lg_sk_cuda *d, int p);
+/* After every started part was waited for: the run's event times in *t
+ * (zeros with events off). */
+void lg_sk_cuda_times(struct lg_sk_cuda *d, const struct lg_sk_run *r, struct lg_sk_times *t);
 /* CUDA events around the phases of every run: on (1) or off (0). */
 void lg_sk_cuda_events(struct lg_sk_cuda *d, int on);
 

@@ -280,9 +280,10 @@ struct lg_dsp_job_params {
  * A batcher owns the DSP state of up to max_jobs streaming jobs and runs the
  * blocks they submit together: on the CPU, one job after the other with the
  * CPU objects; on CUDA, one upload, one kernel launch per stage across all
- * jobs (in two halves on two CUDA streams, so that one half's copies overlap
- * the other's kernels) and one download per run, each job's state staying on
- * the device between runs. Output is time-aligned with the input: the
+ * jobs and one download per run, in four parts on four CUDA streams (one
+ * part's copies overlap another's kernels, and the host packs and unpacks
+ * parts while the GPU works), each job's state staying on the device
+ * between runs. Output is time-aligned with the input: the
  * limiter's look-ahead is cut from the front and its tail comes out at the
  * end, so a job fed n frames in all and flushed yields exactly
  * round(n * out_rate / in_rate) frames (halves round up; n without
@@ -367,7 +368,7 @@ struct lg_dsp_batcher_stats {
     double cpu_ms;       /* CPU processing (CPU runs; 0 on CUDA) */
     double upload_ms;    /* CUDA events: host to device ... */
     double kernels_ms;   /* ... the three stage kernels ... */
-    double download_ms;  /* ... device to host, each summed over the two halves */
+    double download_ms;  /* ... device to host, each summed over the parts */
     double gpu_ms;       /* CUDA events: first upload to last download */
     double migrate_ms;   /* auto: moving the jobs' state to this side first */
     unsigned late_jobs;  /* jobs whose deadline came before the run ended */
@@ -438,7 +439,8 @@ typedef void lg_dsp_gpu_event_fn(const struct lg_dsp_gpu_event *e, void *ctx);
 /* Starts recording every kernel and copy with CUPTI's Activity API
  * (libcupti.so is loaded at run time; the binary does not link it).
  * 0; -ENOTSUP without CUDA built in; -ENODEV without a usable GPU; -ENOENT
- * when libcupti cannot be loaded; -EIO when CUPTI refuses; -EALREADY. why
+ * when libcupti cannot be loaded; -EBUSY when another tool (Nsight Systems,
+ * compute-sanitizer) holds CUPTI; -EIO when CUPTI refuses; -EALREADY. why
  * (cap bytes, may be NULL) says why. Process-wide; call from one thread. */
 int lg_dsp_gpu_profile_start(char *why, size_t cap);
 /* Hands the activities recorded so far to fn (on the calling thread, in

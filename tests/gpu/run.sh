@@ -106,7 +106,8 @@ sanitizer() {
     [ -n "$CS" ] || CS="$CUDA_HOME/bin/compute-sanitizer"
     [ -x "$CS" ] || { say "compute-sanitizer: not installed, skipped"; return; }
     say "== compute-sanitizer --tool memcheck test_gpu"
-    timeout "${SANITIZER_TIMEOUT:-90}" "$CS" --tool memcheck --leak-check full \
+    # (OUT unset: test_gpu.txt and .json keep the plain run's results.)
+    OUT= timeout "${SANITIZER_TIMEOUT:-90}" "$CS" --tool memcheck --leak-check full \
         --error-exitcode 9 "$BUILD/test_gpu" >"$BUILD/sanitizer.log" 2>&1
     rc=$?
     grep -E '^=+ (ERROR|Invalid|Program hit|[0-9]+ errors|LEAK)|ERROR SUMMARY' \

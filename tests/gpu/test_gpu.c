@@ -537,7 +537,7 @@ static void check_stream_cupti(void)
 {
     char why[256];
     int rc = lg_dsp_gpu_profile_start(why, sizeof(why));
-    if (rc == -ENOENT) {
+    if (rc == -ENOENT || rc == -EBUSY) {
         say("SKIP cupti: %s\n", why);
         return;
     }

@@ -210,6 +210,10 @@ static int cupti_fail(CUptiResult r, const char *what, char *why, size_t cap)
     const char *s = "?";
     if (cp.str)
         cp.str(r, &s);
+    if (r == CUPTI_ERROR_MULTIPLE_SUBSCRIBERS_NOT_SUPPORTED) {
+        snprintf(why, cap, "%s: %s (a profiler or compute-sanitizer holds CUPTI)", what, s);
+        return -EBUSY;
+    }
     snprintf(why, cap, "%s: %s", what, s);
     return -EIO;
 }

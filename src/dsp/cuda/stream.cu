@@ -1,20 +1,21 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The CUDA side of the streaming batcher (batch_int.h): device buffers, two
- * CUDA streams, CUDA events and NVTX ranges around every run, and the three
+ * The CUDA side of the streaming batcher (batch_int.h): device buffers, a
+ * CUDA stream per part of a run, CUDA events and NVTX ranges around every
+ * part, and the three
  * stage kernels. The kernels are thin: every element of work is a function
  * of kernels_stream.h, which batch.c also runs on the host, so the host
  * tests cover the arithmetic and the indexing run here.
  *
- * A run is cut in two halves at a job boundary (batch.c balances the
- * input); each half has its own range of the packed buffers and its own
- * CUDA stream, and goes upload -> resample -> gain -> limit -> download, so
- * the second half's upload overlaps the first half's kernels and the first
- * half's download overlaps the second's. Each stage is one launch per half
- * across all its jobs: a block per (job, channel) for the resampler (its
- * history copied to shared memory when it fits), a block per job for the
- * gain and the limiter (the limiter's hold and smoothing, sequential, run on
- * one thread of the block between two parallel phases).
+ * A run is cut in LG_SK_PARTS parts at job boundaries (batch.c balances
+ * the input); each part has its own range of the packed buffers and its own
+ * CUDA stream, and goes upload -> resample -> gain -> limit -> download as
+ * soon as batch.c has packed its input, so one part's copies overlap
+ * another's kernels and the host's packing and unpacking overlap the GPU.
+ * Each stage is one launch per part across all its jobs: a block per (job, channel) for the
+ * resampler (its history copied to shared memory when it fits), a block per job for the gain and
+ * the limiter (the limiter's hold and smoothing, sequential, run on one thread of the block between
+ * two parallel phases).
  *
  * Buffers grow to the largest run seen and are kept: page-locked host
  * buffers for steps, input and output (batch.c writes into them directly),
@@ -41,8 +42,8 @@ extern "C" {
 #define THREADS 256
 
 struct lg_sk_cuda {
-    cudaStream_t st[2];
-    cudaEvent_t ev[2][4]; /* per half: start, uploaded, computed, downloaded */
+    cudaStream_t st[LG_SK_PARTS];
+    cudaEvent_t ev[LG_SK_PARTS][4]; /* per part: start, uploaded, computed, downloaded */
     int events;
     float *d_coef; /* the limiter's interpolator, 3 x 2T */
     /* page-locked host */
@@ -168,7 +169,7 @@ extern "C" int lg_sk_cuda_open(struct lg_sk_cuda **out, char *why, size_t cap)
         return -ENOMEM;
     d->events = 1;
     cudaError_t e = cudaSetDevice(lg_cuda_device);
-    for (int h = 0; h < 2 && e == cudaSuccess; h++) {
+    for (int h = 0; h < LG_SK_PARTS && e == cudaSuccess; h++) {
         e = cudaStreamCreateWithFlags(&d->st[h], cudaStreamNonBlocking);
         for (int i = 0; i < 4 && e == cudaSuccess; i++)
             e = cudaEventCreate(&d->ev[h][i]);
@@ -193,7 +194,7 @@ extern "C" void lg_sk_cuda_close(struct lg_sk_cuda *d)
     if (!d)
         return;
     cudaSetDevice(lg_cuda_device);
-    for (int h = 0; h < 2; h++) {
+    for (int h = 0; h < LG_SK_PARTS; h++) {
         if (d->st[h])
             cudaStreamDestroy(d->st[h]);
         for (int i = 0; i < 4; i++)
@@ -304,10 +305,15 @@ static double elapsed(cudaEvent_t a, cudaEvent_t b)
     return cudaEventElapsedTime(&ms, a, b) == cudaSuccess ? ms : 0;
 }
 
-/* Enqueues half h: steps [s0, s1). */
-static void enqueue_half(struct lg_sk_cuda *d, const struct lg_sk_run *r, int h, uint32_t s0,
-                         uint32_t s1)
+extern "C" int lg_sk_cuda_start(struct lg_sk_cuda *d, const struct lg_sk_run *r, int h)
 {
+    uint32_t s0 = r->bound[h], s1 = r->bound[h + 1];
+    if (h == 0) {
+        cudaSetDevice(lg_cuda_device);
+        cudaGetLastError(); /* a stale error of an earlier query is not this run's */
+    }
+    if (s0 >= s1)
+        return 0;
     cudaStream_t s = d->st[h];
     const struct lg_sk_step *hs = d->h_steps;
     uint64_t in0 = hs[s0].in_off, in1 = s1 < r->n_steps ? hs[s1].in_off : r->in_floats;
@@ -335,44 +341,42 @@ static void enqueue_half(struct lg_sk_cuda *d, const struct lg_sk_run *r, int h,
                         cudaMemcpyDeviceToHost, s);
     nvtxRangePop();
     record(d, h, 3);
+    cudaError_t e = cudaGetLastError();
+    if (e != cudaSuccess) {
+        fprintf(stderr, "lg_dsp_batcher: queueing a CUDA run failed: %s\n", cudaGetErrorString(e));
+        return -EIO;
+    }
+    return 0;
 }
 
-extern "C" int lg_sk_cuda_run(struct lg_sk_cuda *d, const struct lg_sk_run *r,
-                              struct lg_sk_times *t)
+extern "C" int lg_sk_cuda_wait(struct lg_sk_cuda *d, int h)
 {
-    cudaSetDevice(lg_cuda_device);
-    cudaGetLastError(); /* a stale error of an earlier query is not this run's */
-    uint32_t bound[3] = { 0, r->split < r->n_steps ? r->split : r->n_steps, r->n_steps };
-    int used[2] = { 0, 0 };
-    for (int h = 0; h < 2; h++) {
-        if (bound[h] < bound[h + 1]) {
-            enqueue_half(d, r, h, bound[h], bound[h + 1]);
-            used[h] = 1;
-        }
-    }
-    cudaError_t e = cudaGetLastError();
-    for (int h = 0; h < 2; h++) {
-        cudaError_t s = cudaStreamSynchronize(d->st[h]);
-        e = e == cudaSuccess ? s : e;
-    }
+    cudaError_t e = cudaStreamSynchronize(d->st[h]);
     if (e != cudaSuccess) {
         fprintf(stderr, "lg_dsp_batcher: CUDA run failed: %s\n", cudaGetErrorString(e));
         return -EIO;
     }
+    return 0;
+}
+
+extern "C" void lg_sk_cuda_times(struct lg_sk_cuda *d, const struct lg_sk_run *r,
+                                 struct lg_sk_times *t)
+{
     memset(t, 0, sizeof(*t));
     if (!d->events)
-        return 0;
-    int first = used[0] ? 0 : 1, last = used[1] ? 1 : 0;
-    for (int h = 0; h < 2; h++) {
-        if (!used[h])
+        return;
+    int first = -1, last = -1;
+    for (int h = 0; h < LG_SK_PARTS; h++) {
+        if (r->bound[h] >= r->bound[h + 1])
             continue;
+        first = first < 0 ? h : first;
+        last = h;
         t->upload_ms += elapsed(d->ev[h][0], d->ev[h][1]);
         t->kernels_ms += elapsed(d->ev[h][1], d->ev[h][2]);
         t->download_ms += elapsed(d->ev[h][2], d->ev[h][3]);
     }
-    if (used[0] || used[1])
+    if (first >= 0)
         t->gpu_ms = elapsed(d->ev[first][0], d->ev[last][3]);
-    return 0;
 }
 
 /* ---- NVTX ---- */
