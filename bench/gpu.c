@@ -7,7 +7,8 @@
  * --channels (2) at --rate (48000), generated (noise with level steps, a
  * different seed per track) into lg_dsp_host_alloc() memory (page-locked when
  * CUDA is usable, as a decoder feeding the GPU would write it), then measured
- * by lg_dsp_analyze_batch() on the CPU (a thread per core) and on CUDA; best
+ * by lg_dsp_analyze_batch_wave() (loudness and 400 waveform buckets) on the CPU
+ * (a thread per core) and on CUDA; best
  * of --reps (3) wall times, x realtime (audio seconds per wall second), the
  * speedup, the CUDA breakdown (upload, kernels, download from CUDA events,
  * summed over chunks) and the largest difference of integrated loudness
@@ -211,21 +212,30 @@ static void free_meters(struct lg_loudness **m, int n)
     }
 }
 
-/* Best of reps runs of the batch on backend; *best gets that run's stats and
- * out the meters of the last run. Returns the best wall time in s, or -1. */
+/* Waveform buckets per track, as the library's analysis asks for. */
+#define WAVE_BUCKETS 400
+
+/* Best of reps runs of the batch on backend (loudness and waveform); *best
+ * gets that run's stats and out the meters of the last run. Returns the
+ * best wall time in s, or -1. */
 static double timed(int backend, const struct lg_pcm_track *t, int n, int reps,
                     struct lg_loudness **out, struct lg_dsp_batch_stats *best)
 {
     double best_s = -1.0;
-    for (int r = 0; r < reps; r++) {
+    struct lg_waveform **w = calloc((size_t)n, sizeof(*w));
+    for (int r = 0; w && r < reps; r++) {
         struct lg_dsp_batch_stats st;
         free_meters(out, n);
         double t0 = now_s();
-        int rc = lg_dsp_analyze_batch_stats(backend, t, (size_t)n, LG_LOUDNESS_ALL, out, &st);
+        int rc = lg_dsp_analyze_batch_wave(backend, t, (size_t)n, LG_LOUDNESS_ALL, WAVE_BUCKETS,
+                                           out, w, &st);
         double s = now_s() - t0;
+        for (int i = 0; rc == 0 && i < n; i++)
+            lg_waveform_free(w[i]);
         if (rc < 0) {
             fprintf(stderr, "bench_gpu: %s batch failed (%d): %s\n", lg_dsp_backend_name(backend),
                     rc, st.note);
+            free(w);
             return -1.0;
         }
         if (best_s < 0 || s < best_s) {
@@ -233,6 +243,7 @@ static double timed(int backend, const struct lg_pcm_track *t, int n, int reps,
             *best = st;
         }
     }
+    free(w);
     return best_s;
 }
 
@@ -506,10 +517,36 @@ static void stream_sum(const struct lg_dsp_batcher_stats *s, void *ctx)
     t->run_ms += s->wall_ms;
 }
 
+/* CUPTI's records summed by name: kernels by their name, copies by
+ * direction. */
+struct gpu_profile {
+    int records;
+    struct {
+        char name[48];
+        double ms;
+        int n;
+    } by[16];
+    int n_by;
+};
+
 static void stream_count(const struct lg_dsp_gpu_event *e, void *ctx)
 {
-    (void)e;
-    (*(int *)ctx)++;
+    struct gpu_profile *g = ctx;
+    g->records++;
+    char name[48];
+    if (!strcmp(e->cat, "memcpy"))
+        snprintf(name, sizeof(name), "copy %.4s", e->name); /* "HtoD", "DtoH" */
+    else
+        snprintf(name, sizeof(name), "%s", e->name);
+    int k = 0;
+    while (k < g->n_by && strcmp(g->by[k].name, name))
+        k++;
+    if (k == g->n_by && g->n_by < 16)
+        snprintf(g->by[g->n_by++].name, sizeof(g->by[0].name), "%s", name);
+    if (k < g->n_by) {
+        g->by[k].ms += (double)(e->end_ns - e->begin_ns) / 1e6;
+        g->by[k].n++;
+    }
 }
 
 static void bench_stream(const struct opts *o, struct report *r)
@@ -583,7 +620,8 @@ static void bench_stream(const struct opts *o, struct report *r)
     struct stream_gpu_totals t[3];
     memset(t, 0, sizeof(t));
     stream_steps(b, id, 0, jobs, steps, 0, &sb, keep_gpu, &len_gpu);
-    int n_events = 0, cupti = 0, pass = 1;
+    struct gpu_profile prof = { 0 };
+    int cupti = 0, pass = 1;
     char why[256] = "";
     for (int round = 0; round <= o->reps; round++) {
         for (int mode = 0; mode < 3; mode++) {
@@ -599,7 +637,7 @@ static void bench_stream(const struct opts *o, struct report *r)
             cur.wall_s = now_s() - t0;
             lg_dsp_batcher_on_run(b, NULL, NULL);
             if (cupti)
-                lg_dsp_gpu_profile_stop(stream_count, &n_events);
+                lg_dsp_gpu_profile_stop(stream_count, &prof);
             if (t[mode].wall_s == 0 || cur.wall_s < t[mode].wall_s)
                 t[mode] = cur;
         }
@@ -620,9 +658,13 @@ static void bench_stream(const struct opts *o, struct report *r)
         t[0].wall_s * 1e3 * per, t[1].wall_s * 1e3 * per);
     if (cupti)
         say(r, "; CUPTI %+.2f %% (%.3f ms per step, %d records)\n",
-            (t[2].wall_s - t[0].wall_s) / t[0].wall_s * 100.0, t[2].wall_s * 1e3 * per, n_events);
+            (t[2].wall_s - t[0].wall_s) / t[0].wall_s * 100.0, t[2].wall_s * 1e3 * per,
+            prof.records);
     else
         say(r, "; CUPTI not measured: %s\n", why);
+    for (int k = 0; k < prof.n_by; k++)
+        say(r, "  cupti %-32s %6d records  %8.3f ms per step (%.1f us each)\n", prof.by[k].name,
+            prof.by[k].n, prof.by[k].ms * per, prof.by[k].ms * 1e3 / prof.by[k].n);
     say(r, "  job 0, cpu against cuda: %zu and %zu frames, largest difference %.2g\n", len_cpu,
         len_gpu, worst);
     json(r,
@@ -632,7 +674,7 @@ static void bench_stream(const struct opts *o, struct report *r)
          "\"cupti_steps_per_s\":%.2f,\"cupti_records\":%d,\"max_diff\":%g}}",
          r->device, steps / s_gpu, audio_s / s_gpu, s_cpu / s_gpu, t[0].upload_ms * per,
          t[0].kernels_ms * per, t[0].download_ms * per, t[0].gpu_ms * per, t[0].run_ms * per,
-         steps / t[1].wall_s, ev_over, cupti ? steps / t[2].wall_s : 0.0, n_events,
+         steps / t[1].wall_s, ev_over, cupti ? steps / t[2].wall_s : 0.0, prof.records,
          isfinite(worst) ? worst : -1.0);
     free(id);
     lg_dsp_batcher_free(b);

@@ -68,6 +68,12 @@ static void free_meters(struct lg_loudness **m, size_t n)
         lg_loudness_free(m[i]);
 }
 
+static void free_waves(struct lg_waveform **w, size_t n)
+{
+    for (size_t i = 0; w && i < n; i++)
+        lg_waveform_free(w[i]);
+}
+
 /* ---- CPU: the streaming meters on a thread per core ---- */
 
 struct cpu_pool {
@@ -75,6 +81,8 @@ struct cpu_pool {
     size_t n;
     unsigned mode;
     struct lg_loudness **out;
+    size_t n_buckets;
+    struct lg_waveform **waves; /* NULL: no waveforms */
     atomic_size_t next;
     atomic_int failed; /* 0 or the first error */
 };
@@ -92,7 +100,14 @@ static void *cpu_worker(void *arg)
             lg_loudness_free(m);
             m = NULL;
         }
-        if (!m) {
+        struct lg_waveform *w = NULL;
+        if (p->waves) {
+            w = lg_waveform_new(t->channels, p->n_buckets, t->frames);
+            if (w)
+                lg_waveform_add(w, t->pcm, t->frames);
+            p->waves[i] = w;
+        }
+        if (!m || (p->waves && !w)) {
             int expected = 0;
             atomic_compare_exchange_strong(&p->failed, &expected, -ENOMEM);
         }
@@ -100,12 +115,19 @@ static void *cpu_worker(void *arg)
     }
 }
 
-static int run_cpu(const struct lg_pcm_track *t, size_t n, unsigned mode, struct lg_loudness **out)
+static int run_cpu(const struct lg_pcm_track *t, size_t n, unsigned mode, size_t n_buckets,
+                   struct lg_loudness **out, struct lg_waveform **waves)
 {
     struct lg_loudness **tmp = calloc(n, sizeof(*tmp));
-    if (!tmp)
+    struct lg_waveform **wtmp = waves ? calloc(n, sizeof(*wtmp)) : NULL;
+    if (!tmp || (waves && !wtmp)) {
+        free(tmp);
+        free(wtmp);
         return -ENOMEM;
-    struct cpu_pool p = { .t = t, .n = n, .mode = mode, .out = tmp };
+    }
+    struct cpu_pool p = {
+        .t = t, .n = n, .mode = mode, .out = tmp, .n_buckets = n_buckets, .waves = wtmp
+    };
     atomic_init(&p.next, 0);
     atomic_init(&p.failed, 0);
     /* One worker per core, the calling thread being one of them. */
@@ -121,11 +143,16 @@ static int run_cpu(const struct lg_pcm_track *t, size_t n, unsigned mode, struct
         pthread_join(th[i], NULL);
     free(th);
     int rc = atomic_load(&p.failed);
-    if (rc < 0)
+    if (rc < 0) {
         free_meters(tmp, n);
-    else
+        free_waves(wtmp, n);
+    } else {
         memcpy(out, tmp, n * sizeof(*out));
+        if (waves)
+            memcpy(waves, wtmp, n * sizeof(*waves));
+    }
     free(tmp);
+    free(wtmp);
     return rc;
 }
 
@@ -140,6 +167,8 @@ struct cuda_batch {
     size_t *first;                /* first track of each chunk */
     size_t n_chunks;
     struct lg_loudness **tmp; /* the meters so far */
+    size_t n_buckets;
+    struct lg_waveform **wtmp; /* the waveforms so far, or NULL for none */
 };
 
 /* Plans every track and cuts the batch into chunks. */
@@ -161,6 +190,8 @@ static int plan_batch(struct cuda_batch *b, size_t n)
             b->first[b->n_chunks++] = i;
         }
         lg_kw_plan(&b->plans[i], t->rate, t->channels, t->frames);
+        if (b->wtmp)
+            lg_kw_plan_wave(&b->plans[i], (uint32_t)b->n_buckets);
         lg_kw_place(&b->plans[i], &ch->cur);
         ch->n_tracks++;
     }
@@ -187,26 +218,42 @@ static int on_chunk(void *ctx, size_t chunk, const struct lg_cuda_results *res)
         b->tmp[i] = lg_loudness_from_parts(b->t[i].rate, b->t[i].channels, b->mode, &parts);
         if (!b->tmp[i])
             return -ENOMEM;
+        if (b->wtmp) {
+            b->wtmp[i] = p->n_wave ? lg_waveform_from_parts(b->t[i].channels, p->n_wave, p->frames,
+                                                            res->wave_peak + p->wave_off,
+                                                            res->wave_sumsq + p->wave_off)
+                                   : lg_waveform_new(b->t[i].channels, b->n_buckets, 0);
+            if (!b->wtmp[i])
+                return -ENOMEM;
+        }
     }
     return 0;
 }
 
-static int run_cuda(const struct lg_pcm_track *t, size_t n, unsigned mode, struct lg_loudness **out,
+static int run_cuda(const struct lg_pcm_track *t, size_t n, unsigned mode, size_t n_buckets,
+                    struct lg_loudness **out, struct lg_waveform **waves,
                     struct lg_dsp_batch_stats *st)
 {
-    struct cuda_batch b = { .t = t, .mode = mode };
+    struct cuda_batch b = { .t = t, .mode = mode, .n_buckets = n_buckets };
     b.tmp = calloc(n, sizeof(*b.tmp));
-    int rc = b.tmp ? plan_batch(&b, n) : -ENOMEM;
+    b.wtmp = waves ? calloc(n, sizeof(*b.wtmp)) : NULL;
+    int rc = b.tmp && (!waves || b.wtmp) ? plan_batch(&b, n) : -ENOMEM;
     float coef[LG_TP_PHASES * LG_TP_TAPS];
     lg_tp_design(coef);
     if (rc == 0)
         rc = lg_cuda_loudness_run(b.chunks, b.n_chunks, coef, on_chunk, &b, st, st->note,
                                   sizeof(st->note));
-    if (rc == 0)
+    if (rc == 0) {
         memcpy(out, b.tmp, n * sizeof(*out));
-    else if (b.tmp)
-        free_meters(b.tmp, n);
+        if (waves)
+            memcpy(waves, b.wtmp, n * sizeof(*waves));
+    } else {
+        if (b.tmp)
+            free_meters(b.tmp, n);
+        free_waves(b.wtmp, n);
+    }
     free(b.tmp);
+    free(b.wtmp);
     free(b.plans);
     free(b.chunks);
     free(b.first);
@@ -224,11 +271,19 @@ int lg_dsp_analyze_batch_stats(int backend, const struct lg_pcm_track *t, size_t
                                unsigned mode_flags, struct lg_loudness **out,
                                struct lg_dsp_batch_stats *stats)
 {
+    return lg_dsp_analyze_batch_wave(backend, t, n, mode_flags, 0, out, NULL, stats);
+}
+
+int lg_dsp_analyze_batch_wave(int backend, const struct lg_pcm_track *t, size_t n,
+                              unsigned mode_flags, size_t n_buckets, struct lg_loudness **out,
+                              struct lg_waveform **waves, struct lg_dsp_batch_stats *stats)
+{
     struct lg_dsp_batch_stats local;
     struct lg_dsp_batch_stats *st = stats ? stats : &local;
     memset(st, 0, sizeof(*st));
     st->backend = LG_DSP_CPU;
-    if (backend < LG_DSP_CPU || backend > LG_DSP_AUTO || (n && (!t || !out)))
+    if (backend < LG_DSP_CPU || backend > LG_DSP_AUTO || (n && (!t || !out)) ||
+        (waves && (n_buckets < 2 || n_buckets > LG_KW_MAX_WAVE)))
         return -EINVAL;
     int rc = check_tracks(t, n);
     if (rc < 0 || n == 0)
@@ -243,7 +298,7 @@ int lg_dsp_analyze_batch_stats(int backend, const struct lg_pcm_track *t, size_t
 #if LG_HAVE_CUDA
     if (use_cuda) {
         st->backend = LG_DSP_CUDA;
-        rc = run_cuda(t, n, mode_flags, out, st);
+        rc = run_cuda(t, n, mode_flags, n_buckets, out, waves, st);
         if (rc < 0 && backend == LG_DSP_AUTO) {
             char err[128];
             snprintf(err, sizeof(err), "%.120s", st->note);
@@ -257,7 +312,7 @@ int lg_dsp_analyze_batch_stats(int backend, const struct lg_pcm_track *t, size_t
         st->backend = LG_DSP_CPU;
         if (backend == LG_DSP_AUTO && !st->note[0])
             snprintf(st->note, sizeof(st->note), "cuda: %s", why);
-        rc = run_cpu(t, n, mode_flags, out);
+        rc = run_cpu(t, n, mode_flags, n_buckets, out, waves);
     }
     st->wall_ms = now_ms() - t0;
     return rc;

@@ -46,6 +46,8 @@ struct lg_cuda_chunk {
 struct lg_cuda_results {
     const double *subs, *blocks, *shorts; /* by sub_off, block_off, short_off */
     const float *sample_peak, *true_peak; /* by chan_off + c */
+    const float *wave_peak;               /* by wave_off + b (when the plan has buckets) */
+    const double *wave_sumsq;
 };
 
 /* Called once per chunk, in chunk order, with its results; returns 0 or a

@@ -172,6 +172,12 @@ void lg_waveform_add(struct lg_waveform *w, const float *interleaved, size_t n_f
 /* Copies the buckets so far into peak[] and rms[] (room for n_buckets each);
  * returns the count. */
 size_t lg_waveform_get(const struct lg_waveform *w, float *peak, float *rms);
+/* A waveform of a known length (total_frames > 0) from its buckets' peaks
+ * and sums of squared samples, as lg_waveform_add() of the whole track
+ * would hold them (the batch analysis builds them so). NULL on bad
+ * arguments or no memory. */
+struct lg_waveform *lg_waveform_from_parts(int channels, size_t n_buckets, uint64_t total_frames,
+                                           const float *peak, const double *sumsq);
 
 /* ---- Backends: CPU and CUDA; batch analysis ---- */
 
@@ -248,6 +254,15 @@ int lg_dsp_analyze_batch(int backend, const struct lg_pcm_track *t, size_t n, un
 int lg_dsp_analyze_batch_stats(int backend, const struct lg_pcm_track *t, size_t n,
                                unsigned mode_flags, struct lg_loudness **out,
                                struct lg_dsp_batch_stats *stats);
+/* The same, and with waves != NULL each track's waveform too: waves[i] as
+ * lg_waveform_new(channels, n_buckets, frames) fed the whole track holds it
+ * (2 <= n_buckets <= 65536; on CUDA a warp per bucket on the PCM already
+ * uploaded: peaks equal, sums of squares in another order, RMS within 1e-6
+ * relative). On failure nothing is written to out or waves. Caller owns the
+ * waveforms (lg_waveform_free each). */
+int lg_dsp_analyze_batch_wave(int backend, const struct lg_pcm_track *t, size_t n,
+                              unsigned mode_flags, size_t n_buckets, struct lg_loudness **out,
+                              struct lg_waveform **waves, struct lg_dsp_batch_stats *stats);
 
 /* ---- Streaming batcher: the DSP of many live streams in one run ---- */
 

@@ -275,6 +275,26 @@ void lg_waveform_add(struct lg_waveform *w, const float *interleaved, size_t n_f
     }
 }
 
+struct lg_waveform *lg_waveform_from_parts(int channels, size_t n_buckets, uint64_t total_frames,
+                                           const float *peak, const double *sumsq)
+{
+    if (!total_frames || !peak || !sumsq)
+        return NULL;
+    struct lg_waveform *w = lg_waveform_new(channels, n_buckets, total_frames);
+    if (!w)
+        return NULL;
+    for (size_t b = 0; b < n_buckets; b++) {
+        uint64_t f0 = (uint64_t)b * total_frames / n_buckets;
+        uint64_t f1 = ((uint64_t)b + 1) * total_frames / n_buckets;
+        w->peak[b] = peak[b];
+        w->sumsq[b] = sumsq[b];
+        w->count[b] = (f1 - f0) * (uint64_t)channels;
+    }
+    w->frame = total_frames;
+    w->n_used = n_buckets;
+    return w;
+}
+
 size_t lg_waveform_get(const struct lg_waveform *w, float *peak, float *rms)
 {
     size_t n = w->total ? w->n_buckets : w->n_used;

@@ -70,11 +70,13 @@ struct lg_kw_track {
     uint32_t seg_subs; /* sub-blocks per segment */
     uint32_t n_segs;   /* segments per channel */
     uint32_t n_blocks, n_shorts, n_tiles;
+    uint64_t wave_off; /* first waveform bucket (n_wave of them) */
+    uint32_t n_wave;   /* waveform buckets (0: none) */
 };
 
 /* Running totals of a batch while tracks are placed (all start at 0). */
 struct lg_kw_cursor {
-    uint64_t pcm, items, sums, subs, blocks, shorts, tiles;
+    uint64_t pcm, items, sums, subs, blocks, shorts, tiles, waves;
     uint32_t chans;
 };
 
@@ -240,7 +242,7 @@ static inline LG_HD void lg_kw_scan_walk(const double *m, size_t m_stride, const
 /* ---- per-item work of the kernels ---- */
 
 /* Which offset lg_kw_find() searches by. */
-enum { LG_KW_BY_ITEM, LG_KW_BY_SUB, LG_KW_BY_TILE, LG_KW_BY_CHAN };
+enum { LG_KW_BY_ITEM, LG_KW_BY_SUB, LG_KW_BY_TILE, LG_KW_BY_CHAN, LG_KW_BY_WAVE };
 
 static inline LG_HD uint64_t lg_kw_key(const struct lg_kw_track *t, int by)
 {
@@ -251,6 +253,8 @@ static inline LG_HD uint64_t lg_kw_key(const struct lg_kw_track *t, int by)
         return t->sub_off;
     case LG_KW_BY_TILE:
         return t->tile_off;
+    case LG_KW_BY_WAVE:
+        return t->wave_off;
     default:
         return t->chan_off;
     }
@@ -317,6 +321,31 @@ static inline LG_HD float lg_kw_tp_frame(const float *coef, const float *x, uint
     return lg_tp_peak_at(coef, h + LG_TP_TAPS - 1);
 }
 
+/* ---- waveform buckets ---- */
+
+/* Bucket b of t holds frames [b * frames / n_wave, (b + 1) * frames /
+ * n_wave), the buckets of lg_waveform for a known length. Lane lane of
+ * lanes takes samples lane, lane + lanes, ... of the bucket: *peak gets the
+ * largest |x| (NaN skipped, as fmaxf does), *sumsq the sum of x * x. The
+ * kernel runs a warp per bucket and combines the lanes; the host, one lane. */
+static inline LG_HD void lg_kw_wave_part(const struct lg_kw_track *t, const float *pcm, uint32_t b,
+                                         uint32_t lane, uint32_t lanes, float *peak, double *sumsq)
+{
+    uint64_t ch = t->channels;
+    uint64_t s0 = (uint64_t)b * t->frames / t->n_wave * ch;
+    uint64_t s1 = ((uint64_t)b + 1) * t->frames / t->n_wave * ch;
+    const float *x = pcm + t->pcm_off;
+    float p = 0.0f;
+    double s = 0.0;
+    for (uint64_t i = s0 + lane; i < s1; i += lanes) {
+        float v = x[i], a = v < 0.0f ? -v : v;
+        p = a > p ? a : p;
+        s += (double)v * v;
+    }
+    *peak = p;
+    *sumsq = s;
+}
+
 /* ---- planning (host) ---- */
 
 /* Fills the filter and shape of t for a track; offsets come from
@@ -335,9 +364,18 @@ static inline void lg_kw_plan(struct lg_kw_track *t, int rate_hz, int channels, 
     t->n_shorts =
         t->n_subs >= LG_KW_SHORT_SUBS ? (t->n_subs - LG_KW_SHORT_SUBS) / LG_KW_SHORT_HOP + 1 : 0;
     t->n_tiles = (uint32_t)((frames + LG_KW_TILE_FRAMES - 1) / LG_KW_TILE_FRAMES);
+    t->n_wave = 0;
     double a[16];
     lg_kw_transition(&t->shelf, &t->hp, a);
     lg_kw_mat_pow(a, (uint64_t)t->seg_subs * t->sub_len, t->seg_m);
+}
+
+/* After lg_kw_plan(): n_buckets waveform buckets for t (none when it has no
+ * frames). n_buckets <= LG_KW_MAX_WAVE. */
+#define LG_KW_MAX_WAVE 65536
+static inline void lg_kw_plan_wave(struct lg_kw_track *t, uint32_t n_buckets)
+{
+    t->n_wave = t->frames ? n_buckets : 0;
 }
 
 /* Gives t its offsets in the batch and advances the cursor. */
@@ -350,6 +388,7 @@ static inline void lg_kw_place(struct lg_kw_track *t, struct lg_kw_cursor *cur)
     t->block_off = cur->blocks;
     t->short_off = cur->shorts;
     t->tile_off = cur->tiles;
+    t->wave_off = cur->waves;
     t->chan_off = cur->chans;
     cur->pcm += t->frames * t->channels;
     cur->items += (uint64_t)t->n_segs * t->channels;
@@ -358,6 +397,7 @@ static inline void lg_kw_place(struct lg_kw_track *t, struct lg_kw_cursor *cur)
     cur->blocks += t->n_blocks;
     cur->shorts += t->n_shorts;
     cur->tiles += t->n_tiles;
+    cur->waves += t->n_wave;
     cur->chans += t->channels;
 }
 

@@ -116,7 +116,7 @@ sanitizer() {
     [ $rc = 9 ] && STATUS=1
 }
 
-STEPS="build analysis_checks benchmark torch_compare sanitizer"
+STEPS=${STEPS:-"build analysis_checks benchmark torch_compare sanitizer"}
 STATUS=0
 command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv | tee -a "$LOG"
 for step in $STEPS; do

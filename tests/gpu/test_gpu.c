@@ -215,15 +215,38 @@ static double block_diff(const struct lg_loudness *a, const struct lg_loudness *
 
 /* Measures tracks on both backends and checks every track's values; verbose
  * prints a line per value, otherwise only failures; then a summary line. */
+#define WAVE_BUCKETS 500
+
+/* Waveforms: peaks equal, RMS within 1e-6 relative. */
+static void check_wave(const char *name, const struct lg_waveform *a, const struct lg_waveform *b)
+{
+    static float pa[WAVE_BUCKETS], ra[WAVE_BUCKETS], pb[WAVE_BUCKETS], rb[WAVE_BUCKETS];
+    size_t na = a ? lg_waveform_get(a, pa, ra) : 0, nb = b ? lg_waveform_get(b, pb, rb) : 0;
+    double worst = 0.0;
+    int peaks_equal = na == nb && a && b;
+    for (size_t k = 0; peaks_equal && k < na; k++) {
+        peaks_equal = pa[k] == pb[k];
+        double d = fabs((double)ra[k] - rb[k]) / (rb[k] > 0 ? rb[k] : 1.0);
+        worst = d > worst ? d : worst;
+    }
+    char detail[128];
+    snprintf(detail, sizeof(detail), "%zu/%zu buckets, peaks %s, largest RMS difference %.3g", na,
+             nb, peaks_equal ? "equal" : "DIFFER", worst);
+    check_true("waveform", name, peaks_equal && worst <= 1e-6, detail);
+}
+
 static void compare(const char *group, struct track *t, size_t n, int verbose)
 {
     struct lg_pcm_track *pcm = malloc(n * sizeof(*pcm));
     struct lg_loudness **cpu = calloc(n, sizeof(*cpu)), **gpu = calloc(n, sizeof(*gpu));
+    struct lg_waveform **wcpu = calloc(n, sizeof(*wcpu)), **wgpu = calloc(n, sizeof(*wgpu));
     for (size_t i = 0; i < n; i++)
         pcm[i] = t[i].pcm;
     struct lg_dsp_batch_stats st;
-    int rc_cpu = lg_dsp_analyze_batch(LG_DSP_CPU, pcm, n, LG_LOUDNESS_ALL, cpu);
-    int rc_gpu = lg_dsp_analyze_batch_stats(LG_DSP_CUDA, pcm, n, LG_LOUDNESS_ALL, gpu, &st);
+    int rc_cpu = lg_dsp_analyze_batch_wave(LG_DSP_CPU, pcm, n, LG_LOUDNESS_ALL, WAVE_BUCKETS, cpu,
+                                           wcpu, NULL);
+    int rc_gpu = lg_dsp_analyze_batch_wave(LG_DSP_CUDA, pcm, n, LG_LOUDNESS_ALL, WAVE_BUCKETS, gpu,
+                                           wgpu, &st);
     char detail[256];
     snprintf(detail, sizeof(detail), "cpu rc %d, cuda rc %d (%s)", rc_cpu, rc_gpu, st.note);
     check_true("batch", group, rc_cpu == 0 && rc_gpu == 0 && st.backend == LG_DSP_CUDA, detail);
@@ -247,6 +270,7 @@ static void compare(const char *group, struct track *t, size_t n, int verbose)
         double bd = block_diff(cpu[i], gpu[i]);
         snprintf(detail, sizeof(detail), "largest relative difference %.3g", bd);
         check_true("blocks", t[i].name, bd <= 1e-6, detail);
+        check_wave(t[i].name, wcpu[i], wgpu[i]);
     }
     quiet = 0;
     say("group %s: %zu tracks, %s; cuda %.1f ms (upload %.1f, kernels %.1f, download %.1f)\n",
@@ -255,10 +279,14 @@ static void compare(const char *group, struct track *t, size_t n, int verbose)
     for (size_t i = 0; i < n; i++) {
         lg_loudness_free(cpu[i]);
         lg_loudness_free(gpu[i]);
+        lg_waveform_free(wcpu[i]);
+        lg_waveform_free(wgpu[i]);
         free((void *)t[i].pcm.pcm);
     }
     free(cpu);
     free(gpu);
+    free(wcpu);
+    free(wgpu);
     free(pcm);
 }
 

@@ -486,6 +486,119 @@ LG_TEST(emulated_cuda_pipeline_equals_cpu)
     free_tracks(t, n);
 }
 
+/* ---- waveforms ---- */
+
+#define WAVE_BUCKETS 200
+
+/* The streaming waveform of a track with its length known. */
+static struct lg_waveform *single_wave(const struct lg_pcm_track *t, size_t n_buckets)
+{
+    struct lg_waveform *w = lg_waveform_new(t->channels, n_buckets, t->frames);
+    CHECK(w != NULL);
+    if (w)
+        lg_waveform_add(w, t->pcm, t->frames);
+    return w;
+}
+
+/* Peaks equal; RMS within rel (relative). */
+static void compare_waves(const struct lg_waveform *a, const struct lg_waveform *b, double rel)
+{
+    float pa[WAVE_BUCKETS], ra[WAVE_BUCKETS], pb[WAVE_BUCKETS], rb[WAVE_BUCKETS];
+    size_t na = lg_waveform_get(a, pa, ra), nb = lg_waveform_get(b, pb, rb);
+    CHECK_INT((int)na, (int)nb);
+    for (size_t k = 0; k < na && k < nb; k++) {
+        CHECK(pa[k] == pb[k]);
+        CHECK(fabs((double)ra[k] - rb[k]) <= rel * fabs((double)rb[k]));
+    }
+}
+
+LG_TEST(cpu_batch_waveforms)
+{
+    struct lg_pcm_track t[N_SPECS];
+    make_tracks(t, specs, N_SPECS);
+    struct lg_loudness *out[N_SPECS];
+    struct lg_waveform *w[N_SPECS];
+    CHECK_INT(lg_dsp_analyze_batch_wave(LG_DSP_CPU, t, N_SPECS, LG_LOUDNESS_ALL, WAVE_BUCKETS, out,
+                                        w, NULL),
+              0);
+    for (size_t i = 0; i < N_SPECS; i++) {
+        struct lg_waveform *ref = single_wave(&t[i], WAVE_BUCKETS);
+        if (ref && w[i])
+            compare_waves(w[i], ref, 0.0);
+        lg_waveform_free(ref);
+        lg_waveform_free(w[i]);
+        lg_loudness_free(out[i]);
+    }
+    /* Bucket counts out of range, and no waveform array with buckets. */
+    CHECK_INT(lg_dsp_analyze_batch_wave(LG_DSP_CPU, t, 1, LG_LOUDNESS_ALL, 1, out, w, NULL),
+              -EINVAL);
+    CHECK_INT(lg_dsp_analyze_batch_wave(LG_DSP_CPU, t, 1, LG_LOUDNESS_ALL, 65537, out, w, NULL),
+              -EINVAL);
+    CHECK(lg_waveform_from_parts(2, 10, 0, (float[10]){ 0 }, (double[10]){ 0 }) == NULL);
+    free_tracks(t, N_SPECS);
+}
+
+/* k_wave: a warp of 32 lanes per bucket over the batch's PCM, each lane's
+ * share by lg_kw_wave_part, combined as the warp does (max of peaks, sums
+ * added pairwise); then lg_waveform_from_parts, as analyze_batch.c builds
+ * the CUDA results. */
+LG_TEST(emulated_cuda_waveforms)
+{
+    struct spec s[N_SPECS + 1];
+    memcpy(s, specs, sizeof(specs));
+    s[N_SPECS] = (struct spec){ 8000, 1, 150.0 / 8000.0 }; /* fewer frames than buckets */
+    size_t n = N_SPECS + 1;
+    struct lg_pcm_track t[N_SPECS + 1];
+    make_tracks(t, s, n);
+    struct emu e;
+    emu_plan(&e, t, n);
+    /* Planned again with buckets (emu_plan plans without). */
+    memset(&e.cur, 0, sizeof(e.cur));
+    for (size_t i = 0; i < n; i++) {
+        lg_kw_plan(&e.plan[i], t[i].rate, t[i].channels, t[i].frames);
+        lg_kw_plan_wave(&e.plan[i], WAVE_BUCKETS);
+        lg_kw_place(&e.plan[i], &e.cur);
+    }
+    CHECK(e.plan[4].n_wave == 0); /* the empty track */
+    float *peak = calloc(e.cur.waves + 1, sizeof(float));
+    double *sq = calloc(e.cur.waves + 1, sizeof(double));
+    for (uint64_t g = 0; g < e.cur.waves; g++) {
+        const struct lg_kw_track *tr = &e.plan[lg_kw_find(e.plan, (uint32_t)n, g, LG_KW_BY_WAVE)];
+        CHECK(g - tr->wave_off < tr->n_wave);
+        float lp[32];
+        double ls[32];
+        for (uint32_t lane = 0; lane < 32; lane++)
+            lg_kw_wave_part(tr, e.pcm, (uint32_t)(g - tr->wave_off), lane, 32, &lp[lane],
+                            &ls[lane]);
+        for (int off = 16; off > 0; off >>= 1) {
+            for (int lane = 0; lane < off; lane++) {
+                lp[lane] = lp[lane + off] > lp[lane] ? lp[lane + off] : lp[lane];
+                ls[lane] += ls[lane + off];
+            }
+        }
+        peak[g] = lp[0];
+        sq[g] = ls[0];
+    }
+    for (size_t i = 0; i < n; i++) {
+        const struct lg_kw_track *p = &e.plan[i];
+        if (!p->n_wave)
+            continue;
+        struct lg_waveform *g = lg_waveform_from_parts(t[i].channels, p->n_wave, p->frames,
+                                                       peak + p->wave_off, sq + p->wave_off);
+        struct lg_waveform *ref = single_wave(&t[i], WAVE_BUCKETS);
+        CHECK(g != NULL);
+        if (g && ref)
+            compare_waves(g, ref, 1e-6);
+        lg_waveform_free(g);
+        lg_waveform_free(ref);
+    }
+    free(peak);
+    free(sq);
+    emu_free(&e);
+    free_tracks(t, n);
+}
+
 LG_TEST_MAIN(LG_CASE(cpu_batch_equals_single_meters), LG_CASE(bad_batches),
              LG_CASE(scan_matches_sequential_filter), LG_CASE(transition_power_is_silence),
-             LG_CASE(emulated_cuda_pipeline_equals_cpu))
+             LG_CASE(emulated_cuda_pipeline_equals_cpu), LG_CASE(cpu_batch_waveforms),
+             LG_CASE(emulated_cuda_waveforms))

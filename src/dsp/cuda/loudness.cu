@@ -182,11 +182,34 @@ __global__ void k_peaks(const lg_kw_track *t, uint32_t n, const float *pcm, unsi
     }
 }
 
+/* One warp per waveform bucket: each lane takes every 32nd sample of the
+ * bucket (lg_kw_wave_part), then the warp combines the lanes' peaks and
+ * sums. A warp past the last bucket leaves as a whole. */
+__global__ void k_wave(const lg_kw_track *t, uint32_t n, uint64_t waves, const float *pcm,
+                       float *peak, double *sumsq)
+{
+    uint64_t w = ((uint64_t)blockIdx.x * blockDim.x + threadIdx.x) / 32;
+    uint32_t lane = threadIdx.x & 31;
+    if (w >= waves)
+        return;
+    const lg_kw_track *tr = &t[lg_kw_find(t, n, w, LG_KW_BY_WAVE)];
+    float p;
+    double sq;
+    lg_kw_wave_part(tr, pcm, (uint32_t)(w - tr->wave_off), lane, 32, &p, &sq);
+    unsigned pb = __reduce_max_sync(0xffffffffu, peak_bits(p));
+    for (int off = 16; off > 0; off >>= 1)
+        sq += __shfl_down_sync(0xffffffffu, sq, off);
+    if (lane == 0) {
+        peak[w] = __uint_as_float(pb);
+        sumsq[w] = sq;
+    }
+}
+
 /* ---- host side ---- */
 
 /* Sizes of the largest chunk, per array. */
 struct sizes {
-    uint64_t pcm, items, sums, res, chans, tracks;
+    uint64_t pcm, items, sums, res, chans, tracks, waves;
 };
 
 /* One set of buffers and a stream: two of them alternate between chunks. */
@@ -197,10 +220,14 @@ struct set {
     lg_kw_track *d_tracks;
     double *d_zs, *d_states, *d_sums, *d_res;
     unsigned *d_peaks;
+    float *d_wpeak;        /* waveform bucket peaks ... */
+    double *d_wsq;         /* ... and sums of squares */
     lg_kw_track *h_tracks; /* page-locked */
     double *h_res;         /* page-locked: subs, blocks, shorts */
     float *h_peaks;        /* page-locked: sample peaks, true peaks */
-    long chunk;            /* in flight, or -1 */
+    float *h_wpeak;        /* page-locked: waveform */
+    double *h_wsq;
+    long chunk; /* in flight, or -1 */
 };
 
 struct run {
@@ -239,6 +266,7 @@ static sizes max_sizes(const lg_cuda_chunk *chunks, size_t n)
         m.res = res > m.res ? res : m.res;
         m.chans = c.chans > m.chans ? c.chans : m.chans;
         m.tracks = chunks[i].n_tracks > m.tracks ? chunks[i].n_tracks : m.tracks;
+        m.waves = c.waves > m.waves ? c.waves : m.waves;
     }
     return m;
 }
@@ -271,6 +299,12 @@ static int set_init(run *r, set *s, const sizes &m)
     TRY(r, "cudaMallocHost", host_alloc(&s->h_tracks, m.tracks));
     TRY(r, "cudaMallocHost", host_alloc(&s->h_res, m.res));
     TRY(r, "cudaMallocHost", host_alloc(&s->h_peaks, m.chans * 2));
+    if (m.waves) {
+        TRY(r, "cudaMalloc", dev_alloc(&s->d_wpeak, m.waves));
+        TRY(r, "cudaMalloc", dev_alloc(&s->d_wsq, m.waves));
+        TRY(r, "cudaMallocHost", host_alloc(&s->h_wpeak, m.waves));
+        TRY(r, "cudaMallocHost", host_alloc(&s->h_wsq, m.waves));
+    }
     return 0;
 }
 
@@ -295,6 +329,10 @@ static void set_free(set *s)
     cudaFreeHost(s->h_tracks);
     cudaFreeHost(s->h_res);
     cudaFreeHost(s->h_peaks);
+    cudaFree(s->d_wpeak);
+    cudaFree(s->d_wsq);
+    cudaFreeHost(s->h_wpeak);
+    cudaFreeHost(s->h_wsq);
 }
 
 static unsigned grid_of(uint64_t n)
@@ -323,6 +361,9 @@ static int launch(run *r, set *s, const lg_cuda_chunk *ch)
     }
     if (c.tiles)
         k_peaks<<<(unsigned)c.tiles, THREADS, 0, st>>>(s->d_tracks, n, s->d_pcm, sp, tp);
+    if (c.waves)
+        k_wave<<<grid_of(c.waves * 32), THREADS, 0, st>>>(s->d_tracks, n, c.waves, s->d_pcm,
+                                                          s->d_wpeak, s->d_wsq);
     TRY(r, "kernel launch", cudaGetLastError());
     return 0;
 }
@@ -359,6 +400,14 @@ static int enqueue(run *r, set *s, size_t i)
     TRY(r, "cudaMemcpyAsync",
         cudaMemcpyAsync(s->h_peaks, s->d_peaks, 2 * c.chans * sizeof(unsigned),
                         cudaMemcpyDeviceToHost, st));
+    if (c.waves) {
+        TRY(r, "cudaMemcpyAsync",
+            cudaMemcpyAsync(s->h_wpeak, s->d_wpeak, c.waves * sizeof(float), cudaMemcpyDeviceToHost,
+                            st));
+        TRY(r, "cudaMemcpyAsync",
+            cudaMemcpyAsync(s->h_wsq, s->d_wsq, c.waves * sizeof(double), cudaMemcpyDeviceToHost,
+                            st));
+    }
     TRY(r, "cudaEventRecord", cudaEventRecord(s->ev[3], st));
     r->stats->bytes_up += bytes;
     s->chunk = (long)i;
@@ -388,6 +437,8 @@ static int finish(run *r, set *s)
     res.shorts = s->h_res + c.subs + c.blocks;
     res.sample_peak = s->h_peaks;
     res.true_peak = s->h_peaks + c.chans;
+    res.wave_peak = s->h_wpeak;
+    res.wave_sumsq = s->h_wsq;
     return r->fn(r->ctx, i, &res);
 }
 
