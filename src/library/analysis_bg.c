@@ -2,8 +2,10 @@
 /*
  * The background analysis pass: after a scan, every track without a current
  * analysis is decoded (media/) and measured (dsp/): loudness, range, peaks,
- * the gating and short-term energies and a waveform. Files are measured in
- * batches on a pool of low-priority threads; each batch is stored in one
+ * the gating and short-term energies and a waveform. Files are taken in
+ * batches by lg_analyze_files_opts(): on the CPU, low-priority threads decode
+ * and measure a file each; on CUDA they decode while the GPU measures the
+ * loudness and waveforms of many files at once. Each batch is stored in one
  * transaction together with the values of the albums it touched, which are
  * gated again from the tracks' stored energies (no audio is read twice).
  */
@@ -14,9 +16,6 @@
 #include <string.h>
 #include <time.h>
 
-#include <pthread.h>
-#include <sys/resource.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "core/log.h"
@@ -103,26 +102,7 @@ static void measure_results(const struct lg_loudness *m, struct lg_track_analysi
     a->shortterm_energies = copy_doubles(e, a->n_shortterm);
 }
 
-/* Decodes path into a's measurements; on failure the reason is in err. */
-static int measure_file(const char *path, struct lg_track_analysis *a, atomic_bool *cancel,
-                        char *err, size_t err_len)
-{
-    struct lg_analyze_opts opts = { cancel, 2 * LG_ANALYSIS_WAVEFORM_BUCKETS };
-    struct lg_analysis an = { 0 }; /* written on success only */
-    int r = lg_analyze_file_opts(path, &opts, &an, err, err_len);
-    if (r == 0 && !an.waveform) {
-        snprintf(err, err_len, "out of memory");
-        r = -ENOMEM;
-    }
-    if (r == 0) {
-        measure_results(an.meter, a);
-        waveform_store(an.waveform, a);
-    }
-    lg_analysis_free(&an);
-    return r;
-}
-
-/* --- a batch on a pool of threads --- */
+/* --- a batch: decoded on a pool of threads, measured where backend says --- */
 
 struct batch {
     const char *music_dir;
@@ -130,70 +110,61 @@ struct batch {
     struct lg_track_analysis *res;
     int *status;
     size_t n;
-    size_t next; /* guarded by lock */
-    pthread_mutex_t lock;
+    int backend; /* enum lg_dsp_backend, LG_ANALYZE_BATCHED or'ed in for tests */
     atomic_bool *cancel;
 };
 
-static void lower_priority(void)
-{
-#ifdef SYS_gettid
-    /* Linux: nice values are per thread. */
-    (void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), NICE);
-#endif
-}
-
-static void analyse_one(struct batch *b, size_t i)
+/* One file's analysis (or failure) into a, in the store's form. */
+static void batch_result(struct batch *b, size_t i, struct lg_analysis *an, const char *err)
 {
     const struct lg_analysis_todo *t = &b->todo[i];
     struct lg_track_analysis *a = &b->res[i];
     *a = (struct lg_track_analysis){
         .track_id = t->id, .dsp_version = lg_dsp_version(), .size = t->size, .mtime_ns = t->mtime_ns
     };
-    size_t len = strlen(b->music_dir) + strlen(t->path) + 2;
-    char *path = lg_xmalloc(len);
-    snprintf(path, len, "%s/%s", b->music_dir, t->path);
-    char err[200] = "";
-    b->status[i] = measure_file(path, a, b->cancel, err, sizeof(err));
-    free(path);
-    if (b->status[i] < 0 && b->status[i] != -ECANCELED) {
-        lg_track_analysis_free(a);
+    if (b->status[i] == 0 && !an->waveform)
+        b->status[i] = -ENOMEM, err = "out of memory";
+    if (b->status[i] == 0) {
+        measure_results(an->meter, a);
+        waveform_store(an->waveform, a);
+    } else if (b->status[i] != -ECANCELED) {
         a->integrated_lufs = a->range_lu = a->true_peak_dbtp = a->sample_peak_dbfs = NAN;
         a->error = lg_xstrdup(err[0] ? err : lg_strerror(b->status[i]));
     }
 }
 
-static void *batch_worker(void *p)
+/* Analyses the batch's files into b->res and b->status: on the CPU a
+ * decoder and meter per file on n_threads threads, on CUDA the threads
+ * decode while the GPU measures loudness and waveforms in batches. */
+static int batch_run(struct batch *b, int n_threads)
 {
-    struct batch *b = p;
-    lower_priority();
-    for (;;) {
-        pthread_mutex_lock(&b->lock);
-        size_t i = b->next++;
-        pthread_mutex_unlock(&b->lock);
-        if (i >= b->n)
-            return NULL;
-        if (is_cancelled(b->cancel))
-            b->status[i] = -ECANCELED;
-        else
-            analyse_one(b, i);
+    char **paths = lg_xcalloc(b->n, sizeof(*paths));
+    struct lg_analysis *an = lg_xcalloc(b->n, sizeof(*an));
+    char(*errs)[160] = lg_xcalloc(b->n, sizeof(*errs));
+    for (size_t i = 0; i < b->n; i++) {
+        size_t len = strlen(b->music_dir) + strlen(b->todo[i].path) + 2;
+        paths[i] = lg_xmalloc(len);
+        snprintf(paths[i], len, "%s/%s", b->music_dir, b->todo[i].path);
     }
-}
-
-static void batch_run(struct batch *b, int n_threads)
-{
-    pthread_t th[64];
-    int started = 0;
-    if ((size_t)n_threads > b->n)
-        n_threads = (int)b->n;
-    for (; started < n_threads && started < 64; started++) {
-        if (pthread_create(&th[started], NULL, batch_worker, b) != 0)
-            break;
+    struct lg_analyze_opts opts = { b->cancel, 2 * LG_ANALYSIS_WAVEFORM_BUCKETS, NICE };
+    int r = lg_analyze_files_opts((const char *const *)paths, b->n, n_threads, b->backend, &opts,
+                                  an, b->status, errs);
+    if (r == -ENODEV) { /* an explicit cuda that cannot run (any more): the CPU */
+        lg_log(&an_log, LG_LOG_WARN, "analysis: the CUDA backend cannot run; on the CPU");
+        b->backend = LG_DSP_CPU;
+        r = lg_analyze_files_opts((const char *const *)paths, b->n, n_threads, LG_DSP_CPU, &opts,
+                                  an, b->status, errs);
     }
-    if (started == 0)
-        batch_worker(b);
-    for (int i = 0; i < started; i++)
-        pthread_join(th[i], NULL);
+    for (size_t i = 0; r == 0 && i < b->n; i++)
+        batch_result(b, i, &an[i], errs[i]);
+    for (size_t i = 0; i < b->n; i++) {
+        lg_analysis_free(&an[i]);
+        free(paths[i]);
+    }
+    free(paths);
+    free(an);
+    free(errs);
+    return r;
 }
 
 /* --- storing --- */
@@ -265,9 +236,9 @@ static int pass_batch(struct lg_store *s, struct batch *b, int n_threads,
 {
     b->res = lg_xcalloc(b->n, sizeof(*b->res));
     b->status = lg_xcalloc(b->n, sizeof(*b->status));
-    b->next = 0;
-    batch_run(b, n_threads);
-    int r = batch_store(s, b, st);
+    int r = batch_run(b, n_threads);
+    if (r == 0)
+        r = batch_store(s, b, st);
     for (size_t i = 0; i < b->n; i++)
         lg_track_analysis_free(&b->res[i]);
     free(b->res);
@@ -310,19 +281,22 @@ static int pass_loop(struct lg_store *s, struct batch *b, int n_threads,
 }
 
 int lg_library_analyze_pending(struct lg_store *s, const char *music_dir, int n_threads,
-                               atomic_bool *cancel, struct lg_analysis_pass_stats *stats)
+                               int backend, atomic_bool *cancel,
+                               struct lg_analysis_pass_stats *stats)
 {
     lg_media_init();
     double t0 = mono_s();
     struct lg_analysis_pass_stats st = { 0 };
     int r = lg_store_analysis_todo_count(s, lg_dsp_version(), &st.due);
-    struct batch b = { .music_dir = music_dir, .cancel = cancel };
-    pthread_mutex_init(&b.lock, NULL);
+    struct batch b = { .music_dir = music_dir, .cancel = cancel, .backend = backend };
     if (r == 0 && st.due > 0) {
-        lg_log(&an_log, LG_LOG_INFO, "analysis: %lld tracks to analyse", (long long)st.due);
+        char why[160] = "";
+        int gpu =
+            (backend & ~LG_ANALYZE_BATCHED) != LG_DSP_CPU && lg_dsp_cuda_status(why, sizeof(why));
+        lg_log(&an_log, LG_LOG_INFO, "analysis: %lld tracks to analyse, measured on %s%s",
+               (long long)st.due, gpu ? "cuda: " : "the cpu", gpu ? why : "");
         r = pass_loop(s, &b, n_threads > 0 ? n_threads : default_threads(), &st, t0);
     }
-    pthread_mutex_destroy(&b.lock);
     st.seconds = mono_s() - t0;
     if (r < 0 && r != -ECANCELED)
         lg_log(&an_log, LG_LOG_ERROR, "analysis failed: %s", lg_strerror(r));

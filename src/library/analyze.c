@@ -19,6 +19,8 @@
 #include <string.h>
 
 #include <pthread.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "core/log.h"
@@ -144,6 +146,25 @@ int lg_analyze_album(const struct lg_analysis *v, size_t n, struct lg_analysis *
     return 0;
 }
 
+/* A file not begun because the caller asked to stop. */
+static int cancelled(char *err, size_t err_len)
+{
+    snprintf(err, err_len, "cancelled");
+    return -ECANCELED;
+}
+
+/* The calling thread at opts' nice value (Linux: nice values are per
+ * thread). */
+static void thread_nice(const struct lg_analyze_opts *o)
+{
+#ifdef SYS_gettid
+    if (o && o->nice > 0)
+        (void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), o->nice);
+#else
+    (void)o;
+#endif
+}
+
 /* --- a pool of threads over a list of files --- */
 
 struct pool {
@@ -154,26 +175,31 @@ struct pool {
     size_t n;
     size_t next; /* guarded by lock */
     pthread_mutex_t lock;
+    const struct lg_analyze_opts *opts;
 };
 
 static void *pool_worker(void *p)
 {
     struct pool *pl = p;
+    thread_nice(pl->opts);
     for (;;) {
         pthread_mutex_lock(&pl->lock);
         size_t i = pl->next++;
         pthread_mutex_unlock(&pl->lock);
         if (i >= pl->n)
             return NULL;
-        pl->status[i] =
-            lg_analyze_file(pl->paths[i], &pl->results[i], pl->errs[i], sizeof(pl->errs[i]));
+        pl->status[i] = stop_asked(pl->opts)
+                            ? cancelled(pl->errs[i], sizeof(pl->errs[i]))
+                            : lg_analyze_file_opts(pl->paths[i], pl->opts, &pl->results[i],
+                                                   pl->errs[i], sizeof(pl->errs[i]));
     }
 }
 
-int lg_analyze_files(const char *const *paths, size_t n, int n_threads, struct lg_analysis *results,
-                     int *status, char (*errs)[160])
+static int run_pool(const char *const *paths, size_t n, int n_threads,
+                    const struct lg_analyze_opts *opts, struct lg_analysis *results, int *status,
+                    char (*errs)[160])
 {
-    struct pool pl = { paths, results, status, errs, n, 0, PTHREAD_MUTEX_INITIALIZER };
+    struct pool pl = { paths, results, status, errs, n, 0, PTHREAD_MUTEX_INITIALIZER, opts };
     for (size_t i = 0; i < n; i++) {
         memset(&results[i], 0, sizeof(results[i]));
         errs[i][0] = '\0';
@@ -200,6 +226,12 @@ int lg_analyze_files(const char *const *paths, size_t n, int n_threads, struct l
     return 0;
 }
 
+int lg_analyze_files(const char *const *paths, size_t n, int n_threads, struct lg_analysis *results,
+                     int *status, char (*errs)[160])
+{
+    return run_pool(paths, n, n_threads, NULL, results, status, errs);
+}
+
 /* --- the CUDA path: decode on threads, measure batches on the GPU --- */
 
 /* Decoded PCM handed to the GPU per batch; decoded PCM waiting at most (the
@@ -214,7 +246,8 @@ struct decoded {
     float *pcm;
     size_t frames;
     int rate, channels;
-    struct lg_loudness *meter; /* measured on the CPU already (pcm NULL) */
+    struct lg_loudness *meter;    /* measured on the CPU already (pcm NULL) */
+    struct lg_waveform *waveform; /* with meter, when buckets were asked for */
 };
 
 struct gpu_pool {
@@ -223,7 +256,8 @@ struct gpu_pool {
     int *status;
     char (*errs)[160];
     size_t n;
-    int backend;            /* LG_DSP_CUDA or LG_DSP_AUTO */
+    int backend; /* LG_DSP_CUDA or LG_DSP_AUTO */
+    const struct lg_analyze_opts *opts;
     pthread_mutex_t lock;   /* guards the fields below */
     pthread_cond_t changed; /* ready grew, shrank, or a decoder finished */
     size_t next;            /* next file to decode */
@@ -232,26 +266,38 @@ struct gpu_pool {
     int decoding; /* decoder threads still running */
 };
 
-/* For a file too long to hold: a CPU meter takes the frames held in dec, the
- * block just read and the rest of the stream. */
-static int measure_on_cpu(struct lg_decoder *d, struct decoded *dec, const float *pcm, int n)
+/* For a file too long to hold: a CPU meter (and waveform) takes the frames
+ * held in dec, the block just read and the rest of the stream. */
+static int measure_on_cpu(struct lg_decoder *d, struct decoded *dec, const float *pcm, int n,
+                          const struct lg_analyze_opts *o)
 {
     struct lg_loudness *m = lg_loudness_new(dec->rate, dec->channels, LG_LOUDNESS_ALL);
-    int r = m ? lg_loudness_add(m, dec->pcm, dec->frames) : LG_EMEDIA;
+    struct lg_waveform *w =
+        o && o->waveform_buckets ? lg_waveform_new(dec->channels, o->waveform_buckets, 0) : NULL;
+    int r = m && (w || !o || !o->waveform_buckets) ? lg_loudness_add(m, dec->pcm, dec->frames)
+                                                   : LG_EMEDIA;
+    if (r == 0 && w)
+        lg_waveform_add(w, dec->pcm, dec->frames);
     free(dec->pcm);
     dec->pcm = NULL;
     do {
         if (r == 0)
             r = lg_loudness_add(m, pcm, (size_t)n);
+        if (r == 0 && w)
+            lg_waveform_add(w, pcm, (size_t)n);
+        if (r == 0 && stop_asked(o))
+            r = -ECANCELED;
         dec->frames += (size_t)n;
     } while (r == 0 && (n = lg_decoder_read(d, &pcm)) > 0);
     if (r == 0 && n < 0)
         r = n;
     if (r < 0) {
         lg_loudness_free(m);
+        lg_waveform_free(w);
         return r;
     }
     dec->meter = m;
+    dec->waveform = w;
     return 0;
 }
 
@@ -288,18 +334,22 @@ static int decode_file(struct gpu_pool *p, size_t i, struct decoded *dec)
     int n;
     while (r == 0 && (n = lg_decoder_read(d, &pcm)) > 0) {
         if ((dec->frames + (size_t)n) * fsize > FILE_BYTES) {
-            r = measure_on_cpu(d, dec, pcm, n);
+            r = measure_on_cpu(d, dec, pcm, n, p->opts);
             n = 0;
             break;
         }
         r = append(dec, &cap, pcm, n);
+        if (r == 0 && stop_asked(p->opts))
+            r = -ECANCELED;
     }
     lg_decoder_free(d);
     if (r == 0 && n < 0)
         r = n;
     if (r < 0) {
         snprintf(p->errs[i], sizeof(p->errs[i]), "%s",
-                 r == -ENOMEM ? "out of memory" : "decoding failed");
+                 r == -ENOMEM      ? "out of memory"
+                 : r == -ECANCELED ? "cancelled"
+                                   : "decoding failed");
         free(dec->pcm);
         dec->pcm = NULL;
     }
@@ -309,6 +359,7 @@ static int decode_file(struct gpu_pool *p, size_t i, struct decoded *dec)
 static void *gpu_decoder(void *arg)
 {
     struct gpu_pool *p = arg;
+    thread_nice(p->opts);
     pthread_mutex_lock(&p->lock);
     for (;;) {
         /* Pause while enough decoded audio waits for the GPU. */
@@ -319,13 +370,15 @@ static void *gpu_decoder(void *arg)
             break;
         pthread_mutex_unlock(&p->lock);
         struct decoded dec = { 0 };
-        int r = decode_file(p, i, &dec);
+        int r = stop_asked(p->opts) ? cancelled(p->errs[i], sizeof(p->errs[i]))
+                                    : decode_file(p, i, &dec);
         p->status[i] = r;
         if (r == 0 && dec.meter) {
             struct lg_analysis *a = &p->results[i];
             a->frames = (int64_t)dec.frames;
             a->rate = dec.rate;
             a->channels = dec.channels;
+            a->waveform = dec.waveform;
             fill_values(a, dec.meter);
         }
         pthread_mutex_lock(&p->lock);
@@ -345,14 +398,16 @@ static void *gpu_decoder(void *arg)
  * their PCM. */
 static void measure_batch(struct gpu_pool *p, struct decoded *v, size_t n)
 {
+    size_t buckets = p->opts ? p->opts->waveform_buckets : 0;
     struct lg_pcm_track *t = calloc(n, sizeof(*t));
     struct lg_loudness **m = calloc(n, sizeof(*m));
+    struct lg_waveform **w = buckets ? calloc(n, sizeof(*w)) : NULL;
     struct lg_dsp_batch_stats st = { 0 };
-    int r = t && m ? 0 : -ENOMEM;
+    int r = t && m && (w || !buckets) ? 0 : -ENOMEM;
     for (size_t k = 0; r == 0 && k < n; k++)
         t[k] = (struct lg_pcm_track){ v[k].pcm, v[k].frames, v[k].rate, v[k].channels };
     if (r == 0)
-        r = lg_dsp_analyze_batch_stats(p->backend, t, n, LG_LOUDNESS_ALL, m, &st);
+        r = lg_dsp_analyze_batch_wave(p->backend, t, n, LG_LOUDNESS_ALL, buckets, m, w, &st);
     if (r == 0 && st.note[0])
         lg_log(&alog, LG_LOG_WARN, "%s", st.note);
     if (r == 0)
@@ -367,6 +422,7 @@ static void measure_batch(struct gpu_pool *p, struct decoded *v, size_t n)
             a->frames = (int64_t)v[k].frames;
             a->rate = v[k].rate;
             a->channels = v[k].channels;
+            a->waveform = w ? w[k] : NULL;
             fill_values(a, m[k]);
         } else {
             p->status[i] = r == -ENOMEM ? -ENOMEM : LG_EMEDIA;
@@ -377,6 +433,7 @@ static void measure_batch(struct gpu_pool *p, struct decoded *v, size_t n)
     }
     free(t);
     free(m);
+    free(w);
 }
 
 /* The calling thread: hands what the decoders made to the GPU, a batch at a
@@ -430,6 +487,13 @@ static int analyze_on_gpu(struct gpu_pool *p, int n_threads)
 int lg_analyze_files_backend(const char *const *paths, size_t n, int n_threads, int backend,
                              struct lg_analysis *results, int *status, char (*errs)[160])
 {
+    return lg_analyze_files_opts(paths, n, n_threads, backend, NULL, results, status, errs);
+}
+
+int lg_analyze_files_opts(const char *const *paths, size_t n, int n_threads, int backend,
+                          const struct lg_analyze_opts *opts, struct lg_analysis *results,
+                          int *status, char (*errs)[160])
+{
     int batched = backend & LG_ANALYZE_BATCHED;
     backend &= ~LG_ANALYZE_BATCHED;
     if (backend < LG_DSP_CPU || backend > LG_DSP_AUTO)
@@ -438,13 +502,14 @@ int lg_analyze_files_backend(const char *const *paths, size_t n, int n_threads, 
     if (backend == LG_DSP_CUDA && !usable)
         return -ENODEV;
     if ((!usable && !batched) || n == 0)
-        return lg_analyze_files(paths, n, n_threads, results, status, errs);
+        return run_pool(paths, n, n_threads, opts, results, status, errs);
     struct gpu_pool p = { .paths = paths,
                           .results = results,
                           .status = status,
                           .errs = errs,
                           .n = n,
-                          .backend = usable ? backend : LG_DSP_CPU };
+                          .backend = usable ? backend : LG_DSP_CPU,
+                          .opts = opts };
     for (size_t i = 0; i < n; i++) {
         memset(&results[i], 0, sizeof(results[i]));
         status[i] = 0;
@@ -462,5 +527,5 @@ int lg_analyze_files_backend(const char *const *paths, size_t n, int n_threads, 
     pthread_cond_destroy(&p.changed);
     pthread_mutex_destroy(&p.lock);
     /* No thread could start (or no memory for the queues): on the CPU. */
-    return r == 0 ? 0 : lg_analyze_files(paths, n, n_threads, results, status, errs);
+    return r == 0 ? 0 : run_pool(paths, n, n_threads, opts, results, status, errs);
 }

@@ -62,6 +62,10 @@ int lg_scanner_start(struct lg_store *s, const char *music_dir, int64_t interval
                      struct lg_scanner **out) LG_MUST_CHECK;
 /* Asks for a scan now (no-op when one is running). Thread-safe. */
 void lg_scanner_trigger(struct lg_scanner *sc);
+/* Where the analysis after each scan measures (enum lg_dsp_backend; auto,
+ * the default, uses a usable GPU), from the next analysis pass on.
+ * Thread-safe. */
+void lg_scanner_set_backend(struct lg_scanner *sc, int backend);
 /* Whether a scan runs and how many files it has handled. Thread-safe. */
 void lg_scanner_status(struct lg_scanner *sc, int *scanning, int64_t *count);
 /* Stops the thread (finishing the current batch) and frees the scanner.
@@ -143,6 +147,7 @@ struct lg_waveform;
 struct lg_analyze_opts {
     _Atomic bool *cancel;    /* checked per decoded block: -ECANCELED */
     size_t waveform_buckets; /* > 0: also summarise into this many buckets */
+    int nice;                /* > 0: lg_analyze_files_opts' threads run at this nice */
 };
 /* lg_analyze_file with options (NULL for none). */
 int lg_analyze_file_opts(const char *path, const struct lg_analyze_opts *opts,
@@ -173,6 +178,15 @@ int lg_analyze_files(const char *const *paths, size_t n, int n_threads, struct l
 int lg_analyze_files_backend(const char *const *paths, size_t n, int n_threads, int backend,
                              struct lg_analysis *results, int *status,
                              char (*errs)[160]) LG_MUST_CHECK;
+/* lg_analyze_files_backend with options (NULL for none): files not begun
+ * once *cancel is true get -ECANCELED, a file being decoded stops at its
+ * next block; waveform_buckets gives every result a waveform (on CUDA of
+ * exactly that many buckets, measured on the GPU with the loudness); nice
+ * lowers the priority of the threads (the calling thread measuring on the
+ * GPU keeps its own). */
+int lg_analyze_files_opts(const char *const *paths, size_t n, int n_threads, int backend,
+                          const struct lg_analyze_opts *opts, struct lg_analysis *results,
+                          int *status, char (*errs)[160]) LG_MUST_CHECK;
 
 /* --- background analysis of the catalogue (analysis_bg.c) --- */
 
@@ -188,7 +202,10 @@ struct lg_analysis_pass_stats {
 
 /* Analyses every track of s that has no analysis for its current size, mtime
  * and lg_dsp_version(): decodes the files under music_dir on n_threads
- * threads at low priority (0 = one per core), stores loudness, peaks, gating
+ * threads at low priority (0 = one per core) and measures them on backend
+ * (enum lg_dsp_backend, as lg_analyze_files_opts takes it: auto measures on
+ * the GPU when one is usable; an explicit cuda that cannot run falls back to
+ * the CPU with a warning), stores loudness, peaks, gating
  * energies and waveform per track and recomputes the albums of the tracks
  * from their stored energies, committing every batch of files (so a killed
  * pass keeps its work). Failed files are stored with the reason and retried
@@ -196,7 +213,7 @@ struct lg_analysis_pass_stats {
  * "library/analysis". Stops after the current files with -ECANCELED once
  * *cancel (may be NULL) is true. Writes *stats (may be NULL) on return. */
 int lg_library_analyze_pending(struct lg_store *s, const char *music_dir, int n_threads,
-                               atomic_bool *cancel,
+                               int backend, atomic_bool *cancel,
                                struct lg_analysis_pass_stats *stats) LG_MUST_CHECK;
 
 #endif

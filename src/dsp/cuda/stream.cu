@@ -114,8 +114,58 @@ extern "C" __global__ void __launch_bounds__(THREADS)
         lg_sk_gain_apply(&st, mid, fac, ramp, k, idx);
 }
 
-/* One block per job: fill, rate (parallel), hold and smooth (one thread),
- * apply (parallel). */
+/* Doubles of shared memory for the limiter's hold deque and look-ahead box
+ * (hold values, hold indices, box): enough for a 5 ms look-ahead up to
+ * 192 kHz; a longer one runs on global memory. */
+#define LIM_SMEM_DOUBLES 3072
+
+/* lg_sk_lim_seq, the one sequential part of a step, with the block's help:
+ * the threads copy the hold deque and the box into shared memory, thread 0
+ * runs the frames in order on them with the limiter's state in registers
+ * (each frame's deque and box operations then wait on shared memory, not on
+ * global memory), and the threads copy them back. The same operations in
+ * the same order as lg_sk_lim_seq: the same doubles. Called by every thread
+ * of the block. */
+static __device__ void lim_seq(const struct lg_sk_step *st, double *scr)
+{
+    __shared__ double sh[LIM_SMEM_DOUBLES];
+    struct lg_sk_slot *s = st->slot;
+    uint32_t hold = s->e.hold, box = s->e.box;
+    if ((size_t)hold * 2 + box > LIM_SMEM_DOUBLES) {
+        if (threadIdx.x == 0)
+            lg_sk_lim_seq(st, scr);
+        return;
+    }
+    double *dq_val = (double *)(void *)((char *)s + s->dq_val_off);
+    uint64_t *dq_idx = (uint64_t *)(void *)((char *)s + s->dq_idx_off);
+    double *env_box = (double *)(void *)((char *)s + s->env_box_off);
+    double *v = sh, *b = sh + 2 * (size_t)hold;
+    uint64_t *ix = (uint64_t *)(void *)(sh + hold);
+    for (uint32_t i = threadIdx.x; i < hold; i += blockDim.x) {
+        v[i] = dq_val[i];
+        ix[i] = dq_idx[i];
+    }
+    for (uint32_t i = threadIdx.x; i < box; i += blockDim.x)
+        b[i] = env_box[i];
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        struct lg_lim_env e = s->e;
+        double *r = scr + st->scr_off;
+        for (uint32_t i = 0; i < st->n_lim; i++)
+            r[i] = lg_lim_smooth(&e, b, lg_lim_hold_min(&e, v, ix, r[i]));
+        s->e = e;
+    }
+    __syncthreads();
+    for (uint32_t i = threadIdx.x; i < hold; i += blockDim.x) {
+        dq_val[i] = v[i];
+        dq_idx[i] = ix[i];
+    }
+    for (uint32_t i = threadIdx.x; i < box; i += blockDim.x)
+        env_box[i] = b[i];
+}
+
+/* One block per job: fill, rate (parallel), hold and smooth (one thread, on
+ * shared memory), apply (parallel). */
 extern "C" __global__ void __launch_bounds__(THREADS, 2)
     lg_sk_limit(const struct lg_sk_step *steps, const float *lim_coef, const float *mid,
                 double *scr, float *out)
@@ -142,8 +192,7 @@ extern "C" __global__ void __launch_bounds__(THREADS, 2)
     for (uint32_t i = threadIdx.x; i < st.n_lim; i += blockDim.x)
         lg_sk_lim_rate(&st, coef, scr, i);
     __syncthreads();
-    if (threadIdx.x == 0)
-        lg_sk_lim_seq(&st, scr);
+    lim_seq(&st, scr);
     __syncthreads();
     for (uint32_t idx = threadIdx.x; idx < st.n_lim * ch; idx += blockDim.x)
         lg_sk_lim_out(&st, mid, scr, out, idx);
