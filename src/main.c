@@ -329,22 +329,62 @@ static int first_user(struct lg_store *store, struct lg_auth *auth)
     return r;
 }
 
-/* One line at start: where DSP runs and why. */
-static void log_dsp_backend(void)
+/* One line at start: where DSP runs and why, with the streams' backend
+ * (the dsp_backend key, already checked by cmd_serve). */
+static void log_dsp_backend(int backend)
 {
     char why[160], backends[256];
     int usable = lg_dsp_cuda_status(why, sizeof(why));
     lg_dsp_backends(backends, sizeof(backends));
-    if (usable)
-        lg_log(&mlog, LG_LOG_INFO, "dsp: cuda usable on %s (backends: %s)", why, backends);
+    if (backend == LG_DSP_CPU)
+        lg_log(&mlog, LG_LOG_INFO, "dsp: on the cpu, as dsp_backend asks (backends: %s)", backends);
+    else if (usable && backend == LG_DSP_CUDA)
+        lg_log(&mlog, LG_LOG_INFO,
+               "dsp: cuda usable on %s: streams run on it, as dsp_backend asks (backends: %s)", why,
+               backends);
+    else if (usable)
+        lg_log(&mlog, LG_LOG_INFO,
+               "dsp: cuda usable on %s: each batch of streams runs where it is predicted to end "
+               "sooner (backends: %s)",
+               why, backends);
     else
         lg_log(&mlog, LG_LOG_INFO, "dsp: on the cpu, cuda %s (backends: %s)", why, backends);
+}
+
+/* A backend asked for by source (a flag or a key) resolved: an explicit
+ * cuda that cannot run is a usage error (-1, reason printed); auto is
+ * logged with where what runs and why. */
+static int resolve_backend(int backend, const char *source, const char *what)
+{
+    char why[160];
+    int usable = backend != LG_DSP_CPU && lg_dsp_cuda_status(why, sizeof(why));
+    if (backend == LG_DSP_CUDA && !usable) {
+        fprintf(stderr, "legato: %s cuda: the CUDA backend cannot run here: %s\n", source, why);
+        return -1;
+    }
+    if (backend == LG_DSP_AUTO && usable)
+        lg_log(&mlog, LG_LOG_INFO, "%s on cuda (%s)", what, why);
+    else if (backend == LG_DSP_AUTO)
+        lg_log(&mlog, LG_LOG_INFO, "%s on the cpu: cuda %s", what, why);
+    return backend;
+}
+
+/* --backend NAME of a command, parsed and resolved as resolve_backend(). */
+static int backend_option(const char *name, const char *what)
+{
+    int backend = lg_dsp_backend_parse(name);
+    if (backend < 0) {
+        usage_error("--backend must be cpu, cuda or auto, not '%s'", name);
+        return -1;
+    }
+    return resolve_backend(backend, "--backend", what);
 }
 
 static int serve_until_signal(struct lg_config *cfg, struct lg_store *store, struct lg_auth *auth)
 {
     struct lg_scanner *scanner = NULL;
-    int r = lg_scanner_start(store, cfg->music_dir, cfg->scan_interval_s, &scanner);
+    int r =
+        lg_scanner_start(store, cfg->music_dir, cfg->scan_interval_s, cfg->dsp_backend, &scanner);
     if (r < 0) {
         lg_log(&mlog, LG_LOG_ERROR, "cannot start the scanner: %s", lg_strerror(r));
         return 1;
@@ -357,7 +397,7 @@ static int serve_until_signal(struct lg_config *cfg, struct lg_store *store, str
         return 1;
     }
     lg_log(&mlog, LG_LOG_INFO, "legato %s serving %s", LG_VERSION, cfg->music_dir);
-    log_dsp_backend();
+    log_dsp_backend(cfg->dsp_backend);
     char pub[512];
     const char *colon = strrchr(cfg->listen, ':');
     int hlen = colon ? (int)(colon - cfg->listen) : (int)strlen(cfg->listen);
@@ -404,6 +444,12 @@ static void raise_fd_limit(const struct lg_config *cfg)
 
 static int cmd_serve(struct lg_config *cfg, int argc, char **argv)
 {
+    /* Checked before anything starts; logged once serving (log_dsp_backend). */
+    char why[160];
+    if (cfg->dsp_backend == LG_DSP_CUDA && !lg_dsp_cuda_status(why, sizeof(why))) {
+        fprintf(stderr, "legato: dsp_backend cuda: the CUDA backend cannot run here: %s\n", why);
+        return EXIT_USAGE;
+    }
     raise_fd_limit(cfg);
     struct lg_store *store;
     struct lg_auth *auth;
@@ -458,31 +504,9 @@ static void print_analysis(const char *name, const struct lg_analysis *a, int js
         printf("  %s\n", name);
 }
 
-/* The backend --backend names, resolved: an explicit cuda that cannot run is
- * a usage error (-1, reason printed); auto is logged with its reason. */
-static int analyze_backend_choice(void)
-{
-    int backend = lg_dsp_backend_parse(analyze_backend);
-    if (backend < 0) {
-        usage_error("--backend must be cpu, cuda or auto, not '%s'", analyze_backend);
-        return -1;
-    }
-    char why[160];
-    int usable = backend != LG_DSP_CPU && lg_dsp_cuda_status(why, sizeof(why));
-    if (backend == LG_DSP_CUDA && !usable) {
-        fprintf(stderr, "legato: --backend cuda: the CUDA backend cannot run here: %s\n", why);
-        return -1;
-    }
-    if (backend == LG_DSP_AUTO && usable)
-        lg_log(&mlog, LG_LOG_INFO, "analysis on cuda (%s)", why);
-    else if (backend == LG_DSP_AUTO)
-        lg_log(&mlog, LG_LOG_INFO, "analysis on the cpu: cuda %s", why);
-    return backend;
-}
-
 static int cmd_analyze(struct lg_config *cfg, int argc, char **argv)
 {
-    int backend = analyze_backend_choice();
+    int backend = backend_option(analyze_backend, "analysis");
     if (backend < 0)
         return EXIT_USAGE;
     struct lg_analysis *res = lg_xcalloc((size_t)argc, sizeof(*res));
@@ -516,16 +540,13 @@ static int cmd_analyze(struct lg_config *cfg, int argc, char **argv)
 /* --- transcode --- */
 
 static const char *tc_format, *tc_bitrate, *tc_normalize = "off", *tc_target, *tc_offset,
-                                           *tc_complexity;
+                                           *tc_complexity, *tc_backend = "auto";
 
 static const struct opt transcode_opts[] = {
-    { "format", NULL, &tc_format },
-    { "bitrate", NULL, &tc_bitrate },
-    { "normalize", NULL, &tc_normalize },
-    { "target", NULL, &tc_target },
-    { "offset", NULL, &tc_offset },
-    { "complexity", NULL, &tc_complexity },
-    { NULL, NULL, NULL },
+    { "format", NULL, &tc_format },       { "bitrate", NULL, &tc_bitrate },
+    { "normalize", NULL, &tc_normalize }, { "target", NULL, &tc_target },
+    { "offset", NULL, &tc_offset },       { "complexity", NULL, &tc_complexity },
+    { "backend", NULL, &tc_backend },     { NULL, NULL, NULL },
 };
 
 /* A number option within [lo, hi]; def when absent. */
@@ -634,6 +655,9 @@ static int cmd_transcode(struct lg_config *cfg, int argc, char **argv)
     bool track = strcmp(tc_normalize, "track") == 0, album = strcmp(tc_normalize, "album") == 0;
     if (!track && !album && strcmp(tc_normalize, "off") != 0)
         return usage_error("--normalize must be track, album or off, not '%s'", tc_normalize);
+    o.backend = backend_option(tc_backend, "dsp");
+    if (o.backend < 0)
+        return EXIT_USAGE;
     if ((track || album) && normalize_gain(in, album, target, &o.gain_db) < 0)
         return 1;
     o.limit = track || album;
@@ -648,18 +672,158 @@ static int cmd_transcode(struct lg_config *cfg, int argc, char **argv)
 
 /* --- profile --- */
 
-static const char *pf_trace;
+static const char *pf_trace, *pf_backend = "auto";
+static int pf_gpu_profile;
 
 static const struct opt profile_opts[] = {
-    { "format", NULL, &tc_format }, { "bitrate", NULL, &tc_bitrate },
-    { "trace", NULL, &pf_trace },   { "complexity", NULL, &tc_complexity },
+    { "format", NULL, &tc_format },
+    { "bitrate", NULL, &tc_bitrate },
+    { "trace", NULL, &pf_trace },
+    { "complexity", NULL, &tc_complexity },
+    { "backend", NULL, &pf_backend },
+    { "gpu-profile", &pf_gpu_profile, NULL },
     { NULL, NULL, NULL },
 };
+
+enum { GPU_ROW = 1000000 }; /* trace rows of CUDA streams: GPU_ROW + stream id */
 
 static int discard(void *ctx, const uint8_t *data, size_t len)
 {
     (void)data;
     *(int64_t *)ctx += (int64_t)len;
+    return 0;
+}
+
+/* One file through the pipeline, its process stage in tb (one job at a
+ * time: each chunk is submitted, run and generated in turn). */
+static int profile_file(const char *path, const struct lg_transcode_opts *o,
+                        struct lg_transcode_batch *tb, int64_t *bytes, double *media)
+{
+    struct lg_transcode *t = NULL;
+    struct lg_transcode *ran[1];
+    char err[256] = "";
+    int r = lg_transcode_open(path, o, discard, NULL, bytes, &t, err, sizeof(err));
+    while (r >= 0 && (r = lg_transcode_submit(t, lg_prof_now_ns())) > 0) {
+        r = lg_transcode_batch_run(tb, ran, 1);
+        if (r >= 0)
+            r = lg_transcode_generate(t);
+    }
+    if (r < 0)
+        fprintf(stderr, "legato: %s: %s\n", path, err[0] ? err : lg_strerror(r));
+    if (t)
+        *media += lg_transcode_media_s(t);
+    lg_transcode_free(t);
+    return r;
+}
+
+/* What --gpu-profile recorded: totals, and the CUDA streams seen (each
+ * gets a named row in the trace). */
+struct gpu_seen {
+    uint64_t kernels, copies, bytes;
+    double kernel_ms, copy_ms;
+    uint32_t streams[32];
+    int n_streams;
+};
+
+/* A CUPTI record into the trace, on the clock of the CPU's spans. */
+static void gpu_event(const struct lg_dsp_gpu_event *e, void *ctx)
+{
+    struct gpu_seen *g = ctx;
+    double ms = (double)(e->end_ns - e->begin_ns) / 1e6;
+    if (strcmp(e->cat, "kernel") == 0) {
+        g->kernels++;
+        g->kernel_ms += ms;
+    } else {
+        g->copies++;
+        g->copy_ms += ms;
+        g->bytes += e->bytes;
+    }
+    int32_t row = GPU_ROW + (int32_t)(e->stream % GPU_ROW);
+    int k = 0;
+    while (k < g->n_streams && g->streams[k] != e->stream)
+        k++;
+    if (k == g->n_streams && k < (int)LG_ARRAY_LEN(g->streams)) {
+        char name[32];
+        snprintf(name, sizeof(name), "cuda stream %u", (unsigned)e->stream);
+        lg_prof_trace_row_name(row, name);
+        g->streams[g->n_streams++] = e->stream;
+    }
+    lg_prof_trace_event(e->name, e->cat, row, e->begin_ns, e->end_ns);
+}
+
+/* One row of the table; returns its total in seconds. */
+static double print_row(const char *stage, struct lg_hist *h, const char *backend, double wall)
+{
+    uint64_t n = lg_hist_count(h);
+    double sum = lg_hist_sum(h);
+    printf("%-9s %8llu %10.2f %10.3f %10.3f %10.3f %6.1f%%  %s\n", stage, (unsigned long long)n,
+           sum * 1e3, n ? sum * 1e3 / (double)n : 0, lg_hist_quantile(h, 0.5) * 1e3,
+           lg_hist_quantile(h, 0.99) * 1e3, wall > 0 ? 100 * sum / wall : 0, backend);
+    return sum;
+}
+
+/* The stage table: a row per stage and backend that ran (the cpu's, empty,
+ * for a stage that never did), the CUDA phases when there were any, then
+ * the bottleneck. */
+static void print_stages(const char *format, double wall)
+{
+    printf("%-9s %8s %10s %10s %10s %10s %7s  %s\n", "stage", "calls", "total ms", "mean ms",
+           "p50 ms", "p99 ms", "share", "backend");
+    static const char *const stages[] = { "load", "process", "generate" };
+    static const char *const backends[] = { "cpu", "cuda" };
+    int worst = 0;
+    double worst_s = -1;
+    for (int i = 0; i < 3; i++) {
+        struct lg_hist *h[2];
+        for (int b = 0; b < 2; b++)
+            h[b] = lg_prof_stage(stages[i], format, backends[b]);
+        bool none = lg_hist_count(h[0]) == 0 && lg_hist_count(h[1]) == 0;
+        double sum = 0;
+        for (int b = 0; b < 2; b++)
+            if (lg_hist_count(h[b]) > 0 || (none && b == 0))
+                sum += print_row(stages[i], h[b], backends[b], wall);
+        if (sum > worst_s) {
+            worst_s = sum;
+            worst = i;
+        }
+    }
+    static const char *const phases[] = { "upload", "kernels", "download" };
+    for (int i = 0; i < 3; i++) {
+        struct lg_hist *h = lg_prof_stage(phases[i], "all", "cuda");
+        if (lg_hist_count(h) > 0)
+            print_row(phases[i], h, "cuda", wall);
+    }
+    printf("\nbottleneck: %s (%.0f%% of the wall time)\n", stages[worst],
+           wall > 0 ? 100 * worst_s / wall : 0);
+}
+
+/* --gpu-profile: recording starts, or the exit status of why not (2 where
+ * no GPU can be profiled, 1 for a failure here and now). */
+static int gpu_profile_start(void)
+{
+    char why[192] = "";
+    int r = lg_dsp_gpu_profile_start(why, sizeof(why));
+    if (r == 0)
+        return 0;
+    fprintf(stderr, "legato: --gpu-profile: %s\n", why[0] ? why : lg_strerror(r));
+    return r == -ENOTSUP || r == -ENODEV ? EXIT_USAGE : 1;
+}
+
+static int write_trace(const char *path)
+{
+    struct lg_buf b;
+    lg_buf_init(&b, 1u << 30);
+    int r = lg_prof_trace_stop(&b);
+    FILE *out = r == 0 ? fopen(path, "w") : NULL;
+    bool ok = out && fwrite(b.data, 1, b.len, out) == b.len;
+    if (out && fclose(out) != 0)
+        ok = false;
+    lg_buf_free(&b);
+    if (!ok) {
+        fprintf(stderr, "legato: cannot write %s\n", path);
+        return 1;
+    }
+    printf("trace: %s (open it in https://ui.perfetto.dev)\n", path);
     return 0;
 }
 
@@ -677,64 +841,49 @@ static int cmd_profile(struct lg_config *cfg, int argc, char **argv)
         return r;
     o.bitrate_kbps = (int)kbps;
     o.complexity = (int)complexity;
-    if (pf_trace && lg_prof_trace_start(1000000) < 0) {
-        fprintf(stderr, "legato: a trace is already recording\n");
+    int backend = backend_option(pf_backend, "dsp");
+    if (backend < 0)
+        return EXIT_USAGE;
+    if (pf_gpu_profile && (r = gpu_profile_start()) != 0)
+        return r;
+    struct gpu_seen gpu = { 0 };
+    char why[192] = "";
+    r = lg_transcode_batch_new(backend, 1, &o.batch, why, sizeof(why));
+    if (r == 0 && pf_trace && lg_prof_trace_start(1000000) < 0) {
+        snprintf(why, sizeof(why), "a trace is already recording");
+        r = LG_EEXIST;
+    }
+    if (r < 0) {
+        fprintf(stderr, "legato: %s\n", why[0] ? why : lg_strerror(r));
+        if (pf_gpu_profile)
+            lg_dsp_gpu_profile_stop(NULL, NULL);
+        lg_transcode_batch_free(o.batch);
         return 1;
     }
     lg_prof_thread_name("pipeline");
     int64_t t0 = lg_prof_now_ns(), bytes = 0;
     double media = 0;
     int failed = 0;
-    for (int i = 0; i < argc; i++) {
-        struct lg_transcode *t = NULL;
-        char err[256] = "";
-        r = lg_transcode_open(argv[i], &o, discard, NULL, &bytes, &t, err, sizeof(err));
-        while (r >= 0 && (r = lg_transcode_step(t)) > 0)
-            ;
-        if (r < 0) {
-            fprintf(stderr, "legato: %s: %s\n", argv[i], err[0] ? err : lg_strerror(r));
-            failed = 1;
-        }
-        if (t)
-            media += lg_transcode_media_s(t);
-        lg_transcode_free(t);
-    }
+    for (int i = 0; i < argc; i++)
+        failed |= profile_file(argv[i], &o, o.batch, &bytes, &media) < 0;
     double wall = (double)(lg_prof_now_ns() - t0) / 1e9;
+    if (pf_gpu_profile)
+        lg_dsp_gpu_profile_stop(gpu_event, &gpu);
     const char *f = lg_format_name(o.format);
-    printf("%d file(s), %.1f s of audio in %.3f s: %.1fx realtime, %lld bytes of %s\n\n", argc,
-           media, wall, wall > 0 ? media / wall : 0, (long long)bytes, f);
-    printf("%-9s %8s %10s %10s %10s %10s %7s\n", "stage", "calls", "total ms", "mean ms", "p50 ms",
-           "p99 ms", "share");
-    static const char *const stages[] = { "load", "process", "generate" };
-    int worst = 0;
-    double worst_s = -1;
-    for (int i = 0; i < 3; i++) {
-        struct lg_hist *h = lg_prof_stage(stages[i], f, "cpu");
-        uint64_t n = lg_hist_count(h);
-        double sum = lg_hist_sum(h);
-        printf("%-9s %8llu %10.2f %10.3f %10.3f %10.3f %6.1f%%\n", stages[i], (unsigned long long)n,
-               sum * 1e3, n ? sum * 1e3 / (double)n : 0, lg_hist_quantile(h, 0.5) * 1e3,
-               lg_hist_quantile(h, 0.99) * 1e3, wall > 0 ? 100 * sum / wall : 0);
-        if (sum > worst_s) {
-            worst_s = sum;
-            worst = i;
-        }
-    }
-    printf("\nbottleneck: %s (%.0f%% of the wall time)\n", stages[worst],
-           wall > 0 ? 100 * worst_s / wall : 0);
-    if (pf_trace) {
-        struct lg_buf b;
-        lg_buf_init(&b, 1u << 30);
-        r = lg_prof_trace_stop(&b);
-        FILE *out = r == 0 ? fopen(pf_trace, "w") : NULL;
-        if (!out || fwrite(b.data, 1, b.len, out) != b.len || fclose(out) != 0) {
-            fprintf(stderr, "legato: cannot write %s\n", pf_trace);
-            failed = 1;
-        } else {
-            printf("trace: %s (open it in https://ui.perfetto.dev)\n", pf_trace);
-        }
-        lg_buf_free(&b);
-    }
+    int next = lg_transcode_batch_choice(o.batch, why, sizeof(why));
+    printf("%d file(s), %.1f s of audio in %.3f s: %.1fx realtime, %lld bytes of %s\n", argc, media,
+           wall, wall > 0 ? media / wall : 0, (long long)bytes, f);
+    printf("process stage: the next batch runs on %s (%s)\n\n", lg_dsp_backend_name(next), why);
+    print_stages(f, wall);
+    if (pf_gpu_profile)
+        printf("gpu: %llu kernels (%.2f ms), %llu copies (%.1f MB, %.2f ms), %llu records "
+               "dropped\n",
+               (unsigned long long)gpu.kernels, gpu.kernel_ms, (unsigned long long)gpu.copies,
+               (double)gpu.bytes / 1e6, gpu.copy_ms,
+               (unsigned long long)lg_dsp_gpu_profile_dropped());
+    if (pf_trace && write_trace(pf_trace) != 0)
+        failed = 1;
+    lg_transcode_batch_free(o.batch);
     return failed;
 }
 
@@ -804,13 +953,18 @@ static const struct cmd cmds[] = {
       "Run the stream pipeline from file to file: decode IN, resample, normalise and encode to\n"
       "OUT ('-' for standard output). --format opus|mp3|aac|flac|wav (default: OUT's suffix),\n"
       "--bitrate KBPS, --normalize track|album|off (album: the files in IN's folder),\n"
-      "--target LUFS (default -18), --offset SECONDS, --complexity 0..10.",
+      "--target LUFS (default -18), --offset SECONDS, --complexity 0..10, --backend\n"
+      "cpu|cuda|auto: where resampling, gain and limiting run (auto, the default: where a\n"
+      "batch is predicted to end sooner, the cpu without a usable GPU).",
       cmd_transcode, 2, 2, transcode_opts },
     { "profile", "FILE...",
       "Run the stream pipeline over files under the profiler and print, per stage (load,\n"
-      "process, generate): calls, total, mean, p50 and p99 time and share of the wall time,\n"
-      "then the bottleneck. --format F (default opus), --bitrate K, --complexity 0..10,\n"
-      "--trace OUT.json writes a Chrome trace-event file that Perfetto opens.",
+      "process, generate) and backend: calls, total, mean, p50 and p99 time and share of the\n"
+      "wall time, the CUDA phases (upload, kernels, download) when the GPU ran, then the\n"
+      "bottleneck. --format F (default opus), --bitrate K, --complexity 0..10, --backend\n"
+      "cpu|cuda|auto (as for transcode), --trace OUT.json writes a Chrome trace-event file\n"
+      "that Perfetto opens, --gpu-profile records every GPU kernel and copy (CUPTI) into it\n"
+      "on the same clock and prints their totals (an error without a usable GPU).",
       cmd_profile, 1, 100000, profile_opts },
     /* "device play" and "device logout" before "device": find_cmd takes the first match. */
     { "device play", "ID [-o FILE]", "Stream a track of the signed-in server to FILE (or stdout).",

@@ -14,7 +14,7 @@
 #include "core/log.h"
 #include "core/str.h"
 
-enum key_type { T_STR, T_INT, T_LEVEL, T_FORMAT };
+enum key_type { T_STR, T_INT, T_LEVEL, T_FORMAT, T_DSP };
 
 struct key {
     const char *name; /* file key; flag is --name with '_' as '-' */
@@ -74,7 +74,15 @@ static const struct key keys[] = {
       "seconds at the start of a stream that are transcoded at once" },
     { "overload_late", "LEGATO_OVERLOAD_LATE", T_INT, OFF(overload_late_ms), "500", 10, 60000,
       "ms a chunk may be late; when over a tenth are, for 10 s, new transcodes are made cheaper" },
+    { "dsp_backend", "LEGATO_DSP_BACKEND", T_DSP, OFF(dsp_backend), "auto", 0, 0,
+      "where streams are resampled and normalised: cpu, cuda (an error without a usable GPU) or "
+      "auto (cuda when a GPU is usable, else cpu)" },
 };
+
+/* The names of T_DSP values, by value: the order of enum lg_dsp_backend in
+ * dsp/dsp.h (LG_DSP_CPU, LG_DSP_CUDA, LG_DSP_AUTO), which core does not
+ * include; tests/unit/test_config.c checks that they agree. */
+static const char *const dsp_names[] = { "cpu", "cuda", "auto" };
 
 /* Index LG_CONFIG_N_KEYS - 1 is --config itself, which is not a table row. */
 _Static_assert(LG_ARRAY_LEN(keys) == LG_CONFIG_N_KEYS - 1, "keys and LG_CONFIG_N_KEYS differ");
@@ -201,6 +209,15 @@ static int set_value(struct lg_config *c, const struct key *k, const char *val, 
         }
         *(int *)slot = strcmp(val, "json") == 0;
         return 0;
+    case T_DSP:
+        for (size_t i = 0; i < LG_ARRAY_LEN(dsp_names); i++) {
+            if (strcmp(val, dsp_names[i]) == 0) {
+                *(int *)slot = (int)i;
+                return 0;
+            }
+        }
+        snprintf(err, errlen, "%s: %s must be cpu, cuda or auto, not '%s'", src, k->name, val);
+        return LG_EINVAL;
     }
     return LG_EINVAL;
 }

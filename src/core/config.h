@@ -17,7 +17,7 @@
 
 #include "core/common.h"
 
-enum { LG_CONFIG_N_KEYS = 24 };
+enum { LG_CONFIG_N_KEYS = 25 };
 
 struct lg_config {
     char *music_dir;   /* the library root */
@@ -44,6 +44,7 @@ struct lg_config {
     int64_t transcode_ahead_s;      /* a transcode this far ahead of its listener waits */
     int64_t transcode_burst_s;      /* the first seconds of a stream, made at once */
     int64_t overload_late_ms;       /* a chunk this late counts towards overload */
+    int dsp_backend; /* where streams' DSP runs: 0 cpu, 1 cuda, 2 auto (enum lg_dsp_backend) */
 
     /* Private: values given on the command line, by key index. */
     char *flags_[LG_CONFIG_N_KEYS + 1];

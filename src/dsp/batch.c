@@ -23,61 +23,66 @@
  * (resample_int.h), so that both use the same floats; tests/unit/
  * test_batcher.c checks the outputs bit for bit against lg_resampler.
  *
- * Integration with the transcode pipeline (not wired yet: transcode.c's
- * process() still runs the CPU objects of each job):
- *  - stream/transcode.c: lg_transcode_open() stops making the resampler,
- *    gain and limiter. It calls lg_dsp_batcher_add() on the scheduler's
- *    batcher with the same parameters (in_rate, out_rate, channels, gain_db
- *    with ramp 0, limit at -1 dBTP / 5 ms / 150 ms) and keeps the job id;
- *    lg_transcode_free() calls lg_dsp_batcher_remove(). process() becomes
- *    two calls. process_submit() calls lg_dsp_batcher_submit() on the
- *    loaded chunk with its deadline, and lg_dsp_batcher_flush() at eof.
- *    process_take() calls lg_dsp_batcher_take() into t->out. The batcher
- *    already cuts the look-ahead and adds the tails, so cut_delay() and the
- *    flush code go. lg_transcode_step() becomes two halves around the
- *    batch: load + submit, then take + generate (+ the sink). The busy_ns
- *    of "process" becomes the job's share of the run (see Profiler).
- *    lg_transcode_file() (`legato transcode`, one job) keeps a one-job
- *    batcher of its own and runs it after each submit; with --backend cuda
- *    that is the GPU path end to end.
- *  - stream/jobs.c: struct lg_jobs owns one batcher, made in lg_jobs_new()
- *    with the --backend choice (max_jobs = the job limit; max_block_frames
- *    = CHUNK_MS at the highest input rate), and one batch thread, joined in
- *    lg_jobs_free(). A worker that picked a job runs the first half (load +
- *    submit), marks the job "in dsp" (a new flag under sched->lock, so that
- *    pick() skips it) and goes back to pick() instead of waiting. The batch
- *    thread waits on s->cond until lg_dsp_batcher_should_run(now), timing
- *    out at lg_dsp_batcher_due_ns(). It runs the batch holding only the
- *    batcher's own mutex, marks the jobs of the run "dsp done" under
- *    sched->lock and broadcasts. pick() takes "dsp done" jobs first
- *    (earliest deadline first), and a worker runs their second half as
- *    run_chunk() does today. Workers never hold sched->lock across a batch.
- *    The batcher's mutex is a leaf lock, so the lock order stays
- *    sched->lock, then job->lock. lg_job_detach() of a job "in dsp" waits
- *    for its run, as it waits for j->running today.
- *  - Deadlines: a chunk's listeners run dry at first_start_ns + media_s
- *    (jobs.c's deadline() without the burst deduction). That time, minus
- *    the expected time of generate and send for the chunk (the job's
- *    busy_s per media second), is the deadline given to
- *    lg_dsp_batcher_submit(). While the job is still within its burst
- *    (media_s < burst_s) the deadline is "now", so the batch runs at once.
- *    The flush policy then starts the batch no later than that deadline
- *    minus the batch's predicted cost, so waiting for more jobs never makes
- *    a listener late. Scheduler lateness is still measured at pick().
- *  - Profiler: the batch thread's lg_dsp_batcher_on_run() callback feeds
- *    the stats into lg_prof_stage("process", format, "cuda" or "cpu"),
- *    one observation per job of its share of gpu_ms or cpu_ms. It also
- *    feeds lg_prof_stage("upload" / "kernels" / "download", "all", "cuda")
- *    and a span per phase into the trace. lg_dsp_batcher_choice() goes into
- *    lg_prof_json (/api/profile) and the `legato profile` table. NVTX:
- *    lg_dsp_nvtx_push/pop around load, process and generate in
- *    transcode.c and around send in stream.c. `--gpu-profile` calls
- *    lg_dsp_gpu_profile_start(), and at the end lg_dsp_gpu_profile_stop()
+ * Integration with the transcode pipeline (wired: stream/transcode.c and
+ * stream/jobs.c run every stream's process stage through a batcher):
+ *  - stream/transcode.c: struct lg_transcode_batch is a batcher and the
+ *    mutex that serialises every call into it (a leaf lock, held across a
+ *    run). lg_transcode_open() makes no resampler, gain or limiter: it calls
+ *    lg_dsp_batcher_add() on its batch with in_rate, out_rate, channels,
+ *    gain_db with ramp 0 and, when limiting, -1 dBTP / 5 ms / 150 ms, and
+ *    keeps the job id; lg_transcode_free() calls lg_dsp_batcher_remove().
+ *    A step is two halves around a run: lg_transcode_submit() loads a chunk
+ *    (at most LG_TRANSCODE_BLOCK_FRAMES = 96000 frames, the batcher's
+ *    max_block_frames: 500 ms up to 192 kHz, shorter above; a decoder read
+ *    that overshoots is carried to the next chunk) and calls
+ *    lg_dsp_batcher_submit() with its deadline, and lg_dsp_batcher_flush()
+ *    after the last one; lg_transcode_generate() calls
+ *    lg_dsp_batcher_take() and encodes. The batcher cuts the look-ahead and
+ *    adds the tails, so the pipeline has no delay or flush code of its own.
+ *    A transcode opened without a batch (lg_transcode_file(), `legato
+ *    transcode --backend`, tests) has a one-job batch of its own that
+ *    lg_transcode_step() runs after each submit; `legato profile
+ *    --backend` shares one one-job batch between its files.
+ *  - stream/jobs.c: struct lg_jobs owns one batch, made in lg_jobs_new()
+ *    on the backend of the options (the dsp_backend key of `legato serve`;
+ *    max_jobs = the job limit, 4096 unless set), and one batch thread,
+ *    joined in lg_jobs_free(). A worker that picked a job runs the first
+ *    half, marks the job "in dsp" under sched->lock (pick() skips it) and
+ *    goes back to pick(). The batch thread waits on s->cond until
+ *    lg_dsp_batcher_should_run(now), timing out at lg_dsp_batcher_due_ns();
+ *    it runs the batch holding only the batch's mutex (sched->batching says
+ *    so), marks the jobs of the run "dsp done" under sched->lock and
+ *    broadcasts. pick() takes "dsp done" jobs first (earliest deadline
+ *    first) and a worker runs their second half. Workers never hold
+ *    sched->lock across a run; the lock order is sched->lock, then the
+ *    batch's mutex or job->lock. lg_job_detach() of a job "in dsp" waits
+ *    for a run in progress, then takes the job's chunk out of the batch.
+ *  - Deadlines: the deadline given to lg_dsp_batcher_submit() is the job's
+ *    scheduling deadline (the moment its listeners run dry, less the
+ *    burst) minus the expected time of generate for the chunk (the job's
+ *    generate time per media second so far). While the job is within its
+ *    burst that is in the past, so the batch runs at once; afterwards
+ *    waiting for more jobs may use up what the listener has beyond the
+ *    burst, never the burst itself. The flush policy starts the batch no
+ *    later than that deadline minus the batch's predicted cost. Scheduler
+ *    lateness is still measured at pick().
+ *  - Profiler: the batch's lg_dsp_batcher_on_run() callback feeds each
+ *    job's share of cpu_ms (gpu_ms on a GPU), by input samples, into
+ *    lg_prof_stage("process", format, "cuda" or "cpu") and the job's busy
+ *    time, with a "process" span per job in the trace; for CUDA runs it
+ *    feeds lg_prof_stage("upload" / "kernels" / "download", "all",
+ *    "cuda") and a span per phase on its own trace row.
+ *    lg_dsp_batcher_choice() goes to lg_prof_dsp_set() after every run and
+ *    from there into lg_prof_json (/api/profile, "dsp") and the `legato
+ *    profile` output. NVTX: lg_dsp_nvtx_push/pop around load, process and
+ *    generate in transcode.c. `legato profile --gpu-profile` calls
+ *    lg_dsp_gpu_profile_start() and at the end lg_dsp_gpu_profile_stop()
  *    with a callback that calls lg_prof_trace_event(name, cat,
- *    1000000 + stream, begin, end).
- *  - Failure: lg_dsp_batcher_run() returning -EIO (a CUDA error) ends that
- *    batcher's jobs with the error and logs it once. The scheduler then
- *    makes a CPU batcher for new jobs.
+ *    1000000 + stream, begin, end) on a row named after the stream.
+ *  - Failure: lg_dsp_batcher_run() returning -EIO (a CUDA error) fails the
+ *    batch for good: jobs.c ends that batch's jobs with -EIO, logs it once
+ *    and makes a CPU batch for new jobs (the failed one is freed with the
+ *    scheduler).
  */
 #include <errno.h>
 #include <math.h>

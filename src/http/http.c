@@ -641,6 +641,7 @@ int lg_http_start(const struct lg_http_deps *deps, struct lg_http **out)
             .burst_s = (double)cfg->transcode_burst_s,
             .late_s = (double)cfg->overload_late_ms / 1000,
             .cache = h->cache,
+            .backend = cfg->dsp_backend,
         };
         rc = lg_jobs_new(&jo, &h->jobs);
         if (rc < 0)

@@ -867,7 +867,7 @@ struct lg_scanner {
     atomic_bool analysis_stop; /* a scan is asked for, or stop: end the analysis */
     atomic_int scanning;
     atomic_int_fast64_t count;
-    atomic_int backend; /* of the analysis passes */
+    int backend; /* of the analysis passes (enum lg_dsp_backend) */
 };
 
 static void scanner_progress(void *ud, int64_t done, int64_t total)
@@ -908,13 +908,13 @@ static void *scanner_main(void *arg)
         atomic_store(&sc->analysis_stop, atomic_load(&sc->cancel)); /* before triggers count */
         atomic_store(&sc->scanning, 0);
         if (r == 0) /* logged too; a trigger or stop ends it, the next pass goes on */
-            r = lg_library_analyze_pending(sc->store, sc->music_dir, 0, atomic_load(&sc->backend),
+            r = lg_library_analyze_pending(sc->store, sc->music_dir, 0, sc->backend,
                                            &sc->analysis_stop, NULL);
     } while (scanner_wait(sc));
     return NULL;
 }
 
-int lg_scanner_start(struct lg_store *s, const char *music_dir, int64_t interval_s,
+int lg_scanner_start(struct lg_store *s, const char *music_dir, int64_t interval_s, int dsp_backend,
                      struct lg_scanner **out)
 {
     if (interval_s < 0)
@@ -926,7 +926,7 @@ int lg_scanner_start(struct lg_store *s, const char *music_dir, int64_t interval
     sc->interval_s = interval_s;
     atomic_init(&sc->cancel, false);
     atomic_init(&sc->analysis_stop, false);
-    atomic_init(&sc->backend, LG_DSP_AUTO);
+    sc->backend = dsp_backend;
     atomic_init(&sc->scanning, 1); /* the first scan starts at once */
     atomic_init(&sc->count, 0);
     pthread_mutex_init(&sc->lock, NULL);
@@ -944,11 +944,6 @@ int lg_scanner_start(struct lg_store *s, const char *music_dir, int64_t interval
     }
     *out = sc;
     return 0;
-}
-
-void lg_scanner_set_backend(struct lg_scanner *sc, int backend)
-{
-    atomic_store(&sc->backend, backend);
 }
 
 void lg_scanner_trigger(struct lg_scanner *sc)

@@ -55,17 +55,14 @@ int lg_library_scan(struct lg_store *s, const char *music_dir, int n_threads,
 struct lg_scanner;
 
 /* Starts a background thread that scans at once and then every interval_s
- * seconds (0 = only once, then on trigger), probing on one thread per core.
- * Borrowed pointers must outlive the scanner. LG_EINVAL for a negative
+ * seconds (0 = only once, then on trigger), probing on one thread per core;
+ * after each scan it runs lg_library_analyze_pending() on dsp_backend (enum
+ * lg_dsp_backend). Borrowed pointers must outlive the scanner. LG_EINVAL for a negative
  * interval, -errno when the thread cannot start. Caller owns *out. */
-int lg_scanner_start(struct lg_store *s, const char *music_dir, int64_t interval_s,
+int lg_scanner_start(struct lg_store *s, const char *music_dir, int64_t interval_s, int dsp_backend,
                      struct lg_scanner **out) LG_MUST_CHECK;
 /* Asks for a scan now (no-op when one is running). Thread-safe. */
 void lg_scanner_trigger(struct lg_scanner *sc);
-/* Where the analysis after each scan measures (enum lg_dsp_backend; auto,
- * the default, uses a usable GPU), from the next analysis pass on.
- * Thread-safe. */
-void lg_scanner_set_backend(struct lg_scanner *sc, int backend);
 /* Whether a scan runs and how many files it has handled. Thread-safe. */
 void lg_scanner_status(struct lg_scanner *sc, int *scanning, int64_t *count);
 /* Stops the thread (finishing the current batch) and frees the scanner.

@@ -5,7 +5,8 @@
  * every pipeline thread, so the hot path (lg_prof_end with a histogram
  * pointer in hand) takes no lock: two clock reads, a binary search over 25
  * bounds and two relaxed atomic adds. Everything lives in static storage:
- * nothing here allocates, ever.
+ * nothing here allocates, ever. It also keeps where the streaming DSP runs
+ * (lg_prof_dsp_set), a line the batcher's owner updates after each run.
  *
  * The registry is an open-addressing hash table of LG_PROF_SERIES_TABLE
  * atomic pointers into a fixed array of series. A series is filled in
@@ -56,6 +57,11 @@ static struct lg_hist buffer_ahead;
 static struct lg_hist scheduler_lateness;
 static _Atomic int64_t counters[LG_PROF_N_COUNTERS];
 static _Atomic int64_t gauges[LG_PROF_N_GAUGES];
+
+/* Where the streaming DSP runs, as last set (lg_prof_dsp_set). */
+static pthread_mutex_t dsp_lock = PTHREAD_MUTEX_INITIALIZER;
+static char dsp_backend[16];
+static char dsp_why[192];
 
 static pthread_mutex_t streams_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct lg_prof_stream *streams;
@@ -415,4 +421,24 @@ void lg_prof_ascii(char *s)
     for (; *s; s++)
         if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e)
             *s = '?';
+}
+
+/* --- where the streaming DSP runs --- */
+
+void lg_prof_dsp_set(const char *backend, const char *why)
+{
+    pthread_mutex_lock(&dsp_lock);
+    snprintf(dsp_backend, sizeof(dsp_backend), "%s", backend ? backend : "");
+    snprintf(dsp_why, sizeof(dsp_why), "%s", why ? why : "");
+    pthread_mutex_unlock(&dsp_lock);
+}
+
+void lg_prof_dsp_get(char *backend, size_t backend_cap, char *why, size_t why_cap)
+{
+    pthread_mutex_lock(&dsp_lock);
+    if (backend && backend_cap)
+        snprintf(backend, backend_cap, "%s", dsp_backend);
+    if (why && why_cap)
+        snprintf(why, why_cap, "%s", dsp_why);
+    pthread_mutex_unlock(&dsp_lock);
 }

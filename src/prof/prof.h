@@ -169,8 +169,20 @@ double lg_prof_stream_rtf(const struct lg_prof_stream *s);
  * the buffer (which is then reset). */
 int lg_prof_metrics(struct lg_buf *out) LG_MUST_CHECK;
 /* The same, and the live streams with their rtf, ahead, stalls and late
- * stage, as one JSON object. */
+ * stage, and where the streaming DSP runs (lg_prof_dsp_set), as one JSON
+ * object. */
 int lg_prof_json(struct lg_buf *out) LG_MUST_CHECK;
+
+/* --- where the streaming DSP runs --- */
+
+/* Records where the process stage's next batch runs: backend ("cpu" or
+ * "cuda") and why (one line, e.g. the batcher's lg_dsp_batcher_choice()),
+ * both copied (cut to 15 and 191 bytes). The last call wins; lg_prof_json
+ * shows it as "dsp": {"backend", "why"} (null before any call). */
+void lg_prof_dsp_set(const char *backend, const char *why);
+/* The last values set ("" before any call) into backend and why (cap bytes
+ * each, NUL-terminated, may be NULL). */
+void lg_prof_dsp_get(char *backend, size_t backend_cap, char *why, size_t why_cap);
 
 /* --- trace --- */
 
@@ -199,5 +211,11 @@ void lg_prof_thread_name(const char *name);
  * end in CLOCK_MONOTONIC ns (lg_prof_now_ns's clock). Lock-free, as spans. */
 void lg_prof_trace_event(const char *name, const char *cat, int32_t tid, int64_t begin_ns,
                          int64_t end_ns);
+/* The calling thread's row in traces (as lg_prof_end's spans use), for
+ * lg_prof_trace_event of spans measured on this thread after the fact. */
+int32_t lg_prof_thread_id(void);
+/* Names row tid in traces (a row of lg_prof_trace_event, e.g. a CUDA
+ * stream's), as lg_prof_thread_name names a thread's; same limits. */
+void lg_prof_trace_row_name(int32_t tid, const char *name);
 
 #endif

@@ -2,7 +2,8 @@
 /*
  * The profiler's reading side (prof.h, lg_prof_metrics and lg_prof_json):
  * every series as Prometheus text (exposition format 0.0.4) for /metrics,
- * and the same plus the live streams as JSON for /api/profile.
+ * and the same plus the live streams and where the streaming DSP runs as
+ * JSON for /api/profile.
  *
  * Readers take no lock on the histograms: each is copied bucket by bucket
  * with relaxed loads, so a scrape that races a recording may see the count
@@ -211,15 +212,28 @@ static void stream_json(const struct lg_prof_stream *s, void *ctx)
                           "busy_s", busy));
 }
 
+/* Where the streaming DSP runs: {"backend": "cpu", "why": "..."}, both
+ * null before the pipeline has said. The why comes from the batcher and is
+ * ASCII, but is made so in case. */
+static json_t *dsp_json(void)
+{
+    char backend[16], why[192];
+    lg_prof_dsp_get(backend, sizeof(backend), why, sizeof(why));
+    lg_prof_ascii(backend);
+    lg_prof_ascii(why);
+    return json_pack("{so so}", "backend", backend[0] ? json_string(backend) : json_null(), "why",
+                     backend[0] ? json_string(why) : json_null());
+}
+
 int lg_prof_json(struct lg_buf *out)
 {
     struct streams_ctx sc = { json_array(), lg_prof_now_ns() };
     lg_prof_streams_each(stream_json, &sc);
-    json_t *j = json_pack("{so so so so so so s{sb}}", "stages", stages_json(), "counters",
+    json_t *j = json_pack("{so so so so so so s{sb} so}", "stages", stages_json(), "counters",
                           scalars_json(false), "gauges", scalars_json(true), "buffer_ahead",
                           quantiles_json(lg_prof_buffer_ahead()), "scheduler_lateness",
                           quantiles_json(lg_prof_scheduler_lateness()), "streams", sc.arr, "trace",
-                          "recording", lg_prof_trace_active());
+                          "recording", lg_prof_trace_active(), "dsp", dsp_json());
     char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
     lg_assert(text); /* jansson fails only when out of memory */

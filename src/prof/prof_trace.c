@@ -15,8 +15,8 @@
  * a span costs one relaxed load here.
  *
  * Thread ids in traces are small numbers given to threads on their first
- * span or name, not kernel ids. Thread names are kept across traces in a
- * fixed table.
+ * span or name, not kernel ids. Thread names (and the names of other rows,
+ * such as CUDA streams') are kept across traces in a fixed table.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -81,9 +81,18 @@ static int32_t thread_id(void)
     return my_tid;
 }
 
+int32_t lg_prof_thread_id(void)
+{
+    return thread_id();
+}
+
 void lg_prof_thread_name(const char *name)
 {
-    int32_t tid = thread_id();
+    lg_prof_trace_row_name(thread_id(), name);
+}
+
+void lg_prof_trace_row_name(int32_t tid, const char *name)
+{
     pthread_mutex_lock(&names_lock);
     size_t i = 0;
     while (i < n_names && names[i].tid != tid)

@@ -7,20 +7,37 @@
  * so a second listener of the same key reads from byte 0 what the first has
  * produced, and every byte also goes to the cache writer, if any.
  *
- * Workers (one per core) run one chunk at a time of the job whose deadline is
- * earliest. A job's deadline is the moment its most advanced listener runs
- * dry: the earliest start among its readers plus the media produced so far,
- * minus the burst (so that a new stream's first seconds are made at once).
- * A job more than ahead_s ahead of that moment waits. A chunk that starts
- * after its deadline records its lateness; sustained lateness is overload,
- * and the scheduler answers it by degrading new jobs: first the encoder's
- * complexity, then their bitrate.
+ * Workers (one per core) run half a chunk at a time of the job whose
+ * deadline is earliest. A job's deadline is the moment its most advanced
+ * listener runs dry: the earliest start among its readers plus the media
+ * produced so far, minus the burst (so that a new stream's first seconds are
+ * made at once). A job more than ahead_s ahead of that moment waits. A chunk
+ * that starts after its deadline records its lateness; sustained lateness is
+ * overload, and the scheduler answers it by degrading new jobs: first the
+ * encoder's complexity, then their bitrate.
+ *
+ * On the CPU each job's process stage is a one-job batch of its own, run by
+ * the worker that runs the chunk (lg_transcode_step). When the backend can
+ * use a GPU, the process stage of every job runs in one shared batch
+ * (lg_transcode_batch), on a thread of its own. A chunk then goes: a
+ * worker loads it and queues it in the batch (lg_transcode_submit) with the
+ * time its process stage must be done by, marks the job "in dsp" and goes
+ * back to pick another; the batch thread runs the batch when the flush
+ * policy says (every live job has queued a chunk, or waiting longer could
+ * miss the earliest deadline) and marks the jobs of the run "dsp done"; a
+ * worker then takes those first (earliest deadline first) and encodes the
+ * chunk (lg_transcode_generate). A run that fails on the GPU (-EIO) ends the
+ * jobs of that batch with the error, logged once, and new jobs run on the
+ * CPU in their workers; the failed batch is freed with the scheduler.
  *
  * Locks: sched->lock guards the job list and each job's scheduling fields;
  * job->lock guards its buffer and readers. Order: sched->lock, then
- * job->lock. A worker runs lg_transcode_step holding neither (job->running
- * keeps other workers off it); the transcode's sink takes job->lock briefly
- * for each write.
+ * job->lock; a batch's own lock is a leaf, taken under sched->lock only by
+ * the batch thread (to ask the flush policy) and by a detach (to take a
+ * queued chunk out of the batch), never while the batch runs. Workers run a
+ * half holding neither (job->running keeps other workers off the job); the
+ * batch thread runs the batch without sched->lock (sched->batching says it
+ * is in a run); the transcode's sink takes job->lock briefly for each write.
  */
 #include <errno.h>
 #include <math.h>
@@ -33,12 +50,18 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "dsp/dsp.h"
 #include "prof/prof.h"
 #include "stream/stream.h"
 
 static const struct lg_log jlog = { "stream/jobs" };
 
-enum { KEY_MAX = 256 };
+enum {
+    KEY_MAX = 256,
+    DEFAULT_MAX_JOBS = 4096,
+    MAX_JOBS = 65536,
+    NOMEM_RETRY_NS = 10 * 1000000, /* a run that found no memory is tried again after this */
+};
 #define OVERLOAD_WINDOW_NS (10 * 1000000000LL) /* lateness looked at over 10 s */
 
 struct lg_job_reader {
@@ -64,9 +87,14 @@ struct lg_job {
     struct lg_cache_writer *cw;
     struct lg_job_reader *readers;
     int n_readers;
-    int err; /* the error that ended it, 0 */
+    int err;                       /* the error that ended it, 0 */
+    struct lg_transcode_batch *tb; /* the batch its process stage is in */
     /* Under sched->lock: */
     bool running, done, queued;
+    /* Its chunk between the halves: none; queued in the batch ("in dsp",
+     * waiting for a run: no worker picks it); processed ("dsp done": a
+     * worker encodes it next). */
+    enum { DSP_NONE, DSP_WAIT, DSP_DONE } dsp;
     int64_t first_start_ns; /* the earliest reader start; 0 before */
     double media_s;         /* media made */
     double busy_s[3];       /* load, process, generate time so far */
@@ -78,7 +106,17 @@ struct lg_jobs {
     pthread_cond_t cond;
     pthread_t *threads;
     int n_threads;
+    pthread_t batch_thread;
+    bool have_batch_thread;
     bool stop;
+    /* The batch new jobs join; failed batches, kept until the end (their
+     * jobs' transcodes are in them); whether the batch thread is in a run;
+     * the batch thread's list of the jobs a run processed. */
+    struct lg_transcode_batch *tb;
+    struct lg_transcode_batch **failed;
+    int n_failed;
+    bool batching;
+    struct lg_transcode **ran;
     struct lg_job *jobs;
     struct lg_jobs_opts o;
     /* Overload: late chunks in the current window. */
@@ -151,18 +189,38 @@ static int64_t deadline(const struct lg_jobs *s, const struct lg_job *j)
     return j->first_start_ns + (int64_t)((j->media_s - s->o.burst_s) * 1e9);
 }
 
-/* The runnable job with the earliest deadline, or NULL; *wait_ns tells when
- * the next job that is too far ahead becomes runnable. Under s->lock. */
+/* When the process stage of j's next chunk must be done: its deadline,
+ * less the time generate took for a chunk so far (the rest of the chunk's
+ * way to the listener). Within the burst that is past: the batch runs at
+ * once. Keeping the burst out of it leaves a listener that much audio in
+ * hand while the batch waits for more jobs. Under s->lock. */
+static int64_t dsp_deadline(const struct lg_jobs *s, const struct lg_job *j)
+{
+    double generate_per_s = j->media_s > 0 ? j->busy_s[LG_STAGE_GENERATE] / j->media_s : 0;
+    return deadline(s, j) - (int64_t)(generate_per_s * LG_TRANSCODE_CHUNK_MS * 1e6);
+}
+
+/* The job a worker runs next, or NULL: a chunk the batch processed (the
+ * earliest deadline first), else the runnable job with the earliest
+ * deadline; *wait_ns tells when the next job that is too far ahead becomes
+ * runnable. Under s->lock. */
 static struct lg_job *pick(struct lg_jobs *s, int64_t now, int64_t *wait_ns)
 {
-    struct lg_job *best = NULL;
-    int64_t best_dl = INT64_MAX;
+    struct lg_job *best = NULL, *processed = NULL;
+    int64_t best_dl = INT64_MAX, processed_dl = INT64_MAX;
     *wait_ns = INT64_MAX;
     int64_t ahead = (int64_t)(s->o.ahead_s * 1e9);
     for (struct lg_job *j = s->jobs; j; j = j->next) {
-        if (j->running || j->done || !j->queued)
+        if (j->running || j->done || !j->queued || j->dsp == DSP_WAIT)
             continue;
         int64_t dl = deadline(s, j);
+        if (j->dsp == DSP_DONE) {
+            if (dl < processed_dl) {
+                processed_dl = dl;
+                processed = j;
+            }
+            continue;
+        }
         if (dl - now > ahead) {
             int64_t w = dl - ahead - now;
             if (w < *wait_ns)
@@ -174,7 +232,7 @@ static struct lg_job *pick(struct lg_jobs *s, int64_t now, int64_t *wait_ns)
             best = j;
         }
     }
-    return best;
+    return processed ? processed : best;
 }
 
 static void note_lateness(struct lg_jobs *s, int64_t late_ns, int64_t now)
@@ -215,25 +273,52 @@ static void wake_readers(struct lg_job *j)
     }
 }
 
-static void run_chunk(struct lg_jobs *s, struct lg_job *j)
+/* Waits on s->cond until at_ns (CLOCK_MONOTONIC; INT64_MAX: no limit), or
+ * a broadcast. Under s->lock. */
+static void wait_until(struct lg_jobs *s, int64_t at_ns)
 {
-    int rc = lg_transcode_step(j->t);
+    if (at_ns == INT64_MAX) {
+        pthread_cond_wait(&s->cond, &s->lock);
+        return;
+    }
+    struct timespec ts = { .tv_sec = at_ns / 1000000000, .tv_nsec = at_ns % 1000000000 };
+    if (at_ns < 0)
+        ts = (struct timespec){ 0 };
+    pthread_cond_timedwait(&s->cond, &s->lock, &ts);
+}
+
+/* After a worker ran half a chunk of j (submitted: the first half, load and
+ * queue; else the second, encode) with result rc: j's times, its state in
+ * the batch, its end when rc <= 0, and its readers woken when there are
+ * bytes or an end. */
+static void half_done(struct lg_jobs *s, struct lg_job *j, int rc, bool submitted)
+{
     struct lg_cache_writer *cw = NULL;
+    /* Ended: its slot in the batch goes now (its listeners may read on for
+     * long). No chunk of it is queued, so no run lists it. */
+    if (rc <= 0)
+        lg_transcode_unbatch(j->t);
     pthread_mutex_lock(&s->lock);
     pthread_mutex_lock(&j->lock);
     j->media_s = lg_transcode_media_s(j->t);
     for (int i = 0; i < 3; i++)
         j->busy_s[i] = lg_transcode_busy_s(j->t, i);
-    if (rc <= 0) {
+    if (rc > 0 && submitted) {
+        /* The batch may have run it already (then it is "dsp done"). */
+        if (j->dsp == DSP_NONE)
+            j->dsp = DSP_WAIT;
+    } else if (rc <= 0) {
+        /* A job ended already (its batch failed) was logged then. */
+        if (rc < 0 && !j->done)
+            lg_log(&jlog, LG_LOG_WARN, "transcode %s stopped: %s", j->key, lg_strerror(rc));
         j->done = true;
         j->err = rc;
-        if (rc < 0)
-            lg_log(&jlog, LG_LOG_WARN, "transcode %s stopped: %s", j->key, lg_strerror(rc));
         cw = j->cw;
         j->cw = NULL;
     }
     j->running = false;
-    wake_readers(j);
+    if (!submitted || rc <= 0)
+        wake_readers(j);
     pthread_mutex_unlock(&j->lock);
     pthread_cond_broadcast(&s->cond);
     pthread_mutex_unlock(&s->lock);
@@ -245,45 +330,138 @@ static void run_chunk(struct lg_jobs *s, struct lg_job *j)
         lg_cache_abort(cw);
 }
 
+/* Lateness of j's next chunk, picked at now: after the burst only (a burst
+ * is due at once). Under s->lock. */
+static void measure_lateness(struct lg_jobs *s, struct lg_job *j, int64_t now)
+{
+    if (j->media_s < s->o.burst_s)
+        return;
+    int64_t late = now - (deadline(s, j) + (int64_t)(s->o.burst_s * 1e9));
+    lg_hist_observe(lg_prof_scheduler_lateness(), late > 0 ? (double)late / 1e9 : 0);
+    if (late > 0)
+        j->waited_s += (double)late / 1e9;
+    note_lateness(s, late, now);
+}
+
 static void *worker(void *arg)
 {
     struct lg_jobs *s = arg;
-    char name[16];
-    snprintf(name, sizeof(name), "transcode");
-    lg_prof_thread_name(name);
+    lg_prof_thread_name("transcode");
     pthread_mutex_lock(&s->lock);
     while (!s->stop) {
         int64_t now = now_ns(), wait_ns;
         struct lg_job *j = pick(s, now, &wait_ns);
         if (!j) {
-            if (wait_ns == INT64_MAX) {
-                pthread_cond_wait(&s->cond, &s->lock);
-            } else {
-                struct timespec ts;
-                clock_gettime(CLOCK_MONOTONIC, &ts);
-                int64_t at = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec + wait_ns;
-                ts.tv_sec = at / 1000000000;
-                ts.tv_nsec = at % 1000000000;
-                pthread_cond_timedwait(&s->cond, &s->lock, &ts);
-            }
+            wait_until(s, wait_ns == INT64_MAX ? INT64_MAX : now_ns() + wait_ns);
             continue;
         }
-        int64_t dl = deadline(s, j);
-        /* Lateness counts after the burst only: a burst is due at once. */
-        if (j->media_s >= s->o.burst_s) {
-            int64_t late = now - (dl + (int64_t)(s->o.burst_s * 1e9));
-            lg_hist_observe(lg_prof_scheduler_lateness(), late > 0 ? (double)late / 1e9 : 0);
-            if (late > 0)
-                j->waited_s += (double)late / 1e9;
-            note_lateness(s, late, now);
-        }
         j->running = true;
-        pthread_mutex_unlock(&s->lock);
-        run_chunk(s, j);
+        if (j->dsp == DSP_DONE) {
+            j->dsp = DSP_NONE;
+            pthread_mutex_unlock(&s->lock);
+            half_done(s, j, lg_transcode_generate(j->t), false);
+        } else if (!j->tb) { /* its own batch: the whole chunk here */
+            measure_lateness(s, j, now);
+            pthread_mutex_unlock(&s->lock);
+            half_done(s, j, lg_transcode_step(j->t), false);
+        } else {
+            measure_lateness(s, j, now);
+            int64_t dl = dsp_deadline(s, j);
+            pthread_mutex_unlock(&s->lock);
+            half_done(s, j, lg_transcode_submit(j->t, dl), true);
+        }
         pthread_mutex_lock(&s->lock);
     }
     pthread_mutex_unlock(&s->lock);
     return NULL;
+}
+
+/* A run failed on the GPU: the batch is unusable. Its jobs end with -EIO
+ * (their readers are woken), one line is logged, and new jobs join a new
+ * batch on the CPU. Under s->lock, from the batch thread. */
+static void batch_failed(struct lg_jobs *s, struct lg_transcode_batch *tb)
+{
+    char why[192];
+    int backend = lg_transcode_batch_choice(tb, why, sizeof(why));
+    int ended = 0;
+    for (struct lg_job *j = s->jobs; j; j = j->next) {
+        if (j->tb != tb || j->done)
+            continue;
+        pthread_mutex_lock(&j->lock);
+        j->done = true;
+        j->err = -EIO;
+        wake_readers(j);
+        pthread_mutex_unlock(&j->lock);
+        ended++;
+    }
+    /* Kept until the end (its jobs' transcodes are in it); new jobs run on
+     * the CPU, each in its worker. */
+    struct lg_transcode_batch **v = realloc(s->failed, (size_t)(s->n_failed + 1) * sizeof(*v));
+    if (v) {
+        s->failed = v;
+        s->failed[s->n_failed++] = tb;
+        s->tb = NULL;
+        lg_prof_dsp_set("cpu", "the GPU batch failed: each stream's worker runs its DSP");
+    }
+    lg_log(&jlog, LG_LOG_ERROR,
+           "the DSP batch failed on %s (%s): %d transcode(s) stopped with an I/O error; %s",
+           lg_dsp_backend_name(backend), why, ended,
+           v ? "new ones run on the cpu" : "new ones cannot start (out of memory)");
+}
+
+/* The batch thread: runs the batch when the flush policy says, and hands
+ * the processed chunks back to the workers. */
+static void *batch_main(void *arg)
+{
+    struct lg_jobs *s = arg;
+    lg_prof_thread_name("dsp batch");
+    pthread_mutex_lock(&s->lock);
+    while (!s->stop) {
+        struct lg_transcode_batch *tb = s->tb;
+        int64_t due = INT64_MAX;
+        if (!tb || !lg_transcode_batch_due(tb, now_ns(), &due)) {
+            wait_until(s, due);
+            continue;
+        }
+        s->batching = true;
+        pthread_mutex_unlock(&s->lock);
+        int n = lg_transcode_batch_run(tb, s->ran, (size_t)s->o.max_jobs);
+        pthread_mutex_lock(&s->lock);
+        s->batching = false;
+        /* Every job of the run is still here: a detach waits for the run
+         * of a job whose chunk is queued, and a worker's job is running. */
+        for (int i = 0; i < n; i++) {
+            struct lg_job *j = lg_transcode_ctx(s->ran[i]);
+            j->dsp = DSP_DONE;
+        }
+        if (n == -ENOMEM)
+            wait_until(s, now_ns() + NOMEM_RETRY_NS);
+        else if (n < 0)
+            batch_failed(s, tb);
+        pthread_cond_broadcast(&s->cond);
+    }
+    pthread_mutex_unlock(&s->lock);
+    return NULL;
+}
+
+/* Whether the jobs share one batch and its thread: when it can run on a
+ * GPU (CUDA, or auto with a usable GPU; tests: emulated), where gathering
+ * the jobs' blocks into one launch pays. On the CPU a batch runs one job
+ * after the other anyway: each job then has a one-job batch of its own that
+ * its worker runs inline (lg_transcode_step), in parallel on every worker and
+ * with nothing held back. why gets the reason for the CPU. */
+static bool shared_batch(int backend, char *why, size_t cap)
+{
+    int be = backend & ~LG_DSP_BATCH_EMULATE;
+    char st[160];
+    if (be == LG_DSP_CPU) {
+        snprintf(why, cap, "dsp_backend is cpu: each stream's worker runs its DSP");
+        return false;
+    }
+    if (be == LG_DSP_CUDA || (backend & LG_DSP_BATCH_EMULATE) || lg_dsp_cuda_status(st, sizeof(st)))
+        return true;
+    snprintf(why, cap, "no usable GPU (%.100s): each stream's worker runs its DSP", st);
+    return false;
 }
 
 int lg_jobs_new(const struct lg_jobs_opts *o, struct lg_jobs **out)
@@ -302,6 +480,25 @@ int lg_jobs_new(const struct lg_jobs_opts *o, struct lg_jobs **out)
         s->o.burst_s = 0;
     if (!(s->o.late_s > 0))
         s->o.late_s = 0.5;
+    if (s->o.max_jobs <= 0)
+        s->o.max_jobs = DEFAULT_MAX_JOBS;
+    if (s->o.max_jobs > MAX_JOBS)
+        s->o.max_jobs = MAX_JOBS;
+    char why[192];
+    int rc = 0;
+    if (shared_batch(s->o.backend, why, sizeof(why))) {
+        rc = lg_transcode_batch_new(s->o.backend, s->o.max_jobs, &s->tb, why, sizeof(why));
+        s->ran = rc == 0 ? calloc((size_t)s->o.max_jobs, sizeof(*s->ran)) : NULL;
+    } else {
+        lg_prof_dsp_set("cpu", why);
+    }
+    if (rc < 0 || (s->tb && !s->ran)) {
+        if (rc == -ENODEV)
+            lg_log(&jlog, LG_LOG_ERROR, "cannot stream on cuda: %s", why);
+        lg_transcode_batch_free(s->tb);
+        free(s);
+        return rc < 0 ? rc : -ENOMEM;
+    }
     pthread_mutex_init(&s->lock, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
@@ -315,7 +512,9 @@ int lg_jobs_new(const struct lg_jobs_opts *o, struct lg_jobs **out)
             break;
         s->n_threads++;
     }
-    if (s->n_threads == 0) {
+    if (s->tb)
+        s->have_batch_thread = pthread_create(&s->batch_thread, NULL, batch_main, s) == 0;
+    if (s->n_threads == 0 || (s->tb && !s->have_batch_thread)) {
         lg_jobs_free(s);
         return -EAGAIN;
     }
@@ -344,12 +543,19 @@ void lg_jobs_free(struct lg_jobs *s)
     pthread_mutex_unlock(&s->lock);
     for (int i = 0; i < s->n_threads; i++)
         pthread_join(s->threads[i], NULL);
+    if (s->have_batch_thread)
+        pthread_join(s->batch_thread, NULL);
     /* Readers must be gone (the HTTP server stopped first). */
     while (s->jobs) {
         struct lg_job *j = s->jobs;
         s->jobs = j->next;
         job_free(j);
     }
+    lg_transcode_batch_free(s->tb);
+    for (int i = 0; i < s->n_failed; i++)
+        lg_transcode_batch_free(s->failed[i]);
+    free(s->failed);
+    free(s->ran);
     free(s->threads);
     pthread_cond_destroy(&s->cond);
     pthread_mutex_destroy(&s->lock);
@@ -380,6 +586,41 @@ int lg_jobs_degrade(const struct lg_jobs *s)
     return s->degrade;
 }
 
+void lg_jobs_fail_dsp(struct lg_jobs *s)
+{
+    pthread_mutex_lock(&s->lock);
+    if (s->tb)
+        lg_transcode_batch_fail_next(s->tb);
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* Opens j's transcode in batch tb; when that batch failed meanwhile, once
+ * more in the one that replaced it. */
+static int open_transcode(struct lg_jobs *s, struct lg_job *j, const char *path,
+                          struct lg_transcode_opts *o, struct lg_transcode_batch *tb, char *err,
+                          size_t err_len)
+{
+    lg_encoder_seek_fn *seek = o->format == LG_FORMAT_WAV ? NULL : job_seek;
+    o->batch = tb;
+    if (!tb)
+        o->backend = LG_DSP_CPU; /* a batch of its own, run by its worker */
+    int rc = lg_transcode_open(path, o, job_write, seek, j, &j->t, err, err_len);
+    if (rc == -EIO) {
+        pthread_mutex_lock(&s->lock);
+        struct lg_transcode_batch *now = s->tb;
+        pthread_mutex_unlock(&s->lock);
+        if (now != tb) {
+            o->batch = tb = now;
+            if (!tb)
+                o->backend = LG_DSP_CPU;
+            rc = lg_transcode_open(path, o, job_write, seek, j, &j->t, err, err_len);
+        }
+    }
+    if (rc == 0)
+        j->tb = tb;
+    return rc;
+}
+
 int lg_jobs_attach(struct lg_jobs *s, const char *key, const char *path,
                    const struct lg_transcode_opts *o, lg_job_wake_fn *wake, void *wake_ctx,
                    struct lg_job_reader **out, bool *shared, char *err, size_t err_len)
@@ -403,6 +644,7 @@ int lg_jobs_attach(struct lg_jobs *s, const char *key, const char *path,
     *shared = j != NULL;
     if (!j) {
         int degrade = s->degrade;
+        struct lg_transcode_batch *tb = s->tb;
         pthread_mutex_unlock(&s->lock);
         j = calloc(1, sizeof(*j));
         if (!j) {
@@ -424,9 +666,7 @@ int lg_jobs_attach(struct lg_jobs *s, const char *key, const char *path,
             j->cw = NULL;
         lg_prof_gauge_add(LG_PROF_JOBS_RUNNING, 1);
         lg_prof_count(LG_PROF_JOBS_STARTED, 1);
-        int rc =
-            lg_transcode_open(path, &eff, job_write, eff.format == LG_FORMAT_WAV ? NULL : job_seek,
-                              j, &j->t, err, err_len);
+        int rc = open_transcode(s, j, path, &eff, tb, err, err_len);
         if (rc < 0) {
             job_free(j);
             free(r);
@@ -495,7 +735,9 @@ void lg_job_stats(const struct lg_job_reader *r, struct lg_job_stats *out)
         out->busy_s[i] = j->busy_s[i];
     out->waited_s = j->waited_s;
     out->readers = j->n_readers;
+    pthread_mutex_lock(&j->lock); /* total moves with every write */
     int64_t total = j->total;
+    pthread_mutex_unlock(&j->lock);
     pthread_mutex_unlock(&j->sched->lock);
     out->read_s = total > 0 ? out->made_s * (double)r->off / (double)total : 0;
 }
@@ -519,13 +761,18 @@ void lg_job_detach(struct lg_job_reader *r)
     pthread_mutex_unlock(&j->lock);
     free(r);
     /* The last listener gone: a job still running stops at once (unless a
-     * worker has it now: it is freed when the chunk ends, below). */
+     * worker has it now, or the batch is running its chunk: it is freed
+     * when that ends, below). */
     if (last) {
         /* Done from now on: no worker picks it and no listener attaches to
          * it while this waits for a chunk in progress. */
         j->done = true;
-        while (j->running)
+        while (j->running || (j->dsp == DSP_WAIT && s->batching))
             pthread_cond_wait(&s->cond, &s->lock);
+        /* A queued chunk leaves the batch now, before a run could list
+         * the job (no run is in progress while this holds the lock). */
+        if (j->dsp == DSP_WAIT)
+            lg_transcode_unbatch(j->t);
         for (struct lg_job **p = &s->jobs; *p; p = &(*p)->next) {
             if (*p == j) {
                 *p = j->next;
@@ -534,6 +781,10 @@ void lg_job_detach(struct lg_job_reader *r)
         }
         pthread_mutex_unlock(&s->lock);
         job_free(j);
+        /* One job fewer may make the batch due (every live job queued). */
+        pthread_mutex_lock(&s->lock);
+        pthread_cond_broadcast(&s->cond);
+        pthread_mutex_unlock(&s->lock);
         return;
     }
     pthread_mutex_unlock(&s->lock);

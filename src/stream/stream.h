@@ -168,6 +168,8 @@ void lg_stream_plan(int64_t size, int64_t mtime_s, const char *etag, const struc
 
 /* --- transcoding (transcode.c) --- */
 
+struct lg_transcode_batch;
+
 struct lg_transcode_opts {
     int format;       /* enum lg_format */
     int bitrate_kbps; /* 0: the format's default */
@@ -176,37 +178,112 @@ struct lg_transcode_opts {
     bool limit;       /* true-peak limiter at -1 dBTP after the gain */
     int bits;         /* FLAC: 24 keeps 24 bits */
     int complexity;   /* encoder effort (Opus 0..10); -1: the codec's default */
+    /* The process stage: batch, shared with other transcodes (borrowed; it
+     * must outlive the transcode), or NULL: a one-job batch of its own on
+     * backend (LG_DSP_CPU, the zero value; LG_DSP_CUDA; LG_DSP_AUTO; tests
+     * may OR in LG_DSP_BATCH_EMULATE). Neither changes the output's length;
+     * the CPU gives the samples of lg_resampler, lg_gain and lg_limiter
+     * exactly, CUDA within 1e-5. */
+    struct lg_transcode_batch *batch;
+    int backend;
 };
 
 struct lg_transcode;
 
+/* Chunks: the first is 100 ms of audio (a fast first byte), later ones
+ * LG_TRANSCODE_CHUNK_MS, at most LG_TRANSCODE_BLOCK_FRAMES source frames
+ * (500 ms up to 192 kHz; shorter above). */
+enum {
+    LG_TRANSCODE_CHUNK_MS = 500,
+    LG_TRANSCODE_BLOCK_FRAMES = 96000,
+};
+
 /* Opens the pipeline for the file at path: decoder (seeked to offset_s),
- * DSP chain and encoder, whose header reaches the sink before this returns.
- * Caller owns *out (lg_transcode_free). 0, LG_EINVAL (bad options),
- * LG_EMEDIA (not decodable: reason in err), -errno, or the sink's error. */
+ * its job in the process stage's batch and encoder, whose header reaches
+ * the sink before this returns. Caller owns *out (lg_transcode_free). 0,
+ * LG_EINVAL (bad options), LG_EMEDIA (not decodable, or a source the DSP
+ * cannot take: reason in err), -ENODEV (backend LG_DSP_CUDA without a
+ * usable GPU: reason in err), -ENOSPC (the shared batch is full), -EIO (the
+ * shared batch failed), -errno, or the sink's error. */
 int lg_transcode_open(const char *path, const struct lg_transcode_opts *o,
                       lg_encoder_write_fn *write, lg_encoder_seek_fn *seek, void *ctx,
                       struct lg_transcode **out, char *err, size_t err_len) LG_MUST_CHECK;
-/* Moves one chunk (100 ms of audio the first time, 500 ms after) through
- * load, process and generate; its bytes reach the sink before it returns.
- * 1: more to come; 0: finished (trailer written); < 0: an error (the
- * stream is unusable; a damaged file ends early with 0 instead, as the
- * decoder skips what it cannot read). Not thread-safe per transcode. */
+/* Moves one chunk through load, process and generate; its bytes reach the
+ * sink before it returns. 1: more to come; 0: finished (trailer written);
+ * < 0: an error (the stream is unusable; a damaged file ends early with 0
+ * instead, as the decoder skips what it cannot read). For a transcode with
+ * a batch of its own (opts.batch NULL), which it runs after the submit;
+ * LG_EINVAL with a shared one. Not thread-safe per transcode. */
 int lg_transcode_step(struct lg_transcode *t) LG_MUST_CHECK;
+/* The two halves of a step around a shared batch's run. submit: load the
+ * next chunk and queue it in the batch (with the end of the input after
+ * the last chunk), to be processed by deadline_ns (CLOCK_MONOTONIC); 1
+ * when queued (call lg_transcode_generate once lg_transcode_batch_run has
+ * returned t), 0 when the transcode is finished, < 0 an error. generate:
+ * take the chunk's output from the batch and encode it; returns as
+ * lg_transcode_step. Call them in turn, from one thread at a time. */
+int lg_transcode_submit(struct lg_transcode *t, int64_t deadline_ns) LG_MUST_CHECK;
+int lg_transcode_generate(struct lg_transcode *t) LG_MUST_CHECK;
+/* Takes t out of its batch at once (a queued chunk is dropped): t may then
+ * only be freed. For a caller that must know t is in no later run. Takes
+ * the batch's lock. */
+void lg_transcode_unbatch(struct lg_transcode *t);
 int lg_transcode_rate(const struct lg_transcode *t);     /* output rate */
 int lg_transcode_channels(const struct lg_transcode *t); /* before any downmix */
+/* The sink's ctx given to lg_transcode_open. */
+void *lg_transcode_ctx(const struct lg_transcode *t);
 /* Frames (and seconds) of audio given to the encoder so far. */
 int64_t lg_transcode_frames(const struct lg_transcode *t);
 double lg_transcode_media_s(const struct lg_transcode *t);
-/* Time spent so far in stage (LG_STAGE_LOAD, _PROCESS, _GENERATE). */
+/* Time spent so far in stage (LG_STAGE_LOAD, _PROCESS, _GENERATE); process
+ * is t's share of the batch runs it was in, plus its copies in and out.
+ * Thread-safe. */
 double lg_transcode_busy_s(const struct lg_transcode *t, int stage);
 void lg_transcode_free(struct lg_transcode *t);
 /* The whole pipeline from the file in to the file out ("-": standard output,
- * without the headers rewritten at the end). out is written beside itself
- * and renamed into place when complete, so a failure leaves nothing under
- * its name. 0 or an error with a reason in err. */
+ * without the headers rewritten at the end), with a one-job batch on
+ * o->backend. out is written beside itself and renamed into place when
+ * complete, so a failure leaves nothing under its name. 0 or an error with
+ * a reason in err. */
 int lg_transcode_file(const char *in, const char *out, const struct lg_transcode_opts *o, char *err,
                       size_t err_len) LG_MUST_CHECK;
+
+/*
+ * The process stage of many transcodes as one batch (dsp.h's streaming
+ * batcher): transcodes opened with opts.batch submit their chunks to it, a
+ * run processes all that is queued (on the CPU one job after the other, on
+ * CUDA in one launch per stage), and each then takes its output. Every run
+ * feeds the profiler: each transcode's share of the run time into
+ * lg_prof_stage("process", format, "cpu" or "cuda") and a "process" span in
+ * the trace, for CUDA runs the phase times into ("upload" / "kernels" /
+ * "download", "all", "cuda") and spans on three trace rows, and where the
+ * next run goes into lg_prof_dsp_set(). All functions are thread-safe: a
+ * mutex serialises every call into the batcher (a leaf lock, held across a
+ * run; nothing else is called under it but the batcher and the profiler).
+ */
+
+/* A batch for up to max_jobs transcodes on backend (LG_DSP_CPU, LG_DSP_CUDA,
+ * LG_DSP_AUTO, | LG_DSP_BATCH_EMULATE). 0; -ENODEV with the reason in why
+ * (cap bytes, may be NULL) when LG_DSP_CUDA cannot run; LG_EINVAL; -ENOMEM.
+ * Caller owns *out (lg_transcode_batch_free, after every transcode that
+ * uses it is freed). */
+int lg_transcode_batch_new(int backend, int max_jobs, struct lg_transcode_batch **out, char *why,
+                           size_t cap) LG_MUST_CHECK;
+void lg_transcode_batch_free(struct lg_transcode_batch *tb);
+/* The flush policy (lg_dsp_batcher_should_run): 1 when a run is due at
+ * now_ns, else 0; *due_ns is when one will be by the queued chunks'
+ * deadlines (INT64_MAX: nothing queued, or the batch failed). */
+int lg_transcode_batch_due(struct lg_transcode_batch *tb, int64_t now_ns, int64_t *due_ns);
+/* Runs every queued chunk and writes the transcodes whose chunk ran to
+ * ran[] (cap at least max_jobs, or the rest are not listed); returns their
+ * count (0: nothing was queued); -ENOMEM (nothing ran; try again); -EIO
+ * when the run failed on the GPU: the batch is then failed for good (every
+ * later call on it and on its transcodes fails with -EIO). */
+int lg_transcode_batch_run(struct lg_transcode_batch *tb, struct lg_transcode **ran, size_t cap);
+/* Where the next run goes (LG_DSP_CPU or LG_DSP_CUDA) and why (one line). */
+int lg_transcode_batch_choice(struct lg_transcode_batch *tb, char *why, size_t cap);
+/* Tests: the next run fails with -EIO, as a failed CUDA call makes it. */
+void lg_transcode_batch_fail_next(struct lg_transcode_batch *tb);
 
 /* --- shared transcode jobs and their scheduler (jobs.c) --- */
 
@@ -220,10 +297,16 @@ struct lg_jobs_opts {
     double burst_s;         /* the first seconds of a stream, made at once (0: none) */
     double late_s;          /* a chunk this late counts towards overload (0: 0.5) */
     struct lg_cache *cache; /* finished transcodes go here; NULL: none (borrowed) */
+    /* The process stage's batch, shared by every job: its backend
+     * (LG_DSP_CPU, the zero value; LG_DSP_CUDA; LG_DSP_AUTO; tests may OR
+     * in LG_DSP_BATCH_EMULATE) and the jobs it takes at once (0: 4096). */
+    int backend;
+    int max_jobs;
 };
 
-/* Starts the workers. Caller owns *out (lg_jobs_free, after every reader
- * has detached). 0, -ENOMEM or -EAGAIN. */
+/* Starts the workers and the batch thread. Caller owns *out (lg_jobs_free,
+ * after every reader has detached). 0, -ENOMEM, -EAGAIN, or -ENODEV when
+ * backend is LG_DSP_CUDA and no GPU is usable (the reason is logged). */
 int lg_jobs_new(const struct lg_jobs_opts *o, struct lg_jobs **out) LG_MUST_CHECK;
 void lg_jobs_free(struct lg_jobs *s);
 /* Ends every job (its readers get -ECANCELED and are woken, none waits
@@ -233,6 +316,9 @@ void lg_jobs_cancel(struct lg_jobs *s);
 /* The degrade level new jobs get: 0 full quality, 1 lowest encoder
  * complexity, 2 also three quarters of the bitrate (sustained overload). */
 int lg_jobs_degrade(const struct lg_jobs *s);
+/* Tests: the batch's next run fails as a CUDA error does: its jobs end
+ * with -EIO (logged once) and new jobs get a batch on the CPU. */
+void lg_jobs_fail_dsp(struct lg_jobs *s);
 
 /* Called when a waiting reader has data (or its job ended), and to suspend
  * one: both under the job's lock, so a wake never overtakes its suspend. */

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "dsp/dsp.h"
 #include "library/library.h"
 #include "store/store.h"
 
@@ -344,7 +345,7 @@ LG_TEST(background_scanner)
     struct lg_store *s = open_store("bg");
     char *m = music("bg");
     struct lg_scanner *sc = NULL;
-    CHECK_INT(lg_scanner_start(s, m, 0, &sc), 0);
+    CHECK_INT(lg_scanner_start(s, m, 0, LG_DSP_AUTO, &sc), 0);
     int scanning = 0;
     lg_scanner_status(sc, &scanning, NULL);
     CHECK_INT(scanning, 1); /* the first scan starts at once */

@@ -2,8 +2,9 @@
 /*
  * Unit tests of prof/: bucket bounds, quantiles against known distributions,
  * exact sums under concurrent recording, label validation and the "other"
- * series, the Prometheus text parsed back line by line, the JSON and a
- * trace parsed with jansson. The registry is process-wide, so the case that
+ * series, the Prometheus text parsed back line by line, the JSON (with
+ * where the streaming DSP runs) and a trace (with named rows of other time
+ * lines) parsed with jansson. The registry is process-wide, so the case that
  * fills it runs last.
  */
 #include <math.h>
@@ -888,6 +889,75 @@ LG_TEST(trace_while_recording)
 
 /* --- last: fill the registry --- */
 
+/* Where the streaming DSP runs: null in the JSON until set, then the last
+ * values set (cut to their room); events on other rows named by
+ * lg_prof_trace_row_name, spans after the fact on this thread's row. */
+LG_TEST(dsp_choice_and_rows)
+{
+    struct lg_buf b;
+    lg_buf_init(&b, 4 << 20);
+    char be[16], why[192];
+    lg_prof_dsp_get(be, sizeof(be), why, sizeof(why));
+    CHECK_STR(be, "");
+    CHECK_INT(lg_prof_json(&b), 0);
+    json_t *j = json_loads(b.data, 0, NULL);
+    CHECK(j && json_is_null(json_object_get(json_object_get(j, "dsp"), "backend")));
+    json_decref(j);
+    lg_prof_dsp_set("cuda", "cuda: 1.20 ms predicted for 2048000 samples, cpu 96.00 ms");
+    lg_prof_dsp_set("cpu", "cpu: asked for");
+    lg_prof_dsp_get(be, sizeof(be), why, sizeof(why));
+    CHECK_STR(be, "cpu");
+    CHECK_STR(why, "cpu: asked for");
+    lg_buf_free(&b);
+    lg_buf_init(&b, 4 << 20);
+    CHECK_INT(lg_prof_json(&b), 0);
+    j = json_loads(b.data, 0, NULL);
+    json_t *dsp = json_object_get(j, "dsp");
+    CHECK_STR(json_string_value(json_object_get(dsp, "backend")), "cpu");
+    CHECK_STR(json_string_value(json_object_get(dsp, "why")), "cpu: asked for");
+    json_decref(j);
+    char tiny[4];
+    lg_prof_dsp_get(tiny, sizeof(tiny), NULL, 0);
+    CHECK_STR(tiny, "cpu");
+    lg_buf_free(&b);
+
+    lg_buf_init(&b, 4 << 20);
+    CHECK_INT(lg_prof_trace_start(100), 0);
+    lg_prof_trace_row_name(1000007, "cuda stream 7");
+    lg_prof_trace_event("k_resample", "kernel", 1000007, 5000, 9000);
+    int64_t t = lg_prof_now_ns();
+    lg_prof_trace_event("process", NULL, lg_prof_thread_id(), t, t + 1000);
+    lg_prof_end(NULL, lg_prof_begin(), "here");
+    CHECK_INT(lg_prof_trace_stop(&b), 0);
+    j = json_loads(b.data, 0, NULL);
+    CHECK(j != NULL);
+    size_t i;
+    json_t *e;
+    json_int_t here = -1, after = -2;
+    bool named = false, kernel = false;
+    json_array_foreach(json_object_get(j, "traceEvents"), i, e)
+    {
+        const char *name = json_string_value(json_object_get(e, "name"));
+        json_int_t tid = json_integer_value(json_object_get(e, "tid"));
+        const char *arg = json_string_value(json_object_get(json_object_get(e, "args"), "name"));
+        if (strcmp(name, "thread_name") == 0 && tid == 1000007)
+            named = arg && strcmp(arg, "cuda stream 7") == 0;
+        if (strcmp(name, "k_resample") == 0)
+            kernel = tid == 1000007 &&
+                     strcmp(json_string_value(json_object_get(e, "cat")), "kernel") == 0 &&
+                     json_number_value(json_object_get(e, "dur")) == 4;
+        if (strcmp(name, "here") == 0)
+            here = tid;
+        if (strcmp(name, "process") == 0)
+            after = tid;
+    }
+    CHECK(named);
+    CHECK(kernel);
+    CHECK(here == after);
+    json_decref(j);
+    lg_buf_free(&b);
+}
+
 LG_TEST(registry_overflow)
 {
     struct lg_hist *other = NULL;
@@ -927,4 +997,4 @@ LG_TEST_MAIN(LG_CASE(bucket_bounds), LG_CASE(observe_units), LG_CASE(quantiles),
              LG_CASE(concurrent_sums_exactly), LG_CASE(labels), LG_CASE(counters_and_gauges),
              LG_CASE(streams), LG_CASE(stream_updated_while_read), LG_CASE(prometheus_text),
              LG_CASE(json_export), LG_CASE(trace), LG_CASE(trace_while_recording),
-             LG_CASE(registry_overflow))
+             LG_CASE(dsp_choice_and_rows), LG_CASE(registry_overflow))

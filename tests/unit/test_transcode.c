@@ -7,15 +7,25 @@
  * loudness; gapless lengths are exact (Opus pre-skip and end trimming, the
  * LAME tag); a resampled encode has exactly round(n * out / in) frames; an
  * offset start is sample-accurate; normalisation reaches its gain under the
- * true-peak ceiling; damaged input fails cleanly.
+ * true-peak ceiling; damaged input fails cleanly. The process stage runs
+ * through the streaming batcher: on the CPU it gives exactly what the CPU
+ * objects of one job give (the pipeline before batching, rebuilt here as a
+ * reference), with the kernels of the CUDA path run on the host
+ * (LG_DSP_BATCH_EMULATE) within 1e-5 of that, at every length; a shared
+ * batch, a failed one and an unusable GPU are errors said clearly.
  */
+#include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <unistd.h>
+
 #include "dsp/dsp.h"
 #include "media/media.h"
+#include "prof/prof.h"
 #include "stream/stream.h"
 
 #include "harness.h"
@@ -459,8 +469,294 @@ LG_TEST(mutated_sources)
     CHECK_INT(ended + failed, 30);
 }
 
+/* The pipeline before batching: decode (from round(offset * rate) on),
+ * then the CPU objects of one job over the whole source (resampler, gain
+ * set at once, limiter with its look-ahead cut), then the encoder, into
+ * tmp/name. */
+static char *reference_transcode(const char *in, const char *name,
+                                 const struct lg_transcode_opts *o)
+{
+    float *pcm;
+    int rate;
+    size_t n = decode_all(in, &pcm, &rate);
+    size_t skip = (size_t)llround(o->offset_s * rate);
+    skip = skip < n ? skip : n;
+    memmove(pcm, pcm + skip * CH, (n - skip) * CH * sizeof(float));
+    n -= skip;
+    int out_rate = lg_format_rate(o->format, rate);
+    size_t m = n;
+    if (out_rate != rate) {
+        struct lg_resampler *rs = lg_resampler_new(rate, out_rate, CH);
+        size_t cap = lg_resampler_out_max(rs, n) + 1;
+        float *v = malloc(cap * CH * sizeof(float));
+        m = lg_resampler_process(rs, pcm, n, v, cap);
+        cap = m + lg_resampler_flush_max(rs) + 1; /* what is held now */
+        v = realloc(v, cap * CH * sizeof(float));
+        size_t k;
+        while ((k = lg_resampler_flush(rs, v + m * CH, cap - m)) > 0)
+            m += k;
+        lg_resampler_free(rs);
+        free(pcm);
+        pcm = v;
+    }
+    if (o->gain_db != 0) {
+        struct lg_gain *g = lg_gain_new(out_rate, CH, 0);
+        lg_gain_set_db(g, o->gain_db);
+        lg_gain_process(g, pcm, m);
+        lg_gain_free(g);
+    }
+    if (o->limit) {
+        struct lg_limiter *lim = lg_limiter_new(out_rate, CH, -1.0, 5.0, 150.0);
+        size_t d = (size_t)lg_limiter_latency_frames(lim);
+        float *w = malloc((m + d) * CH * sizeof(float));
+        lg_limiter_process(lim, pcm, w, m);
+        lg_limiter_flush(lim, w + m * CH);
+        memcpy(pcm, w + d * CH, m * CH * sizeof(float));
+        free(w);
+        lg_limiter_free(lim);
+    }
+    struct mem mm = { 0 };
+    struct lg_encode_opts eo = { .format = o->format,
+                                 .bitrate_kbps = o->bitrate_kbps,
+                                 .rate = out_rate,
+                                 .channels = CH,
+                                 .bits = o->bits,
+                                 .complexity = o->complexity };
+    struct lg_encoder *e = NULL;
+    CHECK_INT(lg_encoder_open(&eo, mem_write, mem_seek, &mm, &e, NULL, 0), 0);
+    CHECK_INT(lg_encoder_write(e, pcm, m), 0);
+    CHECK_INT(lg_encoder_finish(e), 0);
+    lg_encoder_free(e);
+    char *path = lg_xasprintf("%s/%s", tmp, name);
+    save(path, &mm);
+    free(mm.p);
+    free(pcm);
+    return path;
+}
+
+/* The largest difference between two decoded files; SIZE_MAX frames when
+ * their lengths differ. */
+static double max_diff(const char *a, const char *b, size_t *frames)
+{
+    float *x, *y;
+    int ra, rb;
+    size_t na = decode_all(a, &x, &ra), nb = decode_all(b, &y, &rb);
+    CHECK_INT(ra, rb);
+    if (na != nb)
+        fprintf(stderr, "%s: %zu frames, %s: %zu\n", a, na, b, nb);
+    *frames = na == nb ? na : SIZE_MAX;
+    double d = na == nb ? 0 : INFINITY;
+    for (size_t i = 0; na == nb && i < na * CH; i++)
+        d = fmax(d, fabs((double)x[i] - y[i]));
+    free(x);
+    free(y);
+    return d;
+}
+
+/* Sources and settings that take every path of the process stage: gain and
+ * limiter without resampling, an offset start, 44.1 to 48 kHz (Opus), and
+ * 352.8 kHz to 48 kHz, whose 500 ms chunks exceed the batch's block and are
+ * cut to it. */
+struct dsp_case {
+    const char *src; /* in tmp */
+    struct lg_transcode_opts o;
+    const char *suffix;
+};
+
+static char *src44, *src352;
+
+static const struct dsp_case dsp_cases[] = {
+    { "src.flac",
+      { .format = LG_FORMAT_FLAC, .gain_db = 10, .limit = true, .bits = 24, .complexity = -1 },
+      "flac" },
+    { "src.flac",
+      { .format = LG_FORMAT_WAV, .offset_s = 1.2345, .gain_db = -4, .complexity = -1 },
+      "wav" },
+    { "dsp44.wav",
+      { .format = LG_FORMAT_OPUS,
+        .bitrate_kbps = 128,
+        .gain_db = 6,
+        .limit = true,
+        .complexity = -1 },
+      "opus" },
+    { "dsp352.wav",
+      { .format = LG_FORMAT_FLAC, .gain_db = 3, .limit = true, .bits = 24, .complexity = -1 },
+      "flac" },
+};
+
+LG_TEST(dsp_sources)
+{
+    size_t n44 = 44100 * 2 + 321, n352 = 352800 + 4567;
+    float *a = make_signal(44100, n44), *b = make_signal(352800, n352);
+    src44 = write_source("dsp44.wav", LG_FORMAT_WAV, 44100, a, n44);
+    src352 = write_source("dsp352.wav", LG_FORMAT_WAV, 352800, b, n352);
+    free(a);
+    free(b);
+}
+
+/* On the CPU the batcher runs the objects the pipeline ran before: the
+ * decoded output equals the reference's, sample for sample (Opus too: the
+ * encoder gets the same samples). */
+LG_TEST(cpu_batch_is_the_pipeline_before)
+{
+    for (size_t k = 0; k < LG_ARRAY_LEN(dsp_cases); k++) {
+        const struct dsp_case *c = &dsp_cases[k];
+        char *in = lg_xasprintf("%s/%s", tmp, c->src);
+        char *out = lg_xasprintf("%s/cpu%zu.%s", tmp, k, c->suffix);
+        char *name = lg_xasprintf("ref%zu.%s", k, c->suffix);
+        struct lg_transcode_opts o = c->o;
+        o.backend = LG_DSP_CPU;
+        transcode(in, out, &o);
+        char *ref = reference_transcode(in, name, &o);
+        size_t frames;
+        double d = max_diff(out, ref, &frames);
+        if (d != 0)
+            fprintf(stderr, "case %zu: differs from the reference by %g\n", k, d);
+        CHECK(frames != SIZE_MAX && frames > 0);
+        CHECK(d == 0);
+        free(ref);
+        free(name);
+        free(out);
+        free(in);
+    }
+}
+
+/* The CUDA path's kernels on the host: the same lengths, samples within
+ * 1e-5 of the CPU's (plus a 24-bit step; the lossless cases). */
+LG_TEST(emulated_cuda_close_to_cpu)
+{
+    for (size_t k = 0; k < LG_ARRAY_LEN(dsp_cases); k++) {
+        const struct dsp_case *c = &dsp_cases[k];
+        if (c->o.format == LG_FORMAT_OPUS)
+            continue; /* a lossy encoder does not keep differences small */
+        char *in = lg_xasprintf("%s/%s", tmp, c->src);
+        char *cpu = lg_xasprintf("%s/cpu%zu.%s", tmp, k, c->suffix);
+        char *emu = lg_xasprintf("%s/emu%zu.%s", tmp, k, c->suffix);
+        struct lg_transcode_opts o = c->o;
+        o.backend = LG_DSP_CUDA | LG_DSP_BATCH_EMULATE;
+        transcode(in, emu, &o);
+        size_t frames;
+        double d = max_diff(emu, cpu, &frames);
+        double step = o.format == LG_FORMAT_WAV ? 1.0 / 32768 : 1.0 / 8388608;
+        if (!(d <= 1e-5 + step))
+            fprintf(stderr, "case %zu: emulated CUDA differs from the cpu by %g\n", k, d);
+        CHECK(frames != SIZE_MAX && frames > 0);
+        CHECK(d <= 1e-5 + step);
+        free(emu);
+        free(cpu);
+        free(in);
+    }
+    /* Lengths are exact on the lossy path too: 44.1 to 48 kHz. */
+    char *in = lg_xasprintf("%s/dsp44.wav", tmp);
+    char *emu = lg_xasprintf("%s/emu.opus", tmp);
+    struct lg_transcode_opts o = dsp_cases[2].o;
+    o.backend = LG_DSP_CUDA | LG_DSP_BATCH_EMULATE;
+    transcode(in, emu, &o);
+    float *v;
+    int rate;
+    size_t n = decode_all(emu, &v, &rate);
+    CHECK(n == (size_t)llround((44100.0 * 2 + 321) * 48000 / 44100));
+    free(v);
+    free(emu);
+    free(in);
+}
+
+static int count_bytes(void *ctx, const uint8_t *data, size_t len)
+{
+    (void)data;
+    *(size_t *)ctx += len;
+    return 0;
+}
+
+/* A batch shared by two transcodes: their halves around one run each chunk;
+ * step refuses it; a failed run fails the batch for good, clearly. */
+LG_TEST(shared_batch_and_failure)
+{
+    struct lg_transcode_batch *tb = NULL;
+    CHECK_INT(lg_transcode_batch_new(LG_DSP_CPU, 2, &tb, NULL, 0), 0);
+    struct lg_transcode_opts o = { .format = LG_FORMAT_WAV, .complexity = -1, .batch = tb };
+    struct lg_transcode *a = NULL, *b = NULL, *c = NULL;
+    size_t na = 0, nb = 0;
+    char err[160] = "";
+    CHECK_INT(lg_transcode_open(src_flac, &o, count_bytes, NULL, &na, &a, err, sizeof(err)), 0);
+    CHECK_INT(lg_transcode_open(src_flac, &o, count_bytes, NULL, &nb, &b, err, sizeof(err)), 0);
+    /* Full: a third transcode is refused with a reason. */
+    CHECK_INT(lg_transcode_open(src_flac, &o, count_bytes, NULL, &nb, &c, err, sizeof(err)),
+              -ENOSPC);
+    CHECK(err[0] != '\0');
+    CHECK_INT(lg_transcode_step(a), LG_EINVAL);
+    struct lg_transcode *ran[2];
+    int64_t due;
+    CHECK_INT(lg_transcode_batch_due(tb, lg_prof_now_ns(), &due), 0);
+    CHECK(due == INT64_MAX); /* nothing queued */
+    int ra = 1, rb = 1;
+    while (ra > 0 || rb > 0) {
+        if (ra > 0)
+            CHECK_INT(lg_transcode_submit(a, lg_prof_now_ns()), 1);
+        /* One queued of two live: due by its deadline (now), not full. */
+        CHECK_INT(lg_transcode_batch_due(tb, lg_prof_now_ns(), &due), 1);
+        if (rb > 0)
+            CHECK_INT(lg_transcode_submit(b, INT64_MAX), 1);
+        CHECK_INT(lg_transcode_batch_run(tb, ran, 2), (ra > 0) + (rb > 0));
+        if (ra > 0)
+            ra = lg_transcode_generate(a);
+        if (rb > 0)
+            rb = lg_transcode_generate(b);
+        CHECK(ra >= 0 && rb >= 0);
+        if (ra < 0 || rb < 0)
+            break;
+    }
+    CHECK(na == nb && na > 44 + N * CH * 2);
+    CHECK_INT(lg_transcode_frames(a), (long long)N);
+    CHECK_INT(lg_transcode_submit(a, 0), 0); /* finished */
+    lg_transcode_free(a);
+    lg_transcode_free(b);
+    /* A run that fails on the GPU (injected here): -EIO from then on. */
+    CHECK_INT(lg_transcode_open(src_flac, &o, count_bytes, NULL, &na, &a, err, sizeof(err)), 0);
+    CHECK_INT(lg_transcode_submit(a, 0), 1);
+    lg_transcode_batch_fail_next(tb);
+    CHECK_INT(lg_transcode_batch_run(tb, ran, 2), -EIO);
+    CHECK_INT(lg_transcode_generate(a), -EIO);
+    CHECK_INT(lg_transcode_submit(a, 0), -EIO);
+    CHECK_INT(lg_transcode_batch_run(tb, ran, 2), -EIO);
+    CHECK_INT(lg_transcode_batch_due(tb, lg_prof_now_ns(), &due), 0);
+    CHECK_INT(lg_transcode_open(src_flac, &o, count_bytes, NULL, &nb, &b, err, sizeof(err)), -EIO);
+    CHECK(strstr(err, "failed") != NULL);
+    lg_transcode_free(a);
+    lg_transcode_batch_free(tb);
+}
+
+/* Asking for CUDA where it cannot run is -ENODEV with the reason, before
+ * anything is written; a bad backend is LG_EINVAL. */
+LG_TEST(cuda_without_gpu)
+{
+    char err[256] = "", why[160];
+    struct lg_transcode_batch *tb = NULL;
+    CHECK_INT(lg_transcode_batch_new(7, 1, &tb, NULL, 0), LG_EINVAL);
+    CHECK_INT(lg_transcode_batch_new(LG_DSP_CPU, 0, &tb, NULL, 0), LG_EINVAL);
+    if (lg_dsp_cuda_status(why, sizeof(why)))
+        return; /* a GPU here: nothing to refuse */
+    char *out = lg_xasprintf("%s/nogpu.wav", tmp);
+    struct lg_transcode_opts o = { .format = LG_FORMAT_WAV,
+                                   .complexity = -1,
+                                   .backend = LG_DSP_CUDA };
+    CHECK_INT(lg_transcode_file(src_flac, out, &o, err, sizeof(err)), -ENODEV);
+    CHECK(strstr(err, "the CUDA backend cannot run here") != NULL);
+    CHECK(strstr(err, why) != NULL);
+    CHECK(access(out, F_OK) != 0);
+    CHECK_INT(lg_transcode_batch_new(LG_DSP_CUDA, 4, &tb, err, sizeof(err)), -ENODEV);
+    /* auto falls back to the cpu and says why. */
+    CHECK_INT(lg_transcode_batch_new(LG_DSP_AUTO, 4, &tb, NULL, 0), 0);
+    CHECK_INT(lg_transcode_batch_choice(tb, err, sizeof(err)), LG_DSP_CPU);
+    CHECK(strstr(err, why) != NULL);
+    lg_transcode_batch_free(tb);
+    free(out);
+}
+
 LG_TEST(teardown)
 {
+    free(src44);
+    free(src352);
     free(src);
     free(src_flac);
     free(tmp);
@@ -469,4 +765,6 @@ LG_TEST(teardown)
 LG_TEST_MAIN(LG_CASE(setup), LG_CASE(formats_names_and_rates), LG_CASE(lossless_exact),
              LG_CASE(lossy_close_and_gapless), LG_CASE(resampled_length_exact),
              LG_CASE(offset_sample_accurate), LG_CASE(gain_and_limiter), LG_CASE(bad_input),
-             LG_CASE(mutated_sources), LG_CASE(teardown))
+             LG_CASE(mutated_sources), LG_CASE(dsp_sources),
+             LG_CASE(cpu_batch_is_the_pipeline_before), LG_CASE(emulated_cuda_close_to_cpu),
+             LG_CASE(shared_batch_and_failure), LG_CASE(cuda_without_gpu), LG_CASE(teardown))
