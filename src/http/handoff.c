@@ -160,10 +160,9 @@ static int claim(struct lg_req *r, const char *token, int64_t uid, struct lg_han
 /* --- the JSON API --- */
 
 
-static enum MHD_Result unauthorized(struct lg_req *r)
+static enum MHD_Result unauthorized(struct lg_req *r, int rc)
 {
-    return lg_req_api_error(r, MHD_HTTP_UNAUTHORIZED, "unauthorized",
-                            "a Bearer access token or Subsonic credentials are required");
+    return lg_oauth_refuse(r, rc, "a Bearer access token or Subsonic credentials are required");
 }
 
 /* Reads the id, current and position fields into h; NULL or what is wrong. */
@@ -209,8 +208,9 @@ static enum MHD_Result created(struct lg_req *r, const char *token, int64_t ttl)
 static enum MHD_Result api_create(struct lg_req *r)
 {
     int64_t uid = 0;
-    if (lg_oauth_request_user(r, &uid) < 0)
-        return unauthorized(r);
+    int rc = lg_oauth_request_user(r, &uid);
+    if (rc < 0)
+        return unauthorized(r, rc);
     struct lg_handoff h = { .user_id = uid };
     const char *bad = parse_queue(r, &h);
     if (bad) {
@@ -224,7 +224,7 @@ static enum MHD_Result api_create(struct lg_req *r)
     unsigned char hash[32];
     token_new(token);
     token_hash(token, hash);
-    int rc = lg_store_handoff_add(r->http->deps.store, hash, &h, now - KEEP_S);
+    rc = lg_store_handoff_add(r->http->deps.store, hash, &h, now - KEEP_S);
     lg_handoff_free(&h);
     if (rc == LG_EINVAL)
         return lg_req_api_error(r, MHD_HTTP_BAD_REQUEST, "invalid_request", "id: unknown track");
@@ -253,15 +253,16 @@ static enum MHD_Result claim_failed(struct lg_req *r, int rc)
 static enum MHD_Result api_claim(struct lg_req *r)
 {
     int64_t uid = 0;
-    if (lg_oauth_request_user(r, &uid) < 0)
-        return unauthorized(r);
+    int rc = lg_oauth_request_user(r, &uid);
+    if (rc < 0)
+        return unauthorized(r, rc);
     const char *given = lg_req_param(r, "token");
     char token[TOKEN_CHARS + 1];
     if (!token_of(given && *given ? given : lg_req_param(r, "url"), token))
         return lg_req_api_error(r, MHD_HTTP_BAD_REQUEST, "invalid_request",
                                 "token (or url, the hand-off link) is required");
     struct lg_handoff h;
-    int rc = claim(r, token, uid, &h);
+    rc = claim(r, token, uid, &h);
     if (rc != 0)
         return claim_failed(r, rc);
     json_t *entries = json_array();

@@ -249,12 +249,8 @@ static enum MHD_Result approve(struct lg_req *r, struct lg_device *d)
 {
     struct lg_principal p;
     int rc = api_user(r, &p);
-    if (rc == LG_ELIMIT)
-        return lg_req_api_error(r, MHD_HTTP_TOO_MANY_REQUESTS, "too_many_attempts",
-                                "too many failed logins; try again later");
     if (rc < 0)
-        return lg_req_api_error(r, MHD_HTTP_UNAUTHORIZED, "unauthorized",
-                                "wrong or missing credentials");
+        return lg_oauth_refuse(r, rc, "wrong or missing credentials");
     const char *code = lg_req_param(r, "user_code");
     if (!given(code))
         code = lg_req_param(r, "h");
@@ -364,7 +360,7 @@ static int session_user(struct lg_req *r, struct lg_device *d, int64_t *uid)
     struct lg_principal p;
     int rc = api_user(r, &p);
     *uid = p.user_id;
-    return rc < 0 ? LG_EAUTH : 0;
+    return rc == LG_ELIMIT ? LG_ELIMIT : rc < 0 ? LG_EAUTH : 0;
 }
 
 int lg_oauth_request_user(struct lg_req *r, int64_t *uid)
@@ -376,24 +372,32 @@ int lg_oauth_request_user(struct lg_req *r, int64_t *uid)
     int64_t id = 0;
     int rc = session_user(r, &d, &id);
     if (rc < 0)
-        return LG_EAUTH;
+        return rc == LG_ELIMIT ? LG_ELIMIT : LG_EAUTH;
     *uid = id;
     return 0;
+}
+
+enum MHD_Result lg_oauth_refuse(struct lg_req *r, int rc, const char *why)
+{
+    if (rc == LG_ELIMIT)
+        return lg_req_api_error(r, MHD_HTTP_TOO_MANY_REQUESTS, "too_many_attempts",
+                                "too many failed logins; try again later");
+    return lg_req_api_error(r, MHD_HTTP_UNAUTHORIZED, "unauthorized", why);
 }
 
 static enum MHD_Result sessions(struct lg_req *r, struct lg_device *d)
 {
     int64_t uid = 0;
-    if (session_user(r, d, &uid) < 0)
-        return lg_req_api_error(r, MHD_HTTP_UNAUTHORIZED, "unauthorized",
-                                "wrong or missing credentials");
+    int rc = session_user(r, d, &uid);
+    if (rc < 0)
+        return lg_oauth_refuse(r, rc, "wrong or missing credentials");
     const char *tail = r->path + 13;
     if (*tail == '/') {
         if (strcmp(r->method, "DELETE") != 0)
             return lg_req_not_allowed(r, "DELETE");
         char *end;
         long long id = strtoll(tail + 1, &end, 10);
-        int rc = (*end || id <= 0) ? LG_ENOTFOUND : lg_device_session_end(d, id, uid);
+        rc = (*end || id <= 0) ? LG_ENOTFOUND : lg_device_session_end(d, id, uid);
         if (rc == LG_ENOTFOUND)
             return lg_req_api_error(r, MHD_HTTP_NOT_FOUND, "not_found", "no such session");
         if (rc == LG_EINVAL)

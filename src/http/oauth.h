@@ -44,8 +44,13 @@ enum MHD_Result lg_oauth_route(struct lg_req *r);
 /* The user a request to legato's JSON API is made for, as /api/sessions
  * authenticates it: a Bearer device access token (Authorization header),
  * else Subsonic credentials (u with p or t and s, or apiKey). 0 and *uid;
- * LG_EAUTH for missing, wrong, expired or revoked credentials. */
+ * LG_EAUTH for missing, wrong, expired or revoked credentials; LG_ELIMIT
+ * when this address or user has failed too often (credentials not looked
+ * at). */
 int lg_oauth_request_user(struct lg_req *r, int64_t *uid) LG_MUST_CHECK;
+/* The JSON answer to a request lg_oauth_request_user() refused with rc:
+ * 429 (with Retry-After) for LG_ELIMIT, else 401 saying why. */
+enum MHD_Result lg_oauth_refuse(struct lg_req *r, int rc, const char *why);
 
 /* The principal of a live device access token presented as apiKey: 0,
  * LG_EAUTH (unknown, expired or revoked), LG_ESTORE. */

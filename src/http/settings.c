@@ -96,9 +96,9 @@ static int may_change(struct lg_store *s, int64_t uid)
  * user (*uid) who, when change is set, may change their settings. */
 static bool refused(struct lg_req *r, bool change, int64_t *uid, enum MHD_Result *res)
 {
-    if (lg_oauth_request_user(r, uid) < 0) {
-        *res = lg_req_api_error(r, MHD_HTTP_UNAUTHORIZED, "unauthorized",
-                                "a Bearer access token or Subsonic credentials are required");
+    int rc = lg_oauth_request_user(r, uid);
+    if (rc < 0) {
+        *res = lg_oauth_refuse(r, rc, "a Bearer access token or Subsonic credentials are required");
         return true;
     }
     int may = change ? may_change(r->http->deps.store, *uid) : 1;

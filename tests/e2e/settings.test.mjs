@@ -280,3 +280,33 @@ test('bad input gets 400; changes need the settings role', async () => {
   assert.deepEqual(b.players.map((x) => [x.client, x.max_bit_rate]), [['Hall TV', 192]]);
   assert.equal((await call('POST', '/api/settings', null, { normalize: 'track' })).status, 401);
 });
+
+test('guessing passwords on the JSON API is limited: 429 with Retry-After', async () => {
+  const root = tmpDir('legato-settings-limit-');
+  const dirs = { music: join(root, 'music'), data: join(root, 'data') };
+  mkdirSync(dirs.music, { recursive: true });
+  mkdirSync(dirs.data, { recursive: true });
+  addUser(dirs, 'cat', 'pw-cat-1');
+  const lim = await startServer(dirs, ['--login-attempts', '3']);
+  try {
+    let r;
+    for (let i = 0; i < 20; i++) {
+      const wrong = new URLSearchParams(tokenAuth('cat', `wrong-${i}`));
+      r = await fetch(`${lim.base}/api/settings?${wrong}`);
+      if (r.status === 429) break;
+      assert.equal(r.status, 401);
+      await r.arrayBuffer();
+    }
+    assert.equal(r.status, 429);
+    assert.ok(Number(r.headers.get('retry-after')) > 0);
+    assert.equal((await r.json()).error, 'too_many_attempts');
+    // From that address the right password is not even looked at now.
+    const right = new URLSearchParams(tokenAuth('cat', 'pw-cat-1'));
+    r = await fetch(`${lim.base}/api/handoff?${right}`, { method: 'POST' });
+    assert.equal(r.status, 429);
+    assert.equal((await r.json()).error, 'too_many_attempts');
+  } finally {
+    await lim.stop();
+    cleanup(root);
+  }
+});
