@@ -8,13 +8,15 @@
 # when set, else to a temporary directory. Each step is a function below,
 # run in the order of STEPS, each under a time limit. After the benchmark,
 # bench/gpu-torch.py measures torchaudio on the same data where python3 has
-# torch and torchaudio, and compute-sanitizer's memcheck runs test_gpu once
-# more where it is installed.
+# torch and torchaudio, tests/gpu/profile.sh runs legato itself when
+# tests/gpu/pack-legato.sh packed it here, and compute-sanitizer's memcheck
+# runs test_gpu once more where it is installed. A run with legato:
+#   tests/gpu/pack-legato.sh, then the device tool with carry [".gpu-pack"].
 #
 #   tests/gpu/run.sh            # from the repository root
 #   BENCH_ARGS="--tracks 200" tests/gpu/run.sh
 set -u
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 OUT=${OUT:-$(mktemp -d /tmp/legato-gpu.XXXXXX)}
 export OUT
 mkdir -p "$OUT"
@@ -107,7 +109,7 @@ sanitizer() {
     [ -x "$CS" ] || { say "compute-sanitizer: not installed, skipped"; return; }
     say "== compute-sanitizer --tool memcheck test_gpu"
     # (OUT unset: test_gpu.txt and .json keep the plain run's results.)
-    OUT= timeout "${SANITIZER_TIMEOUT:-90}" "$CS" --tool memcheck --leak-check full \
+    OUT="" timeout "${SANITIZER_TIMEOUT:-90}" "$CS" --tool memcheck --leak-check full \
         --error-exitcode 9 "$BUILD/test_gpu" >"$BUILD/sanitizer.log" 2>&1
     rc=$?
     grep -E '^=+ (ERROR|Invalid|Program hit|[0-9]+ errors|LEAK)|ERROR SUMMARY' \
@@ -116,7 +118,20 @@ sanitizer() {
     [ $rc = 9 ] && STATUS=1
 }
 
-STEPS=${STEPS:-"build analysis_checks benchmark torch_compare sanitizer"}
+# legato itself on the GPU: `legato profile --backend cuda --gpu-profile`,
+# with the binary and libraries tests/gpu/pack-legato.sh packed here into
+# .gpu-pack/ (the device tool's carry takes it along); skipped without it.
+legato_profile() {
+    [ -f .gpu-pack/legato ] || { say "legato profile: no .gpu-pack (tests/gpu/pack-legato.sh), skipped"; return; }
+    say "== legato profile --backend cuda --gpu-profile (tests/gpu/profile.sh)"
+    timeout 180 tests/gpu/profile.sh >>"$LOG" 2>&1
+    rc=$?
+    tail -15 "$LOG"
+    say "profile.sh exit status $rc"
+    [ $rc = 0 ] || STATUS=1
+}
+
+STEPS=${STEPS:-"build analysis_checks benchmark torch_compare legato_profile sanitizer"}
 STATUS=0
 command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv | tee -a "$LOG"
 for step in $STEPS; do
