@@ -117,9 +117,13 @@ static int grow(float **p, size_t *cap, size_t need)
 
 /* --- the batch --- */
 
-/* Tells the profiler where the next run goes. Under tb->lock. */
+/* Tells the profiler where the next run goes: for a batch shared by
+ * streams (a transcode's own one-job batch is not the server's choice; its
+ * owner says where streams run). Under tb->lock. */
 static void report_choice(struct lg_transcode_batch *tb)
 {
+    if (tb->max_jobs < 2)
+        return;
     char why[192];
     int be = lg_dsp_batcher_choice(tb->b, why, sizeof(why));
     lg_prof_dsp_set(lg_dsp_backend_name(be), why);
