@@ -182,8 +182,12 @@ static int plan_batch(struct cuda_batch *b, size_t n)
     struct lg_cuda_chunk *ch = NULL;
     for (size_t i = 0; i < n; i++) {
         const struct lg_pcm_track *t = &b->t[i];
-        uint64_t bytes = (uint64_t)t->frames * (uint64_t)t->channels * sizeof(float);
-        if (!ch || (ch->cur.pcm * sizeof(float) + bytes > CHUNK_PCM_BYTES && ch->n_tracks > 0)) {
+        /* PCM, and the waveform buckets' peaks and sums with it. */
+        uint64_t bytes = (uint64_t)t->frames * (uint64_t)t->channels * sizeof(float) +
+                         (b->wtmp ? (uint64_t)b->n_buckets * (sizeof(float) + sizeof(double)) : 0);
+        uint64_t held =
+            ch ? ch->cur.pcm * sizeof(float) + ch->cur.waves * (sizeof(float) + sizeof(double)) : 0;
+        if (!ch || (held + bytes > CHUNK_PCM_BYTES && ch->n_tracks > 0)) {
             ch = &b->chunks[b->n_chunks];
             ch->tracks = &b->plans[i];
             ch->pcm = &b->t[i];

@@ -72,10 +72,10 @@
  *    time, with a "process" span per job in the trace; for CUDA runs it
  *    feeds lg_prof_stage("upload" / "kernels" / "download", "all",
  *    "cuda") and a span per phase on its own trace row.
- *    lg_dsp_batcher_choice() goes to lg_prof_dsp_set() after every run and
- *    from there into lg_prof_json (/api/profile, "dsp") and the `legato
- *    profile` output. NVTX: lg_dsp_nvtx_push/pop around load, process and
- *    generate in transcode.c. `legato profile --gpu-profile` calls
+ *    A shared batch's lg_dsp_batcher_choice() goes to lg_prof_dsp_set()
+ *    after every run and from there into lg_prof_json (/api/profile,
+ *    "dsp"); `legato profile` prints its own batch's choice. NVTX: lg_dsp_nvtx_push/pop around
+ * load, process and generate in transcode.c. `legato profile --gpu-profile` calls
  *    lg_dsp_gpu_profile_start() and at the end lg_dsp_gpu_profile_stop()
  *    with a callback that calls lg_prof_trace_event(name, cat,
  *    1000000 + stream, begin, end) on a row named after the stream.

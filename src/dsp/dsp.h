@@ -380,7 +380,7 @@ struct lg_dsp_batcher_stats {
     uint64_t size;       /* input samples (frames x channels): the cost model's size */
     int64_t begin_ns;    /* the now_ns given to the run */
     double wall_ms;      /* host clock over the whole run, staging included */
-    double cpu_ms;       /* CPU processing (CPU runs; 0 on CUDA) */
+    double cpu_ms;       /* CPU runs: processing and unpacking (0 on CUDA) */
     double upload_ms;    /* CUDA events: host to device ... */
     double kernels_ms;   /* ... the three stage kernels ... */
     double download_ms;  /* ... device to host, each summed over the parts */

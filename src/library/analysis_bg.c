@@ -122,8 +122,10 @@ static void batch_result(struct batch *b, size_t i, struct lg_analysis *an, cons
     *a = (struct lg_track_analysis){
         .track_id = t->id, .dsp_version = lg_dsp_version(), .size = t->size, .mtime_ns = t->mtime_ns
     };
-    if (b->status[i] == 0 && !an->waveform)
-        b->status[i] = -ENOMEM, err = "out of memory";
+    if (b->status[i] == 0 && !an->waveform) {
+        b->status[i] = -ENOMEM;
+        err = "out of memory";
+    }
     if (b->status[i] == 0) {
         measure_results(an->meter, a);
         waveform_store(an->waveform, a);

@@ -408,6 +408,13 @@ static void measure_batch(struct gpu_pool *p, struct decoded *v, size_t n)
         t[k] = (struct lg_pcm_track){ v[k].pcm, v[k].frames, v[k].rate, v[k].channels };
     if (r == 0)
         r = lg_dsp_analyze_batch_wave(p->backend, t, n, LG_LOUDNESS_ALL, buckets, m, w, &st);
+    if (r < 0 && r != -ENOMEM && p->backend != LG_DSP_CPU) {
+        /* The GPU failed (auto retries on the CPU itself; an explicit cuda
+         * does not): the files are fine, so the CPU measures them rather
+         * than storing a failure that is retried only when they change. */
+        lg_log(&alog, LG_LOG_WARN, "the GPU batch failed (%s); measured on the CPU", st.note);
+        r = lg_dsp_analyze_batch_wave(LG_DSP_CPU, t, n, LG_LOUDNESS_ALL, buckets, m, w, &st);
+    }
     if (r == 0 && st.note[0])
         lg_log(&alog, LG_LOG_WARN, "%s", st.note);
     if (r == 0)

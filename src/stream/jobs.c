@@ -32,9 +32,10 @@
  *
  * Locks: sched->lock guards the job list and each job's scheduling fields;
  * job->lock guards its buffer and readers. Order: sched->lock, then
- * job->lock; a batch's own lock is a leaf, taken under sched->lock only by
- * the batch thread (to ask the flush policy) and by a detach (to take a
- * queued chunk out of the batch), never while the batch runs. Workers run a
+ * job->lock; a batch's own lock is a leaf, taken under sched->lock by the
+ * batch thread (to ask the flush policy, and to read a failed batch's
+ * choice), by a detach (to take a queued chunk out of the batch) and by the
+ * tests' failure hook, never while the batch runs. Workers run a
  * half holding neither (job->running keeps other workers off the job); the
  * batch thread runs the batch without sched->lock (sched->batching says it
  * is in a run); the transcode's sink takes job->lock briefly for each write.
@@ -394,19 +395,20 @@ static void batch_failed(struct lg_jobs *s, struct lg_transcode_batch *tb)
         pthread_mutex_unlock(&j->lock);
         ended++;
     }
-    /* Kept until the end (its jobs' transcodes are in it); new jobs run on
-     * the CPU, each in its worker. */
+    /* Kept until the end (its jobs' transcodes are in it; without memory to
+     * remember it, it is left allocated); new jobs run on the CPU, each in
+     * its worker. */
     struct lg_transcode_batch **v = realloc(s->failed, (size_t)(s->n_failed + 1) * sizeof(*v));
     if (v) {
         s->failed = v;
         s->failed[s->n_failed++] = tb;
-        s->tb = NULL;
-        lg_prof_dsp_set("cpu", "the GPU batch failed: each stream's worker runs its DSP");
     }
+    s->tb = NULL;
+    lg_prof_dsp_set("cpu", "the GPU batch failed: each stream's worker runs its DSP");
     lg_log(&jlog, LG_LOG_ERROR,
-           "the DSP batch failed on %s (%s): %d transcode(s) stopped with an I/O error; %s",
-           lg_dsp_backend_name(backend), why, ended,
-           v ? "new ones run on the cpu" : "new ones cannot start (out of memory)");
+           "the DSP batch failed on %s (%s): %d transcode(s) stopped with an I/O error; new "
+           "ones run on the cpu",
+           lg_dsp_backend_name(backend), why, ended);
 }
 
 /* The batch thread: runs the batch when the flush policy says, and hands

@@ -187,7 +187,7 @@ int lg_transcode_batch_new(int backend, int max_jobs, struct lg_transcode_batch 
     if ((be != LG_DSP_CPU && be != LG_DSP_CUDA && be != LG_DSP_AUTO) || max_jobs < 1 ||
         max_jobs > MAX_BATCH_JOBS)
         return LG_EINVAL;
-    char cuda_why[160];
+    char cuda_why[160] = "";
     if (be == LG_DSP_CUDA && !(backend & LG_DSP_BATCH_EMULATE) &&
         !lg_dsp_cuda_status(cuda_why, sizeof(cuda_why)))
     {

@@ -414,18 +414,18 @@ extern "C" void lg_sk_cuda_times(struct lg_sk_cuda *d, const struct lg_sk_run *r
     memset(t, 0, sizeof(*t));
     if (!d->events)
         return;
-    int first = -1, last = -1;
+    int first = -1;
     for (int h = 0; h < LG_SK_PARTS; h++) {
         if (r->bound[h] >= r->bound[h + 1])
             continue;
         first = first < 0 ? h : first;
-        last = h;
         t->upload_ms += elapsed(d->ev[h][0], d->ev[h][1]);
         t->kernels_ms += elapsed(d->ev[h][1], d->ev[h][2]);
         t->download_ms += elapsed(d->ev[h][2], d->ev[h][3]);
+        /* The parts overlap: the GPU is done when the last to end is. */
+        double end = elapsed(d->ev[first][0], d->ev[h][3]);
+        t->gpu_ms = end > t->gpu_ms ? end : t->gpu_ms;
     }
-    if (first >= 0)
-        t->gpu_ms = elapsed(d->ev[first][0], d->ev[last][3]);
 }
 
 /* ---- NVTX ---- */
