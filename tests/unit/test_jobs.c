@@ -148,8 +148,9 @@ LG_TEST(readers_share_a_job)
 }
 
 /* One worker, two jobs: the one whose listener started a minute ago is due
- * first and runs to its end first. (The other job's halves may use the
- * worker while the first one's chunk is in the batch: it stays behind.) */
+ * first and runs to its end first, the other staying behind. (On the CPU
+ * each chunk runs whole in the worker; with a shared batch the other job's
+ * halves may use the worker while the first one's chunk is in the batch.) */
 LG_TEST(earliest_deadline_first)
 {
     struct lg_jobs_opts jo = { .workers = 1, .burst_s = 0, .ahead_s = 1000 };
