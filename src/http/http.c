@@ -677,6 +677,7 @@ void lg_http_stop(struct lg_http *h)
 {
     if (!h)
         return;
+    lg_metrics_stop(h);         /* a trace's suspended connection goes on */
     lg_jobs_cancel(h->jobs);    /* wakes waiting listeners: MHD stops only without */
     MHD_stop_daemon(h->daemon); /* joins the threads: nothing uses h after */
     lg_jobs_free(h->jobs);      /* every listener has detached */

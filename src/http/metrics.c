@@ -15,6 +15,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <pthread.h>
+
 #include <jansson.h>
 
 #include "core/buf.h"
@@ -88,15 +90,15 @@ static enum MHD_Result server_error(struct lg_req *r)
  * false. */
 static bool refused(struct lg_req *r, bool admin, int64_t *uid, enum MHD_Result *res)
 {
-    if (lg_oauth_request_user(r, uid) < 0) {
-        *res = lg_req_api_error(r, MHD_HTTP_UNAUTHORIZED, "unauthorized",
-                                "wrong or missing credentials");
+    int rc = lg_oauth_request_user(r, uid);
+    if (rc < 0) {
+        *res = lg_oauth_refuse(r, rc, "wrong or missing credentials");
         return true;
     }
     if (!admin)
         return false;
     struct lg_user u = { 0 };
-    int rc = lg_store_user_get(r->http->deps.store, *uid, &u);
+    rc = lg_store_user_get(r->http->deps.store, *uid, &u);
     bool is_admin = rc == 0 && u.is_admin;
     if (rc == 0)
         lg_user_free(&u);
@@ -145,11 +147,134 @@ static enum MHD_Result profile(struct lg_req *r)
     return reply_buf(r, MHD_HTTP_OK, "application/json", &b, NULL);
 }
 
-static void sleep_seconds(int64_t s)
+/* --- a trace: recorded while its connection is suspended --- */
+
+/* The response of a trace request. Its body is rendered when the recording
+ * ends: until then the reader suspends the connection (no HTTP thread
+ * waits) and a timer thread resumes it at the end, or at once when the
+ * server stops. One trace records at a time (lg_prof_trace_start), so one
+ * is active per process, in trace_active. */
+struct trace_resp {
+    struct lg_http *http;
+    struct MHD_Connection *conn;
+    struct lg_req *r; /* until the request completes: its body bytes */
+    int64_t end_ns;   /* CLOCK_MONOTONIC */
+    bool due;         /* the recording is over (guarded by trace_lock) */
+    bool timer_on, timer_joined;
+    pthread_t timer;
+    bool stopped; /* lg_prof_trace_stop was called */
+    struct lg_buf out;
+    size_t off;
+};
+
+static pthread_mutex_t trace_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t trace_cond;
+static pthread_once_t trace_once = PTHREAD_ONCE_INIT;
+static struct trace_resp *trace_active;
+
+static void trace_cond_init(void)
 {
-    struct timespec left = { (time_t)s, 0 };
-    while (nanosleep(&left, &left) != 0 && errno == EINTR)
-        continue;
+    pthread_condattr_t a;
+    pthread_condattr_init(&a);
+    pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+    pthread_cond_init(&trace_cond, &a);
+    pthread_condattr_destroy(&a);
+}
+
+static void *trace_timer(void *arg)
+{
+    struct trace_resp *t = arg;
+    pthread_mutex_lock(&trace_lock);
+    while (!t->due) {
+        struct timespec ts = { (time_t)(t->end_ns / 1000000000), (long)(t->end_ns % 1000000000) };
+        if (pthread_cond_timedwait(&trace_cond, &trace_lock, &ts) == ETIMEDOUT)
+            t->due = true;
+    }
+    /* Under the lock: the reader suspended the connection before it let go. */
+    MHD_resume_connection(t->conn);
+    pthread_mutex_unlock(&trace_lock);
+    return NULL;
+}
+
+static ssize_t trace_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    struct trace_resp *t = cls;
+    (void)pos;
+    if (!t->stopped) {
+        pthread_mutex_lock(&trace_lock);
+        if (!t->due && !t->timer_on)
+            t->timer_on = pthread_create(&t->timer, NULL, trace_timer, t) == 0;
+        if (!t->due && t->timer_on) {
+            MHD_suspend_connection(t->conn);
+            pthread_mutex_unlock(&trace_lock);
+            return 0;
+        }
+        pthread_mutex_unlock(&trace_lock);
+        /* Over (or no timer could start: the trace ends now). */
+        int rc = lg_prof_trace_stop(&t->out);
+        t->stopped = true;
+        if (rc < 0) {
+            lg_log(&metrics_log, LG_LOG_ERROR, "cannot render a trace: %s", lg_strerror(rc));
+            return MHD_CONTENT_READER_END_WITH_ERROR;
+        }
+    }
+    size_t n = t->out.len - t->off < max ? t->out.len - t->off : max;
+    if (n == 0)
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    memcpy(buf, t->out.data + t->off, n);
+    t->off += n;
+    if (t->r)
+        t->r->body_bytes = (int64_t)t->off;
+    return (ssize_t)n;
+}
+
+/* Ends a recording whose trace will not be sent: rendering into a buffer
+ * too small for it fails at once, and the recording ends all the same. */
+static void trace_end_unsent(void)
+{
+    struct lg_buf s;
+    lg_buf_init(&s, 1);
+    int rc = lg_prof_trace_stop(&s);
+    lg_buf_free(&s);
+    if (rc == LG_EINVAL)
+        lg_log(&metrics_log, LG_LOG_WARN, "no trace was recording");
+}
+
+static void trace_free(void *cls)
+{
+    struct trace_resp *t = cls;
+    pthread_mutex_lock(&trace_lock);
+    t->due = true;
+    pthread_cond_broadcast(&trace_cond);
+    bool join = t->timer_on && !t->timer_joined;
+    t->timer_joined = true;
+    if (trace_active == t)
+        trace_active = NULL;
+    pthread_mutex_unlock(&trace_lock);
+    if (join)
+        pthread_join(t->timer, NULL);
+    if (!t->stopped) /* never sent: the recording still ends */
+        trace_end_unsent();
+    lg_buf_free(&t->out);
+    free(t);
+}
+
+void lg_metrics_stop(struct lg_http *h)
+{
+    pthread_mutex_lock(&trace_lock);
+    struct trace_resp *t = trace_active && trace_active->http == h ? trace_active : NULL;
+    bool join = false;
+    pthread_t timer;
+    if (t) {
+        t->due = true;
+        pthread_cond_broadcast(&trace_cond);
+        join = t->timer_on && !t->timer_joined;
+        t->timer_joined = true;
+        timer = t->timer;
+    }
+    pthread_mutex_unlock(&trace_lock);
+    if (join) /* it resumes the connection before it ends */
+        pthread_join(timer, NULL);
 }
 
 static enum MHD_Result trace(struct lg_req *r)
@@ -170,17 +295,30 @@ static enum MHD_Result trace(struct lg_req *r)
         return server_error(r);
     lg_log(&metrics_log, LG_LOG_INFO, "user %lld records a trace of %lld s", (long long)uid,
            (long long)seconds);
-    sleep_seconds(seconds);
-    struct lg_buf b;
-    lg_buf_init(&b, TRACE_OUT_MAX);
-    rc = lg_prof_trace_stop(&b);
-    if (rc < 0) {
-        lg_log(&metrics_log, LG_LOG_ERROR, "cannot render a trace: %s", lg_strerror(rc));
-        lg_buf_free(&b);
+    pthread_once(&trace_once, trace_cond_init);
+    struct trace_resp *t = calloc(1, sizeof(*t));
+    struct MHD_Response *resp = t ? MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024,
+                                                                      trace_read, t, trace_free)
+                                  : NULL;
+    if (!resp) {
+        free(t);
+        trace_end_unsent();
         return server_error(r);
     }
-    return reply_buf(r, MHD_HTTP_OK, "application/json", &b,
-                     "attachment; filename=\"legato-trace.json\"");
+    t->http = r->http;
+    t->conn = r->conn;
+    t->r = r;
+    t->end_ns = lg_http_now_ns() + seconds * 1000000000;
+    lg_buf_init(&t->out, TRACE_OUT_MAX);
+    pthread_mutex_lock(&trace_lock);
+    trace_active = t;
+    pthread_mutex_unlock(&trace_lock);
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_DISPOSITION,
+                            "attachment; filename=\"legato-trace.json\"");
+    return lg_req_reply(r, MHD_HTTP_OK, resp, 0);
 }
 
 /* A position in seconds: a finite decimal number from 0 to 1e7. */

@@ -18,13 +18,15 @@
  *
  * Credentials, as for /api/sessions (lg_oauth_request_user): an
  * "Authorization: Bearer" device access token, or Subsonic credentials (u +
- * p, u + t + s, or apiKey) in the query or form. Missing or wrong ones (or
- * too many wrong ones) answer 401, a user who is not an administrator 403.
+ * p, u + t + s, or apiKey) in the query or form. Missing or wrong ones
+ * answer 401, too many wrong ones 429, a user who is not an administrator
+ * 403.
  *
- * The trace request holds its MHD worker thread for N seconds (a plain
- * sleep), so the other connections of that thread wait meanwhile and a
- * shutdown may wait up to a minute; only one trace records at a time (409
- * for a second). Thread-safe.
+ * A trace request holds no thread while it records: its connection is
+ * suspended (the 200 and headers go out at once) and a timer thread resumes
+ * it after N seconds, when the trace is rendered and sent; a server that
+ * stops ends the recording early. Only one trace records at a time (409 for
+ * a second). Thread-safe.
  */
 #ifndef LG_HTTP_METRICS_H
 #define LG_HTTP_METRICS_H
@@ -39,5 +41,9 @@ struct lg_req;
 bool lg_metrics_is_route(const char *path);
 /* Answers a request for one of them (405 for another method). */
 enum MHD_Result lg_metrics_route(struct lg_req *r);
+struct lg_http;
+/* Before h's daemon stops: a trace recording for h ends now (its connection
+ * is resumed and answers what was recorded). */
+void lg_metrics_stop(struct lg_http *h);
 
 #endif

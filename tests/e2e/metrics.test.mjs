@@ -24,7 +24,6 @@ before(async () => {
   makeAudio(join(dirs.music, 'Secret Song.mp3'), { seconds: 3, tags: { title: 'Secret Song' } });
   addUser(dirs, 'ann', 'ann pw', { admin: true });
   addUser(dirs, 'bob', 'bob pw');
-  // Several HTTP threads: a trace holds one of them while it records.
   srv = await startServer(dirs, ['--http-threads', '4']);
   const db = join(dirs.data, 'legato.db');
   trackId = await waitFor(() => {
@@ -248,4 +247,43 @@ test('POST /api/stalls counts what players report', async () => {
   assert.equal(after - before, 4);
   const p = await json(`/api/profile?${ann()}`);
   assert.equal(p.body.counters.client_stalls, after);
+});
+
+test('a trace holds no HTTP thread while it records; a stop ends it early', async () => {
+  const root = tmpDir('legato-metrics-one-');
+  const dirs = { music: join(root, 'music'), data: join(root, 'data') };
+  mkdirSync(dirs.music, { recursive: true });
+  addUser(dirs, 'cal', 'cal pw', { admin: true });
+  // One HTTP thread: a trace that slept on it would hold every request.
+  const one = await startServer(dirs, ['--http-threads', '1']);
+  const cal = () => q(tokenAuth('cal', 'cal pw'));
+  let stopped = false;
+  try {
+    const tracing = fetch(`${one.base}/api/profile/trace?${cal()}&seconds=3`, { method: 'POST' })
+      .then(async (r) => ({ status: r.status, body: await r.json() }));
+    await sleep(300);
+    const t0 = Date.now();
+    const h = await rawRequest(one.port, 'GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    assert.equal(h.status, 200);
+    assert.ok(Date.now() - t0 < 1500, `answered while the trace records: ${Date.now() - t0} ms`);
+    const r = await tracing;
+    assert.equal(r.status, 200);
+    assert.ok(r.body.traceEvents.some((e) => e.name === 'process_name'), JSON.stringify(r.body));
+
+    // A long trace, then the server stops: the recording ends at once.
+    const long = fetch(`${one.base}/api/profile/trace?${cal()}&seconds=60`, { method: 'POST' })
+      .then(async (x) => ({ status: x.status, text: await x.text() }))
+      .catch((e) => ({ error: e })); // the stop may cut the body short
+    await sleep(300);
+    const s0 = Date.now();
+    const end = await one.stop();
+    stopped = true;
+    assert.deepEqual(end, { code: 0, sig: null }, one.log());
+    assert.ok(Date.now() - s0 < 10000, `stopped in ${Date.now() - s0} ms`);
+    const l = await long;
+    if (!l.error) assert.equal(l.status, 200);
+  } finally {
+    if (!stopped) await one.stop();
+    cleanup(root);
+  }
 });
