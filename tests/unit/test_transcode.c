@@ -87,14 +87,15 @@ static void save(const char *path, const struct mem *m)
     fclose(f);
 }
 
-/* Encodes pcm into a file with the encoder alone (the source files). */
-static char *write_source(const char *name, int format, int rate, const float *pcm, size_t n)
+/* Encodes n frames of pcm with the encoder alone into the file tmp/name;
+ * returns its path. */
+static char *encode_file(const char *name, const struct lg_encode_opts *o, const float *pcm,
+                         size_t n)
 {
     struct mem m = { 0 };
-    struct lg_encode_opts o = { .format = format, .rate = rate, .channels = CH, .complexity = -1 };
     struct lg_encoder *e = NULL;
     char err[128];
-    CHECK_INT(lg_encoder_open(&o, mem_write, mem_seek, &m, &e, err, sizeof(err)), 0);
+    CHECK_INT(lg_encoder_open(o, mem_write, mem_seek, &m, &e, err, sizeof(err)), 0);
     CHECK_INT(lg_encoder_write(e, pcm, n), 0);
     CHECK_INT(lg_encoder_finish(e), 0);
     lg_encoder_free(e);
@@ -102,6 +103,13 @@ static char *write_source(const char *name, int format, int rate, const float *p
     save(path, &m);
     free(m.p);
     return path;
+}
+
+/* The source files. */
+static char *write_source(const char *name, int format, int rate, const float *pcm, size_t n)
+{
+    struct lg_encode_opts o = { .format = format, .rate = rate, .channels = CH, .complexity = -1 };
+    return encode_file(name, &o, pcm, n);
 }
 
 /* Decodes a whole file to interleaved float; returns the frame count. */
@@ -515,21 +523,13 @@ static char *reference_transcode(const char *in, const char *name,
         free(w);
         lg_limiter_free(lim);
     }
-    struct mem mm = { 0 };
     struct lg_encode_opts eo = { .format = o->format,
                                  .bitrate_kbps = o->bitrate_kbps,
                                  .rate = out_rate,
                                  .channels = CH,
                                  .bits = o->bits,
                                  .complexity = o->complexity };
-    struct lg_encoder *e = NULL;
-    CHECK_INT(lg_encoder_open(&eo, mem_write, mem_seek, &mm, &e, NULL, 0), 0);
-    CHECK_INT(lg_encoder_write(e, pcm, m), 0);
-    CHECK_INT(lg_encoder_finish(e), 0);
-    lg_encoder_free(e);
-    char *path = lg_xasprintf("%s/%s", tmp, name);
-    save(path, &mm);
-    free(mm.p);
+    char *path = encode_file(name, &eo, pcm, m);
     free(pcm);
     return path;
 }
