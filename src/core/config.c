@@ -75,8 +75,8 @@ static const struct key keys[] = {
     { "overload_late", "LEGATO_OVERLOAD_LATE", T_INT, OFF(overload_late_ms), "500", 10, 60000,
       "ms a chunk may be late; when over a tenth are, for 10 s, new transcodes are made cheaper" },
     { "dsp_backend", "LEGATO_DSP_BACKEND", T_DSP, OFF(dsp_backend), "auto", 0, 0,
-      "where streams are resampled and normalised: cpu, cuda (an error without a usable GPU) or "
-      "auto (cuda when a GPU is usable, else cpu)" },
+      "where streams are resampled and normalised and the library analysed: cpu, cuda (an error "
+      "without a usable GPU) or auto (cuda when a GPU is usable, else cpu)" },
 };
 
 /* The names of T_DSP values, by value: the order of enum lg_dsp_backend in
