@@ -15,31 +15,10 @@
 
 #include <sodium.h>
 
+#include "core/fs.h"
 #include "core/log.h"
 
 static const struct lg_log log_auth = { "auth" };
-
-/* mkdir -p with mode 0700 for the folders it creates. */
-static int mkdir_p(const char *dir)
-{
-    char *p = lg_xstrdup(dir);
-    int rc = 0;
-    for (char *c = p + 1;; c++) {
-        if (*c != '/' && *c != '\0')
-            continue;
-        char saved = *c;
-        *c = '\0';
-        if (mkdir(p, 0700) != 0 && errno != EEXIST) {
-            rc = -errno;
-            break;
-        }
-        *c = saved;
-        if (saved == '\0')
-            break;
-    }
-    free(p);
-    return rc;
-}
 
 static int read_all(int fd, unsigned char *p, size_t len)
 {
@@ -51,20 +30,6 @@ static int read_all(int fd, unsigned char *p, size_t len)
             return -errno;
         if (n == 0)
             return LG_EINVAL; /* shrank since fstat */
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
-static int write_all(int fd, const unsigned char *p, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return -errno;
         p += n;
         len -= (size_t)n;
     }
@@ -124,7 +89,7 @@ static int create(const char *dir, const char *path)
     randombytes_buf(key, sizeof key);
     int rc = fchmod(fd, 0600) != 0 ? -errno : 0;
     if (rc == 0)
-        rc = write_all(fd, key, sizeof key);
+        rc = lg_write_all(fd, key, sizeof key);
     sodium_memzero(key, sizeof key);
     if (rc == 0 && fsync(fd) != 0)
         rc = -errno;
@@ -150,7 +115,7 @@ int lg_keyfile_load(const char *data_dir, unsigned char key[LG_KEYFILE_LEN])
 {
     if (!data_dir || !*data_dir)
         return LG_EINVAL;
-    int rc = mkdir_p(data_dir);
+    int rc = lg_mkdir_p(data_dir, 0700);
     if (rc < 0) {
         lg_log(&log_auth, LG_LOG_ERROR, "%s: cannot create the data folder: %s", data_dir,
                lg_strerror(rc));

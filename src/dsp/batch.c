@@ -615,16 +615,6 @@ static int params_ok(const struct lg_dsp_job_params *p)
            p->release_ms > 0 && p->release_ms <= 60000;
 }
 
-static uint64_t gcd_u64(uint64_t a, uint64_t b)
-{
-    while (b) {
-        uint64_t t = a % b;
-        a = b;
-        b = t;
-    }
-    return a;
-}
-
 /* The table of up/down, shared by the jobs of that ratio. */
 static struct table *table_get(struct lg_dsp_batcher *b, uint64_t up, uint64_t down)
 {
@@ -786,7 +776,7 @@ int lg_dsp_batcher_add(struct lg_dsp_batcher *b, const struct lg_dsp_job_params 
     j->delay = j->has_lim ? (uint32_t)lround(p->lookahead_ms * p->out_rate / 1000.0) : 0;
     j->lim_skip = j->delay;
     j->deadline = INT64_MAX;
-    uint64_t g = gcd_u64((uint64_t)p->in_rate, (uint64_t)p->out_rate);
+    uint64_t g = lg_rs_gcd((uint64_t)p->in_rate, (uint64_t)p->out_rate);
     j->up = (uint64_t)p->out_rate / g;
     j->down = (uint64_t)p->in_rate / g;
     int rc = 0;

@@ -67,16 +67,6 @@ static void *xrealloc(void *p, size_t n)
     return q;
 }
 
-static uint64_t gcd_u64(uint64_t a, uint64_t b)
-{
-    while (b) {
-        uint64_t t = a % b;
-        a = b;
-        b = t;
-    }
-    return a;
-}
-
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
 
@@ -275,7 +265,7 @@ struct lg_resampler *lg_resampler_new(int in_rate, int out_rate, int channels)
     struct lg_resampler *r = calloc(1, sizeof(*r));
     if (!r)
         return NULL;
-    uint64_t g = gcd_u64((uint64_t)in_rate, (uint64_t)out_rate);
+    uint64_t g = lg_rs_gcd((uint64_t)in_rate, (uint64_t)out_rate);
     r->in_rate = in_rate;
     r->out_rate = out_rate;
     r->channels = channels;

@@ -17,6 +17,17 @@ struct lg_rs_design {
     double fc, beta;     /* cutoff (cycles per input sample), Kaiser beta */
 };
 
+/* The greatest common divisor, to reduce a rate ratio. */
+static inline uint64_t lg_rs_gcd(uint64_t a, uint64_t b)
+{
+    while (b) {
+        uint64_t t = a % b;
+        a = b;
+        b = t;
+    }
+    return a;
+}
+
 /* The design for a rate ratio up/down (reduced): Kaiser's estimates of beta
  * and of the length for the stopband attenuation over the transition band. */
 void lg_rs_design(uint64_t up, uint64_t down, struct lg_rs_design *d);

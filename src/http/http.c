@@ -128,16 +128,21 @@ enum MHD_Result lg_req_reply_static(struct lg_req *r, unsigned status, const cha
     return lg_req_reply(r, status, resp, (int64_t)len);
 }
 
+struct MHD_Response *lg_response_owning(void *data, size_t len)
+{
+    struct MHD_Response *resp = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
+    if (!resp)
+        free(data);
+    return resp;
+}
+
 enum MHD_Result lg_req_reply_buf(struct lg_req *r, unsigned status, const char *ctype,
                                  struct lg_buf *b)
 {
     size_t len = b->len;
-    char *data = lg_buf_steal(b);
-    struct MHD_Response *resp = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
-    if (!resp) {
-        free(data);
+    struct MHD_Response *resp = lg_response_owning(lg_buf_steal(b), len);
+    if (!resp)
         return MHD_NO;
-    }
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
     return lg_req_reply(r, status, resp, (int64_t)len);
 }
@@ -384,11 +389,9 @@ enum MHD_Result lg_req_reply_json(struct lg_req *r, unsigned status, json_t *j, 
     if (!text)
         return MHD_NO;
     size_t len = strlen(text);
-    struct MHD_Response *resp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
-    if (!resp) {
-        free(text);
+    struct MHD_Response *resp = lg_response_owning(text, len);
+    if (!resp)
         return MHD_NO;
-    }
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     MHD_add_response_header(resp, MHD_HTTP_HEADER_PRAGMA, "no-cache");

@@ -105,6 +105,9 @@ enum MHD_Result lg_req_reply_json(struct lg_req *r, unsigned status, json_t *j, 
 /* {"error": error, "error_description": desc} with status, as above. */
 enum MHD_Result lg_req_api_error(struct lg_req *r, unsigned status, const char *error,
                                  const char *desc);
+/* A response that owns len bytes at data (malloc'ed): freed with it, or at
+ * once when no response can be made (NULL then). */
+struct MHD_Response *lg_response_owning(void *data, size_t len);
 /* Replies with the contents of b (taken; b is left empty). */
 enum MHD_Result lg_req_reply_buf(struct lg_req *r, unsigned status, const char *ctype,
                                  struct lg_buf *b);

@@ -60,12 +60,9 @@ static enum MHD_Result reply_buf(struct lg_req *r, unsigned status, const char *
                                  struct lg_buf *b, const char *disposition)
 {
     size_t len = b->len;
-    char *data = lg_buf_steal(b);
-    struct MHD_Response *resp = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
-    if (!resp) {
-        free(data);
+    struct MHD_Response *resp = lg_response_owning(lg_buf_steal(b), len);
+    if (!resp)
         return MHD_NO;
-    }
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");

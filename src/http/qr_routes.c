@@ -102,12 +102,9 @@ enum MHD_Result lg_qr_reply(struct lg_req *r, const char *text, bool png)
                                    "cannot render\n");
     }
     size_t len = b.len;
-    char *data = lg_buf_steal(&b);
-    struct MHD_Response *resp = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
-    if (!resp) {
-        free(data);
+    struct MHD_Response *resp = lg_response_owning(lg_buf_steal(&b), len);
+    if (!resp)
         return MHD_NO;
-    }
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
                             png ? "image/png" : "image/svg+xml");
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");

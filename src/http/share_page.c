@@ -385,15 +385,7 @@ static enum MHD_Result track(struct lg_req *r, const struct lg_share *sh, int64_
     enum MHD_Result res = MHD_NO;
     if (check_track(r, sh, id, &res) < 0)
         return res;
-    if (!r->http->stream)
-        return text(r, MHD_HTTP_SERVICE_UNAVAILABLE, "no music folder\n");
-    struct lg_stream_file f;
-    int rc = lg_stream_open_track(r->http->stream, id, &f);
-    if (rc == LG_ENOTFOUND)
-        return text(r, MHD_HTTP_NOT_FOUND, "track not found\n");
-    if (rc < 0)
-        return internal(r, rc, "opening a shared track");
-    return lg_http_send_track(r, &f, download);
+    return lg_http_send_track_id(r, id, download);
 }
 
 static enum MHD_Result cover(struct lg_req *r, const struct lg_share *sh, int64_t id)

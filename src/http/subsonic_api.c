@@ -162,13 +162,9 @@ static enum MHD_Result too_many_attempts(struct lg_sub_ctx *c)
     int rc = lg_sub_render(resp, c->fmt, c->callback, &b);
     json_decref(resp);
     size_t len = b.len;
-    char *data = lg_buf_steal(&b);
-    struct MHD_Response *r =
-        MHD_create_response_from_buffer(rc ? 0 : len, data, MHD_RESPMEM_MUST_FREE);
-    if (!r) {
-        free(data);
+    struct MHD_Response *r = lg_response_owning(lg_buf_steal(&b), rc ? 0 : len);
+    if (!r)
         return MHD_NO;
-    }
     char retry[16];
     snprintf(retry, sizeof(retry), "%d", RETRY_AFTER_S);
     MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, retry);

@@ -92,11 +92,9 @@ static enum MHD_Result not_modified(struct lg_sub_ctx *c, const char *etag)
 static enum MHD_Result send_image(struct lg_sub_ctx *c, const char *etag, unsigned char *data,
                                   size_t len, const char *mime)
 {
-    struct MHD_Response *resp = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
-    if (!resp) {
-        free(data);
+    struct MHD_Response *resp = lg_response_owning(data, len);
+    if (!resp)
         return MHD_NO;
-    }
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, mime);
     add_validators(resp, etag);
     return lg_req_reply(c->req, MHD_HTTP_OK, resp, (int64_t)len);

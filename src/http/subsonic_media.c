@@ -16,6 +16,7 @@
 #include <strings.h>
 
 #include "core/config.h"
+#include "core/log.h"
 #include "core/str.h"
 #include "dsp/dsp.h"
 #include "http/subsonic_render.h"
@@ -24,6 +25,8 @@
 #include "stream/stream.h"
 
 /* Headers that depend on the plan; the validators go on every answer. */
+static const struct lg_log media_log = { "http/media" };
+
 static void add_headers(struct MHD_Response *resp, const struct lg_stream_file *f,
                         const struct lg_stream_plan *plan, bool download)
 {
@@ -47,6 +50,23 @@ static void add_headers(struct MHD_Response *resp, const struct lg_stream_file *
     }
     if (download && lg_content_disposition(f->name, buf, sizeof(buf)) > 0)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_DISPOSITION, buf);
+}
+
+enum MHD_Result lg_http_send_track_id(struct lg_req *r, int64_t id, bool download)
+{
+    static const char *const ctype = "text/plain; charset=utf-8";
+    if (!r->http->stream)
+        return lg_req_reply_static(r, MHD_HTTP_SERVICE_UNAVAILABLE, ctype, "no music folder\n");
+    struct lg_stream_file f;
+    int rc = lg_stream_open_track(r->http->stream, id, &f);
+    if (rc == LG_ENOTFOUND)
+        return lg_req_reply_static(r, MHD_HTTP_NOT_FOUND, ctype, "track not found\n");
+    if (rc < 0) {
+        lg_log(&media_log, LG_LOG_ERROR, "opening track %lld: %s", (long long)id, lg_strerror(rc));
+        return lg_req_reply_static(r, MHD_HTTP_INTERNAL_SERVER_ERROR, ctype,
+                                   "cannot open the track\n");
+    }
+    return lg_http_send_track(r, &f, download);
 }
 
 enum MHD_Result lg_http_send_track(struct lg_req *r, struct lg_stream_file *f, bool download)

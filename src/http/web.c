@@ -99,12 +99,9 @@ enum MHD_Result lg_web_send(struct lg_req *r, unsigned status, struct lg_buf *b,
                             enum lg_web_policy p, const char *location, const char *const *cookies)
 {
     size_t len = b->len;
-    char *data = lg_buf_steal(b);
-    struct MHD_Response *resp = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
-    if (!resp) {
-        free(data);
+    struct MHD_Response *resp = lg_response_owning(lg_buf_steal(b), len);
+    if (!resp)
         return MHD_NO;
-    }
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/html; charset=utf-8");
     lg_web_headers(resp, p);
     for (size_t i = 0; cookies && cookies[i]; i++)

@@ -162,15 +162,7 @@ static enum MHD_Result stream_track(struct lg_req *r, int64_t id, unsigned roles
 {
     if (!(roles & LG_ROLE_STREAM))
         return text(r, MHD_HTTP_FORBIDDEN, "not allowed to stream\n");
-    if (!r->http->stream)
-        return text(r, MHD_HTTP_SERVICE_UNAVAILABLE, "no music folder\n");
-    struct lg_stream_file f;
-    int rc = lg_stream_open_track(r->http->stream, id, &f);
-    if (rc == LG_ENOTFOUND)
-        return text(r, MHD_HTTP_NOT_FOUND, "track not found\n");
-    if (rc < 0)
-        return text(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot open the track\n");
-    return lg_http_send_track(r, &f, false);
+    return lg_http_send_track_id(r, id, false);
 }
 
 static enum MHD_Result cover(struct lg_req *r, int64_t id)

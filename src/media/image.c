@@ -27,6 +27,7 @@
 #include <libavutil/pixdesc.h>
 #include <libswscale/swscale.h>
 
+#include "core/fs.h"
 #include "core/log.h"
 #include "media/media.h"
 
@@ -331,43 +332,12 @@ static int cache_get(const char *path, const struct stat *src, unsigned char **d
     return 0;
 }
 
-/* Creates the folders of path's parent, like mkdir -p. */
-static int make_parents(const char *path)
-{
-    char *dir = lg_xstrdup(path);
-    int r = 0;
-    for (char *p = dir + 1; *p && r == 0; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-            r = -errno;
-        *p = '/';
-    }
-    free(dir);
-    return r;
-}
-
-static int write_all(int fd, const unsigned char *data, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, data, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return -errno;
-        data += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 /* Stores a thumbnail: a temporary file beside path, stamped with the source's
  * time, renamed over path. Readers see the old file or the new, never half. */
 static int cache_put(const char *path, const struct stat *src, const unsigned char *data,
                      size_t len)
 {
-    int r = make_parents(path);
+    int r = lg_mkdir_parent(path, 0755);
     if (r < 0)
         return r;
     char *tmp = lg_xasprintf("%s.XXXXXX", path);
@@ -377,7 +347,7 @@ static int cache_put(const char *path, const struct stat *src, const unsigned ch
         free(tmp);
         return r;
     }
-    r = write_all(fd, data, len);
+    r = lg_write_all(fd, data, len);
     struct timespec times[2] = { src->st_mtim, src->st_mtim };
     if (r == 0 && futimens(fd, times) < 0)
         r = -errno;

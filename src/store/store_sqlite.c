@@ -17,6 +17,7 @@
 
 #include <sqlite3.h>
 
+#include "core/fs.h"
 #include "core/log.h"
 #include "store/store.h"
 #include "store/store_int.h"
@@ -449,25 +450,9 @@ static int migrate(sqlite3 *db, int *version)
 
 static int mkdir_parent(const char *path)
 {
-    char *dir = lg_xstrdup(path);
-    char *slash = strrchr(dir, '/');
-    int r = 0;
-    if (slash && slash != dir) {
-        *slash = '\0';
-        for (char *p = dir + 1; *p; p++) {
-            if (*p != '/')
-                continue;
-            *p = '\0';
-            if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-                r = -errno;
-            *p = '/';
-        }
-        if (r == 0 && mkdir(dir, 0700) < 0 && errno != EEXIST)
-            r = -errno;
-    }
+    int r = lg_mkdir_parent(path, 0700);
     if (r < 0)
-        lg_log(&slog, LG_LOG_ERROR, "cannot create folder %s: %s", dir, lg_strerror(r));
-    free(dir);
+        lg_log(&slog, LG_LOG_ERROR, "cannot create the folder of %s: %s", path, lg_strerror(r));
     return r;
 }
 

@@ -32,6 +32,7 @@
 #include <dirent.h>
 #include <sodium.h>
 
+#include "core/fs.h"
 #include "core/log.h"
 #include "core/str.h"
 #include "prof/prof.h"
@@ -279,33 +280,11 @@ static void note_failure(struct lg_cache *c, const char *what, int err)
 
 /* --- opening --- */
 
-/* mkdir -p, mode 0700 for the folders it creates. */
-static int mkdir_p(const char *dir)
-{
-    char *p = lg_xstrdup(dir);
-    int rc = 0;
-    for (char *s = p + 1;; s++) {
-        if (*s != '/' && *s != '\0')
-            continue;
-        char saved = *s;
-        *s = '\0';
-        if (mkdir(p, 0700) != 0 && errno != EEXIST) {
-            rc = -errno;
-            break;
-        }
-        *s = saved;
-        if (saved == '\0')
-            break;
-    }
-    free(p);
-    return rc;
-}
-
 /* Opens, locks and checks the folder: a descriptor, or -1 after one warning. */
 static int open_dir(const char *dir)
 {
     const char *what = "cannot create the folder";
-    int rc = mkdir_p(dir);
+    int rc = lg_mkdir_p(dir, 0700);
     int fd = -1;
     if (rc == 0) {
         what = "cannot open the folder";
@@ -572,23 +551,6 @@ int lg_cache_begin(struct lg_cache *c, const char *key, struct lg_cache_writer *
     return 0;
 }
 
-static int pwrite_all(int fd, int64_t off, const unsigned char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t k = pwrite(fd, p, n, (off_t)off);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k < 0)
-            return -errno;
-        if (k == 0)
-            return -EIO;
-        p += k;
-        off += k;
-        n -= (size_t)k;
-    }
-    return 0;
-}
-
 int lg_cache_write(struct lg_cache_writer *w, int64_t off, const void *p, size_t n)
 {
     if (w->err)
@@ -600,7 +562,7 @@ int lg_cache_write(struct lg_cache_writer *w, int64_t off, const void *p, size_t
         w->err = LG_ETOOBIG;
         return w->err;
     }
-    int rc = pwrite_all(w->fd, off, p, n);
+    int rc = lg_pwrite_all(w->fd, off, p, n);
     if (rc < 0) {
         w->err = rc;
         note_failure(w->c, "cannot write a cache entry", rc);

@@ -42,6 +42,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/fs.h"
 #include "dsp/dsp.h"
 #include "media/media.h"
 #include "prof/prof.h"
@@ -630,17 +631,10 @@ struct file_sink {
 static int file_write(void *ctx, const uint8_t *data, size_t len)
 {
     struct file_sink *f = ctx;
-    while (len > 0) {
-        ssize_t n = pwrite(f->fd, data, len, (off_t)f->pos);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return n < 0 ? -errno : -EIO;
-        data += n;
-        len -= (size_t)n;
-        f->pos += n;
-    }
-    return 0;
+    int r = lg_pwrite_all(f->fd, f->pos, data, len);
+    if (r == 0)
+        f->pos += (int64_t)len;
+    return r;
 }
 
 static int file_seek(void *ctx, int64_t off)
@@ -653,16 +647,7 @@ static int file_seek(void *ctx, int64_t off)
 static int stdout_write(void *ctx, const uint8_t *data, size_t len)
 {
     struct file_sink *f = ctx;
-    while (len > 0) {
-        ssize_t n = write(f->fd, data, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return n < 0 ? -errno : -EIO;
-        data += n;
-        len -= (size_t)n;
-    }
-    return 0;
+    return lg_write_all(f->fd, data, len);
 }
 
 int lg_transcode_file(const char *in, const char *out, const struct lg_transcode_opts *o, char *err,

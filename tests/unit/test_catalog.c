@@ -13,6 +13,7 @@
 #include "store/store.h"
 
 #include "harness.h"
+#include "store_fixture.h"
 
 static char *tmp;
 
@@ -81,18 +82,6 @@ static struct lg_store *open_fresh(const char *name)
     lg_assert(r == 0);
     free(path);
     return s;
-}
-
-static int64_t add_user(struct lg_store *s, const char *name)
-{
-    struct lg_user u = { .name = (char *)name, .pass_hash = (char *)"x" };
-    unsigned char box[4] = { 0 };
-    u.pass_box = box;
-    u.pass_box_len = sizeof(box);
-    int64_t id = 0;
-    int r = lg_store_user_add(s, &u, &id);
-    lg_assert(r == 0);
-    return id;
 }
 
 struct spec {
@@ -164,7 +153,7 @@ static int64_t artist_of(struct lg_store *s, int64_t track_id)
 LG_TEST(songs_and_totals)
 {
     struct lg_store *s = open_fresh("songs");
-    int64_t u = add_user(s, "u");
+    int64_t u = lg_fx_user(s, "u", 0);
     int64_t ids[N_LIB];
     add_lib(s, ids);
     struct lg_song song;
@@ -214,7 +203,7 @@ LG_TEST(songs_and_totals)
 LG_TEST(annotations_per_user)
 {
     struct lg_store *s = open_fresh("annotations");
-    int64_t u1 = add_user(s, "one"), u2 = add_user(s, "two");
+    int64_t u1 = lg_fx_user(s, "one", 0), u2 = lg_fx_user(s, "two", 0);
     int64_t ids[N_LIB];
     add_lib(s, ids);
     int64_t al = album_of(s, ids[0]), ar = artist_of(s, ids[0]);
@@ -287,7 +276,7 @@ static size_t list_names(struct lg_store *s, int64_t u, struct lg_album_query q,
 LG_TEST(album_lists)
 {
     struct lg_store *s = open_fresh("lists");
-    int64_t u = add_user(s, "u");
+    int64_t u = lg_fx_user(s, "u", 0);
     int64_t ids[N_LIB];
     add_lib(s, ids);
     char buf[512];
@@ -334,7 +323,7 @@ LG_TEST(album_lists)
     CHECK_STR(buf, "I Am|Abbey Road|");
     q.order = LG_ALBUMS_STARRED;
     CHECK_INT(list_names(s, u, q, buf, sizeof(buf)), 0);
-    int64_t other = add_user(s, "other");
+    int64_t other = lg_fx_user(s, "other", 0);
     q.order = LG_ALBUMS_HIGHEST;
     CHECK_INT(list_names(s, other, q, buf, sizeof(buf)), 0);
     lg_store_close(s);
@@ -343,7 +332,7 @@ LG_TEST(album_lists)
 LG_TEST(artists_and_songs)
 {
     struct lg_store *s = open_fresh("artists");
-    int64_t u = add_user(s, "u");
+    int64_t u = lg_fx_user(s, "u", 0);
     int64_t ids[N_LIB];
     add_lib(s, ids);
     struct lg_artist *a;
@@ -449,7 +438,7 @@ static size_t search_songs(struct lg_store *s, int64_t u, const char *text)
 LG_TEST(search)
 {
     struct lg_store *s = open_fresh("search");
-    int64_t u = add_user(s, "u");
+    int64_t u = lg_fx_user(s, "u", 0);
     int64_t ids[N_LIB];
     add_lib(s, ids);
     CHECK_INT(search_songs(s, u, "beat"), 2);     /* prefix of an artist word */
@@ -506,7 +495,7 @@ LG_TEST(search)
 LG_TEST(now_playing)
 {
     struct lg_store *s = open_fresh("nowplaying");
-    int64_t u1 = add_user(s, "one"), u2 = add_user(s, "two");
+    int64_t u1 = lg_fx_user(s, "one", 0), u2 = lg_fx_user(s, "two", 0);
     int64_t ids[N_LIB];
     add_lib(s, ids);
     CHECK_INT(lg_store_now_playing_set(s, u1, "phone", ids[0], 1000), 0);
@@ -546,7 +535,7 @@ static void check_required(json_t *o, const char *const *names, size_t n)
 LG_TEST(render)
 {
     struct lg_store *s = open_fresh("render");
-    int64_t u = add_user(s, "u");
+    int64_t u = lg_fx_user(s, "u", 0);
     int64_t ids[N_LIB];
     add_lib(s, ids);
     CHECK_INT(lg_store_star(s, u, LG_ITEM_SONG, ids[0], 1, 1704164645), 0);

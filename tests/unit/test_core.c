@@ -3,9 +3,16 @@
  * Unit tests of src/core: integer parsing, hex, UTF-8, path safety, MD5 and
  * the limited buffer.
  */
+#include <errno.h>
 #include <stdlib.h>
+#include <string.h>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/buf.h"
+#include "core/fs.h"
 #include "core/str.h"
 
 #include "harness.h"
@@ -163,6 +170,42 @@ LG_TEST(case_helpers)
     CHECK(!lg_str_has_suffix_ci("mp3", ".mp3"));
 }
 
-LG_TEST_MAIN(LG_CASE(parse_integers), LG_CASE(hex_round_trip), LG_CASE(percent_decoding),
-             LG_CASE(utf8), LG_CASE(path_safety), LG_CASE(md5_vectors), LG_CASE(buf_limit),
-             LG_CASE(case_helpers))
+/* mkdir -p with its mode, parents of a path, and whole writes read back. */
+LG_TEST(files)
+{
+    char *tmp = lg_test_tmpdir("core-fs");
+    char *deep = lg_xasprintf("%s/a/b/c", tmp);
+    CHECK_INT(lg_mkdir_p(deep, 0700), 0);
+    CHECK_INT(lg_mkdir_p(deep, 0700), 0); /* all there: fine */
+    struct stat st;
+    CHECK(stat(deep, &st) == 0 && S_ISDIR(st.st_mode) && (st.st_mode & 0777) == 0700);
+    char *file = lg_xasprintf("%s/x/y/f", tmp);
+    CHECK_INT(lg_mkdir_parent(file, 0755), 0);
+    char *parent = lg_xasprintf("%s/x/y", tmp);
+    CHECK(stat(parent, &st) == 0 && S_ISDIR(st.st_mode));
+    CHECK_INT(lg_mkdir_parent("no-slash", 0755), 0);
+    /* A file where a folder should be. */
+    int fd = open(file, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    CHECK(fd >= 0);
+    char *under = lg_xasprintf("%s/z", file);
+    CHECK_INT(lg_mkdir_p(under, 0700), -ENOTDIR);
+    CHECK_INT(lg_write_all(fd, "hello, ", 7), 0);
+    CHECK_INT(lg_pwrite_all(fd, 7, "world", 5), 0);
+    CHECK_INT(lg_pwrite_all(fd, 0, "J", 1), 0);
+    close(fd);
+    char got[16] = { 0 };
+    fd = open(file, O_RDONLY);
+    CHECK(fd >= 0 && read(fd, got, sizeof(got)) == 12);
+    close(fd);
+    CHECK_STR(got, "Jello, world");
+    CHECK(lg_write_all(-1, "x", 1) == -EBADF);
+    free(under);
+    free(parent);
+    free(file);
+    free(deep);
+    free(tmp);
+}
+
+LG_TEST_MAIN(LG_CASE(parse_integers), LG_CASE(files), LG_CASE(hex_round_trip),
+             LG_CASE(percent_decoding), LG_CASE(utf8), LG_CASE(path_safety), LG_CASE(md5_vectors),
+             LG_CASE(buf_limit), LG_CASE(case_helpers))

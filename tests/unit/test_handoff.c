@@ -14,6 +14,7 @@
 #include "store/store.h"
 
 #include "harness.h"
+#include "store_fixture.h"
 
 enum { T0 = 1700000000, TTL = 300 };
 
@@ -24,25 +25,14 @@ struct fixture {
     int64_t tracks[4];
 };
 
-static int64_t add_user(struct lg_store *s, const char *name)
-{
-    static unsigned char box[4] = { 1, 2, 3, 4 };
-    struct lg_user u = {
-        .name = (char *)name, .pass_hash = "x", .pass_box = box, .pass_box_len = 4
-    };
-    int64_t id = 0;
-    CHECK_INT(lg_store_user_add(s, &u, &id), 0);
-    return id;
-}
-
 static void setup(struct fixture *f, const char *name)
 {
     char path[512];
     f->dir = lg_test_tmpdir(name);
     snprintf(path, sizeof(path), "%s/db.sqlite", f->dir);
     CHECK_INT(lg_store_open(path, &f->s), 0);
-    f->ann = add_user(f->s, "ann");
-    f->bob = add_user(f->s, "bob");
+    f->ann = lg_fx_user(f->s, "ann", 0);
+    f->bob = lg_fx_user(f->s, "bob", 0);
     for (int i = 0; i < 4; i++) {
         char p[32], title[16];
         snprintf(p, sizeof(p), "a/%d.mp3", i);

@@ -16,6 +16,7 @@
 #include "store/store.h"
 
 #include "harness.h"
+#include "store_fixture.h"
 
 enum { T0 = 1700000000 };
 
@@ -26,24 +27,13 @@ struct fixture {
     int64_t ann, bob;
 };
 
-static int64_t add_user(struct lg_store *s, const char *name)
-{
-    static unsigned char box[4] = { 1, 2, 3, 4 };
-    struct lg_user u = {
-        .name = (char *)name, .pass_hash = "x", .pass_box = box, .pass_box_len = 4
-    };
-    int64_t id = 0;
-    CHECK_INT(lg_store_user_add(s, &u, &id), 0);
-    return id;
-}
-
 static void setup(struct fixture *f, const char *name)
 {
     f->dir = lg_test_tmpdir(name);
     snprintf(f->path, sizeof(f->path), "%s/db.sqlite", f->dir);
     CHECK_INT(lg_store_open(f->path, &f->s), 0);
-    f->ann = add_user(f->s, "ann");
-    f->bob = add_user(f->s, "bob");
+    f->ann = lg_fx_user(f->s, "ann", 0);
+    f->bob = lg_fx_user(f->s, "bob", 0);
 }
 
 static void teardown(struct fixture *f)

@@ -18,33 +18,9 @@
 #include "store/store.h"
 
 #include "harness.h"
+#include "store_fixture.h"
 
 static char *tmp;
-
-static struct lg_store *open_fresh(const char *name)
-{
-    char *path = lg_xasprintf("%s/%s.db", tmp, name);
-    unlink(path);
-    struct lg_store *s = NULL;
-    int r = lg_store_open(path, &s);
-    lg_assert(r == 0);
-    free(path);
-    return s;
-}
-
-static int64_t add_user(struct lg_store *s, const char *name, int admin)
-{
-    unsigned char box[4] = { 1, 2, 3, 4 };
-    struct lg_user u = { .name = (char *)name,
-                         .pass_hash = (char *)"x",
-                         .pass_box = box,
-                         .pass_box_len = sizeof(box),
-                         .is_admin = admin };
-    int64_t id = 0;
-    int r = lg_store_user_add(s, &u, &id);
-    lg_assert(r == 0);
-    return id;
-}
 
 static int64_t add_track(struct lg_store *s, const char *path, const char *album, int64_t dur_ms)
 {
@@ -96,8 +72,8 @@ LG_TEST(setup)
 
 LG_TEST(playlist_order_and_summary)
 {
-    struct lg_store *s = open_fresh("order");
-    int64_t u = add_user(s, "ann", 0);
+    struct lg_store *s = lg_fx_store(tmp, "order");
+    int64_t u = lg_fx_user(s, "ann", 0);
     int64_t t1 = add_track(s, "a/1.mp3", "A", 1000);
     int64_t t2 = add_track(s, "a/2.mp3", "A", 2000);
     int64_t t3 = add_track(s, "b/3.mp3", "B", 4000);
@@ -144,8 +120,8 @@ LG_TEST(playlist_order_and_summary)
 
 LG_TEST(playlist_edit)
 {
-    struct lg_store *s = open_fresh("edit");
-    int64_t u = add_user(s, "ann", 0);
+    struct lg_store *s = lg_fx_store(tmp, "edit");
+    int64_t u = lg_fx_user(s, "ann", 0);
     int64_t t[5];
     for (int i = 0; i < 5; i++) {
         char path[32];
@@ -204,10 +180,10 @@ LG_TEST(playlist_edit)
 
 LG_TEST(playlist_isolation)
 {
-    struct lg_store *s = open_fresh("iso");
-    int64_t ann = add_user(s, "ann", 0);
-    int64_t bob = add_user(s, "bob", 0);
-    int64_t root = add_user(s, "root", 1);
+    struct lg_store *s = lg_fx_store(tmp, "iso");
+    int64_t ann = lg_fx_user(s, "ann", 0);
+    int64_t bob = lg_fx_user(s, "bob", 0);
+    int64_t root = lg_fx_user(s, "root", 1);
     int64_t t1 = add_track(s, "1.mp3", "A", 1000);
     int64_t priv = 0, pub = 0;
     CHECK_INT(lg_store_playlist_create(s, ann, "ann private", &t1, 1, &priv), 0);
@@ -248,9 +224,9 @@ LG_TEST(playlist_isolation)
 
 LG_TEST(cascades)
 {
-    struct lg_store *s = open_fresh("cascade");
-    int64_t ann = add_user(s, "ann", 0);
-    int64_t bob = add_user(s, "bob", 0);
+    struct lg_store *s = lg_fx_store(tmp, "cascade");
+    int64_t ann = lg_fx_user(s, "ann", 0);
+    int64_t bob = lg_fx_user(s, "bob", 0);
     int64_t t1 = add_track(s, "1.mp3", "A", 1000);
     int64_t t2 = add_track(s, "2.mp3", "A", 1000);
     int64_t t3 = add_track(s, "3.mp3", "A", 1000);
@@ -302,9 +278,9 @@ LG_TEST(cascades)
 
 LG_TEST(bookmarks)
 {
-    struct lg_store *s = open_fresh("bookmarks");
-    int64_t ann = add_user(s, "ann", 0);
-    int64_t bob = add_user(s, "bob", 0);
+    struct lg_store *s = lg_fx_store(tmp, "bookmarks");
+    int64_t ann = lg_fx_user(s, "ann", 0);
+    int64_t bob = lg_fx_user(s, "bob", 0);
     int64_t t1 = add_track(s, "1.mp3", "A", 1000);
     int64_t t2 = add_track(s, "2.mp3", "A", 1000);
     CHECK_INT(lg_store_bookmark_set(s, ann, t1, 1000, "first"), 0);
@@ -336,9 +312,9 @@ LG_TEST(bookmarks)
 
 LG_TEST(play_queue)
 {
-    struct lg_store *s = open_fresh("queue");
-    int64_t ann = add_user(s, "ann", 0);
-    int64_t bob = add_user(s, "bob", 0);
+    struct lg_store *s = lg_fx_store(tmp, "queue");
+    int64_t ann = lg_fx_user(s, "ann", 0);
+    int64_t bob = lg_fx_user(s, "bob", 0);
     int64_t t1 = add_track(s, "1.mp3", "A", 1000);
     int64_t t2 = add_track(s, "2.mp3", "A", 1000);
     struct lg_play_queue got;
@@ -479,7 +455,7 @@ static int64_t find_playlist(struct lg_store *s, int64_t user_id, const char *na
 
 LG_TEST(m3u_import)
 {
-    struct lg_store *s = open_fresh("import");
+    struct lg_store *s = lg_fx_store(tmp, "import");
     char *dir = lg_xasprintf("%s/music", tmp);
     char *cmd = lg_xasprintf("rm -rf '%s' && mkdir -p '%s/lists' '%s/A'", dir, dir, dir);
     CHECK_INT(system(cmd), 0);
@@ -493,12 +469,12 @@ LG_TEST(m3u_import)
     free(abs);
 
     /* Without an administrator nothing is imported. */
-    int64_t bob = add_user(s, "bob", 0);
+    int64_t bob = lg_fx_user(s, "bob", 0);
     CHECK_INT(lg_library_import_playlists(s, dir, false), 0);
     CHECK_INT(find_playlist(s, bob, "Road Trip", NULL), 0);
 
-    int64_t root = add_user(s, "root", 1);
-    add_user(s, "root2", 1);
+    int64_t root = lg_fx_user(s, "root", 1);
+    lg_fx_user(s, "root2", 1);
     CHECK_INT(lg_library_import_playlists(s, dir, false), 0);
     struct lg_playlist p = { 0 };
     int64_t id = find_playlist(s, bob, "Road Trip", &p); /* public: bob sees it */

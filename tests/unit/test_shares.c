@@ -24,33 +24,9 @@
 #include "store/store.h"
 
 #include "harness.h"
+#include "store_fixture.h"
 
 static char *tmp;
-
-static struct lg_store *open_fresh(const char *name)
-{
-    char *path = lg_xasprintf("%s/%s.db", tmp, name);
-    unlink(path);
-    struct lg_store *s = NULL;
-    int r = lg_store_open(path, &s);
-    lg_assert(r == 0);
-    free(path);
-    return s;
-}
-
-static int64_t add_user(struct lg_store *s, const char *name, int admin)
-{
-    unsigned char box[4] = { 1, 2, 3, 4 };
-    struct lg_user u = { .name = (char *)name,
-                         .pass_hash = (char *)"x",
-                         .pass_box = box,
-                         .pass_box_len = sizeof(box),
-                         .is_admin = admin };
-    int64_t id = 0;
-    int r = lg_store_user_add(s, &u, &id);
-    lg_assert(r == 0);
-    return id;
-}
 
 static int64_t add_track(struct lg_store *s, const char *path, const char *album, int track_no)
 {
@@ -147,8 +123,8 @@ LG_TEST(setup)
 
 LG_TEST(create_and_expand)
 {
-    struct lg_store *s = open_fresh("expand");
-    int64_t ann = add_user(s, "ann", 0);
+    struct lg_store *s = lg_fx_store(tmp, "expand");
+    int64_t ann = lg_fx_user(s, "ann", 0);
     int64_t a2 = add_track(s, "a/2.mp3", "A", 2);
     int64_t a1 = add_track(s, "a/1.mp3", "A", 1);
     int64_t b1 = add_track(s, "b/1.mp3", "B", 1);
@@ -203,10 +179,10 @@ LG_TEST(create_and_expand)
 
 LG_TEST(create_refusals)
 {
-    struct lg_store *s = open_fresh("refusals");
-    int64_t ann = add_user(s, "ann", 0);
-    int64_t bob = add_user(s, "bob", 0);
-    int64_t root = add_user(s, "root", 1);
+    struct lg_store *s = lg_fx_store(tmp, "refusals");
+    int64_t ann = lg_fx_user(s, "ann", 0);
+    int64_t bob = lg_fx_user(s, "bob", 0);
+    int64_t root = lg_fx_user(s, "root", 1);
     int64_t t = add_track(s, "a/1.mp3", "A", 1);
     int64_t bob_pl = 0;
     CHECK_INT(lg_store_playlist_create(s, bob, "Private", &t, 1, &bob_pl), 0);
@@ -235,9 +211,9 @@ LG_TEST(create_refusals)
 
 LG_TEST(lookup_by_hash_list_update_delete)
 {
-    struct lg_store *s = open_fresh("update");
-    int64_t ann = add_user(s, "ann", 0);
-    int64_t bob = add_user(s, "bob", 0);
+    struct lg_store *s = lg_fx_store(tmp, "update");
+    int64_t ann = lg_fx_user(s, "ann", 0);
+    int64_t bob = lg_fx_user(s, "bob", 0);
     int64_t t = add_track(s, "a/1.mp3", "A", 1);
     struct lg_share_item song[] = { { LG_SHARE_SONG, t } };
     int64_t s1 = 0, s2 = 0, s3 = 0;
@@ -289,8 +265,8 @@ LG_TEST(lookup_by_hash_list_update_delete)
 
 LG_TEST(visits_and_expiry)
 {
-    struct lg_store *s = open_fresh("visits");
-    int64_t ann = add_user(s, "ann", 0);
+    struct lg_store *s = lg_fx_store(tmp, "visits");
+    int64_t ann = lg_fx_user(s, "ann", 0);
     int64_t t = add_track(s, "a/1.mp3", "A", 1);
     struct lg_share_item song[] = { { LG_SHARE_SONG, t } };
     int64_t id = 0;
@@ -316,8 +292,8 @@ LG_TEST(visits_and_expiry)
 
 LG_TEST(cascades)
 {
-    struct lg_store *s = open_fresh("cascades");
-    int64_t ann = add_user(s, "ann", 0);
+    struct lg_store *s = lg_fx_store(tmp, "cascades");
+    int64_t ann = lg_fx_user(s, "ann", 0);
     int64_t t1 = add_track(s, "a/1.mp3", "A", 1);
     int64_t t2 = add_track(s, "b/1.mp3", "B", 1);
     struct lg_share_item it[] = { { LG_SHARE_SONG, t1 }, { LG_SHARE_ALBUM, album_of(s, t2) } };
@@ -428,7 +404,7 @@ LG_TEST(no_token_in_the_database)
     unlink(path);
     struct lg_store *s = NULL;
     CHECK_INT(lg_store_open(path, &s), 0);
-    int64_t ann = add_user(s, "ann", 0);
+    int64_t ann = lg_fx_user(s, "ann", 0);
     int64_t t = add_track(s, "a/1.mp3", "A", 1);
     unsigned char key[LG_SHARE_KEY_LEN];
     randombytes_buf(key, sizeof(key));
