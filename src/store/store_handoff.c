@@ -64,24 +64,6 @@ static int insert_row(struct lg_store *s, const unsigned char hash[32], const st
     return rc;
 }
 
-static int insert_entries(struct lg_store *s, int64_t id, const int64_t *ids, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        sqlite3_stmt *st = lg_store_stmt(s, ho_entry_sql);
-        if (!st)
-            return LG_ESTORE;
-        sqlite3_bind_int64(st, 1, id);
-        sqlite3_bind_int64(st, 2, (int64_t)i);
-        sqlite3_bind_int64(st, 3, ids[i]);
-        int rc = lg_store_step_done(st);
-        if (rc < 0)
-            return rc;
-        if (sqlite3_changes(sqlite3_db_handle(st)) == 0)
-            return LG_EINVAL;
-    }
-    return 0;
-}
-
 int lg_store_handoff_add(struct lg_store *s, const unsigned char hash[32],
                          const struct lg_handoff *h, int64_t purge_before_s)
 {
@@ -95,7 +77,7 @@ int lg_store_handoff_add(struct lg_store *s, const unsigned char hash[32],
     if (rc == 0)
         rc = insert_row(s, hash, h, &id);
     if (rc == 0)
-        rc = insert_entries(s, id, h->ids, h->n);
+        rc = lg_store_add_ids(s, ho_entry_sql, id, 0, h->ids, h->n);
     if (rc == 0)
         return lg_store_commit(s);
     lg_store_rollback(s);

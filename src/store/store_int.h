@@ -55,6 +55,13 @@ typedef void lg_store_rows_free_fn(void *v, size_t n);
 int lg_store_collect(sqlite3_stmt *st, size_t elem, lg_store_row_fn *read,
                      lg_store_rows_free_fn *release, void **out, size_t *n_out) LG_MUST_CHECK;
 
+/* Appends ids to a list (a playlist, the play queue, a hand-off) from
+ * position pos on: sql is an INSERT ... SELECT binding (owner, position,
+ * track id) that inserts nothing for an unknown track. 0, LG_EINVAL for an
+ * unknown track, or the step's error. Within the caller's transaction. */
+int lg_store_add_ids(struct lg_store *s, const char *sql, int64_t owner, int64_t pos,
+                     const int64_t *ids, size_t n) LG_MUST_CHECK;
+
 /* Logs db's last error with what and returns LG_ESTORE. */
 int lg_store_fail(sqlite3 *db, const char *what);
 

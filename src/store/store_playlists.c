@@ -144,27 +144,6 @@ static int read_ints(struct lg_store *s, const char *sql, int64_t id, int64_t **
     return 0;
 }
 
-/* Appends ids to a list (playlist or queue) from position pos on; sql is an
- * INSERT ... SELECT that inserts nothing for an unknown track. */
-static int add_entries(struct lg_store *s, const char *sql, int64_t owner, int64_t pos,
-                       const int64_t *ids, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        sqlite3_stmt *st = lg_store_stmt(s, sql);
-        if (!st)
-            return LG_ESTORE;
-        sqlite3_bind_int64(st, 1, owner);
-        sqlite3_bind_int64(st, 2, pos + (int64_t)i);
-        sqlite3_bind_int64(st, 3, ids[i]);
-        int r = lg_store_step_done(st);
-        if (r < 0)
-            return r;
-        if (changes(st) == 0)
-            return LG_EINVAL;
-    }
-    return 0;
-}
-
 /* Commits when r is 0, rolls back otherwise; returns the outcome. */
 static int finish(struct lg_store *s, int r)
 {
@@ -279,7 +258,7 @@ int lg_store_playlist_create(struct lg_store *s, int64_t owner_id, const char *n
     }
     int64_t id = r == 0 ? sqlite3_last_insert_rowid(sqlite3_db_handle(st)) : 0;
     if (r == 0)
-        r = add_entries(s, sql_pl_entry_add, id, 0, ids, n);
+        r = lg_store_add_ids(s, sql_pl_entry_add, id, 0, ids, n);
     r = finish(s, r);
     if (r == 0 && id_out)
         *id_out = id;
@@ -371,7 +350,7 @@ static int edit_entries(struct lg_store *s, int64_t id, const struct lg_playlist
     int64_t pos;
     r = next_position(s, id, &pos);
     if (r == 0)
-        r = add_entries(s, sql_pl_entry_add, id, pos, e->add, e->n_add);
+        r = lg_store_add_ids(s, sql_pl_entry_add, id, pos, e->add, e->n_add);
     return r;
 }
 
@@ -482,7 +461,7 @@ static int import_new(struct lg_store *s, const struct lg_playlist_import *im)
     if (r < 0)
         return r;
     int64_t id = sqlite3_last_insert_rowid(sqlite3_db_handle(st));
-    r = add_entries(s, sql_pl_entry_add, id, 0, im->ids, im->n);
+    r = lg_store_add_ids(s, sql_pl_entry_add, id, 0, im->ids, im->n);
     return r < 0 ? r : 1;
 }
 
@@ -504,7 +483,7 @@ static int import_update(struct lg_store *s, const struct lg_playlist_import *im
         return 0;
     r = same ? 0 : exec_id_text(s, sql_pl_entries_clear, id, NULL);
     if (r == 0 && !same)
-        r = add_entries(s, sql_pl_entry_add, id, 0, im->ids, im->n);
+        r = lg_store_add_ids(s, sql_pl_entry_add, id, 0, im->ids, im->n);
     if (r == 0)
         r = exec_id_text(s, sql_pl_touch, id, NULL);
     return r < 0 ? r : 1;
@@ -693,6 +672,6 @@ int lg_store_play_queue_save(struct lg_store *s, int64_t user_id, const struct l
     if (r == 0 && q->n > 0)
         r = queue_insert(s, user_id, q);
     if (r == 0 && q->n > 0)
-        r = add_entries(s, sql_pq_entry_add, user_id, 0, q->ids, q->n);
+        r = lg_store_add_ids(s, sql_pq_entry_add, user_id, 0, q->ids, q->n);
     return finish(s, r);
 }

@@ -373,6 +373,25 @@ int lg_store_collect(sqlite3_stmt *st, size_t elem, lg_store_row_fn *read,
     return 0;
 }
 
+int lg_store_add_ids(struct lg_store *s, const char *sql, int64_t owner, int64_t pos,
+                     const int64_t *ids, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        sqlite3_stmt *st = lg_store_stmt(s, sql);
+        if (!st)
+            return LG_ESTORE;
+        sqlite3_bind_int64(st, 1, owner);
+        sqlite3_bind_int64(st, 2, pos + (int64_t)i);
+        sqlite3_bind_int64(st, 3, ids[i]);
+        int r = lg_store_step_done(st);
+        if (r < 0)
+            return r;
+        if (sqlite3_changes(sqlite3_db_handle(st)) == 0)
+            return LG_EINVAL;
+    }
+    return 0;
+}
+
 int lg_store_step_done(sqlite3_stmt *st)
 {
     int rc = sqlite3_step(st);
