@@ -23,7 +23,10 @@
 #include <time.h>
 
 #include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <netdb.h>
@@ -567,6 +570,29 @@ static int resolve(const char *host, int port, struct sockaddr_storage *ss)
     memcpy(ss, res->ai_addr, res->ai_addrlen);
     freeaddrinfo(res);
     return 0;
+}
+
+/*
+ * Sockets stay uncorked. libmicrohttpd sets TCP_CORK before it hands a file
+ * body to sendfile(2), at most 128 KiB a call, and pushes the last piece by
+ * setting TCP_NODELAY, so a keep-alive connection stays corked for good. On
+ * one connection fetching whole files that cost a quarter of the throughput
+ * (bench/stream, one connection, 5 MB file: 632 requests/s corked, 794 to
+ * 944 uncorked, nginx 778 to 926 in the same runs). nginx does not cork
+ * either unless told to (tcp_nopush off). libmicrohttpd has no option for
+ * it, so this definition takes the place of libc's setsockopt(2) for the
+ * whole process (the library calls it through its PLT): a request to cork
+ * a TCP socket reports success and does nothing; every other call goes to
+ * the kernel unchanged. Headers then leave in a packet of their own, which
+ * the measurements above include.
+ */
+__attribute__((visibility("default"))) int setsockopt(int fd, int level, int name, const void *val,
+                                                      socklen_t len)
+{
+    if (level == IPPROTO_TCP && name == TCP_CORK && val && len >= (socklen_t)sizeof(int) &&
+        *(const int *)val != 0)
+        return 0;
+    return (int)syscall(SYS_setsockopt, fd, level, name, val, len);
 }
 
 static unsigned pool_size(const struct lg_config *cfg)

@@ -2,15 +2,18 @@
 /*
  * Unit tests of http/: the Subsonic response builder and its XML/JSON
  * renderers, query redaction for the log, listen-address and form parsing,
- * and a live server on an ephemeral port for the routes that need neither
- * store nor auth (healthz, 404, 405, limits).
+ * a live server on an ephemeral port for the routes that need neither
+ * store nor auth (healthz, 404, 405, limits), and the setsockopt(2) that
+ * keeps libmicrohttpd's sockets uncorked.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <arpa/inet.h>
+#include <dlfcn.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -394,7 +397,42 @@ LG_TEST(live_server_ipv6)
     lg_http_stop(h);
 }
 
+static int tcp_opt(int fd, int name)
+{
+    int v = -1;
+    socklen_t len = sizeof(v);
+    lg_assert(getsockopt(fd, IPPROTO_TCP, name, &v, &len) == 0);
+    return v;
+}
+
+/* The definition in http.c is the one every library of the process calls:
+ * TCP_CORK on is refused silently, everything else reaches the kernel. */
+LG_TEST(uncorked)
+{
+    int (*own)(int, int, int, const void *, socklen_t) = setsockopt;
+    void *mine, *resolved = dlsym(RTLD_DEFAULT, "setsockopt");
+    memcpy(&mine, &own, sizeof(mine));
+    CHECK(resolved == mine);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    lg_assert(fd >= 0);
+    int on = 1, off = 0;
+    CHECK_INT(setsockopt(fd, IPPROTO_TCP, TCP_CORK, &on, sizeof(on)), 0);
+    CHECK_INT(tcp_opt(fd, TCP_CORK), 0);
+    CHECK_INT(setsockopt(fd, IPPROTO_TCP, TCP_CORK, &off, sizeof(off)), 0);
+    CHECK_INT(setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on)), 0);
+    CHECK(tcp_opt(fd, TCP_NODELAY) != 0);
+    CHECK_INT(setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)), 0);
+    int v = 0;
+    socklen_t len = sizeof(v);
+    CHECK_INT(getsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &v, &len), 0);
+    CHECK(v != 0);
+    /* Errors still come from the kernel. */
+    CHECK_INT(setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, 1), -1);
+    close(fd);
+    CHECK_INT(setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on)), -1);
+}
+
 LG_TEST_MAIN(LG_CASE(envelope_error), LG_CASE(envelope_ok), LG_CASE(tree_mapping),
              LG_CASE(render_limit), LG_CASE(format_from), LG_CASE(redact), LG_CASE(parse_listen),
              LG_CASE(form_parse), LG_CASE(url_decode), LG_CASE(live_server),
-             LG_CASE(live_server_ipv6))
+             LG_CASE(live_server_ipv6), LG_CASE(uncorked))
