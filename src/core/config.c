@@ -66,6 +66,9 @@ static const struct key keys[] = {
       "folder of the transcode cache (default: cache/transcode in the data folder)" },
     { "cache_size", "LEGATO_CACHE_SIZE", T_INT, OFF(cache_size_mib), "2048", 0, 1 << 20,
       "MiB of finished transcodes kept on disk (least recently used go first), 0 for none" },
+    { "api_cache", "LEGATO_API_CACHE", T_INT, OFF(api_cache_mib), "128", 0, 1 << 16,
+      "MiB of Subsonic answers kept in memory until the library or a user's data changes, 0 for "
+      "none" },
     { "transcode_workers", "LEGATO_TRANSCODE_WORKERS", T_INT, OFF(transcode_workers), "0", 0, 256,
       "transcode threads, 0 for one per core" },
     { "transcode_ahead", "LEGATO_TRANSCODE_AHEAD", T_INT, OFF(transcode_ahead_s), "30", 2, 3600,

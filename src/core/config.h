@@ -17,7 +17,7 @@
 
 #include "core/common.h"
 
-enum { LG_CONFIG_N_KEYS = 25 };
+enum { LG_CONFIG_N_KEYS = 26 };
 
 struct lg_config {
     char *music_dir;   /* the library root */
@@ -40,6 +40,7 @@ struct lg_config {
     int64_t handoff_ttl_s;          /* lifetime of a hand-off link */
     char *cache_dir;                /* transcode cache; empty = data_dir/cache/transcode */
     int64_t cache_size_mib;         /* bound of the transcode cache, 0: caching off */
+    int64_t api_cache_mib;          /* bound of the Subsonic answer cache, 0: off */
     int64_t transcode_workers;      /* transcode threads, 0: one per core */
     int64_t transcode_ahead_s;      /* a transcode this far ahead of its listener waits */
     int64_t transcode_burst_s;      /* the first seconds of a stream, made at once */

@@ -35,6 +35,7 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "core/str.h"
+#include "http/api_cache.h"
 #include "http/device_page.h"
 #include "http/handoff.h"
 #include "http/http_int.h"
@@ -653,6 +654,8 @@ int lg_http_start(const struct lg_http_deps *deps, struct lg_http **out)
     struct lg_http *h = lg_xcalloc(1, sizeof(*h));
     h->deps = *deps;
     lg_sub_render_set_target((double)cfg->replaygain_target_lufs);
+    if (deps->store)
+        h->api_cache = lg_api_cache_new((size_t)cfg->api_cache_mib * 1024 * 1024);
     if (deps->store && cfg->music_dir) {
         rc = lg_stream_new(deps->store, cfg->music_dir, &h->stream);
         if (rc < 0)
@@ -693,6 +696,7 @@ fail:
     lg_jobs_free(h->jobs);
     lg_cache_close(h->cache);
     lg_stream_free(h->stream);
+    lg_api_cache_free(h->api_cache);
     free(h);
     return rc;
 }
@@ -712,5 +716,6 @@ void lg_http_stop(struct lg_http *h)
     lg_jobs_free(h->jobs);      /* every listener has detached */
     lg_cache_close(h->cache);
     lg_stream_free(h->stream);
+    lg_api_cache_free(h->api_cache);
     free(h);
 }

@@ -27,9 +27,10 @@
 struct lg_http {
     struct MHD_Daemon *daemon;
     struct lg_http_deps deps;
-    struct lg_stream *stream; /* NULL without a store or music folder */
-    struct lg_jobs *jobs;     /* transcode jobs; NULL with stream */
-    struct lg_cache *cache;   /* finished transcodes; NULL: none */
+    struct lg_stream *stream;       /* NULL without a store or music folder */
+    struct lg_jobs *jobs;           /* transcode jobs; NULL with stream */
+    struct lg_cache *cache;         /* finished transcodes; NULL: none */
+    struct lg_api_cache *api_cache; /* rendered Subsonic answers; NULL: none */
     int port;
 };
 

@@ -16,6 +16,7 @@
 
 #include "core/log.h"
 #include "core/str.h"
+#include "http/api_cache.h"
 #include "http/oauth.h"
 #include "http/subsonic_annotation.h"
 #include "http/subsonic_art.h"
@@ -28,12 +29,14 @@
 #include "http/subsonic_shares.h"
 #include "http/subsonic_system.h"
 #include "http/subsonic_users.h"
+#include "prof/prof.h"
 
 static struct lg_log api_log = { "http/subsonic" };
 
 enum {
     RENDER_LIMIT = 64 * 1024 * 1024, /* the largest response we render */
     RETRY_AFTER_S = 60,              /* the auth limiter counts per minute */
+    KEY_LIMIT = 256 * 1024,          /* an answer cache key (URL and form fit) */
 };
 /* How long a connection's accepted credentials are taken on trust. */
 #define AUTH_MEMO_NS ((int64_t)10 * 1000000000)
@@ -122,8 +125,35 @@ static lg_sub_handler_fn *find_method(const char *name)
     return NULL;
 }
 
+static void body_release(void *cls)
+{
+    lg_api_body_unref(cls);
+}
+
+/* Replies with a body from the answer cache, releasing the caller's
+ * reference once MHD is done with it. */
+static enum MHD_Result reply_body(struct lg_sub_ctx *c, const struct lg_api_body *body)
+{
+    struct MHD_Response *r = MHD_create_response_from_buffer_with_free_callback_cls(
+        body->len, (void *)body->data, body_release, (void *)body);
+    if (!r) {
+        lg_api_body_unref(body);
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, lg_sub_content_type(c->fmt));
+    return lg_req_reply(c->req, MHD_HTTP_OK, r, (int64_t)body->len);
+}
+
+static bool answer_ok(json_t *resp)
+{
+    const char *s = json_string_value(json_object_get(resp, "status"));
+    return s && strcmp(s, "ok") == 0;
+}
+
 enum MHD_Result lg_sub_reply_status(struct lg_sub_ctx *c, unsigned status, json_t *resp)
 {
+    /* Only successes are kept: an error may be passing (a store failure). */
+    bool keep = c->cache_key && status == MHD_HTTP_OK && answer_ok(resp);
     struct lg_buf b;
     lg_buf_init(&b, RENDER_LIMIT);
     int rc = lg_sub_render(resp, c->fmt, c->callback, &b);
@@ -132,6 +162,16 @@ enum MHD_Result lg_sub_reply_status(struct lg_sub_ctx *c, unsigned status, json_
         lg_log(&api_log, LG_LOG_ERROR, "response too large to render");
         lg_buf_free(&b);
         return lg_req_reply_static(c->req, 500, "text/plain", "internal error\n");
+    }
+    if (keep) {
+        struct lg_api_cache *cache = c->req->http->api_cache;
+        size_t len = b.len;
+        const struct lg_api_body *body = lg_api_cache_put(
+            cache, c->cache_key->data, c->cache_key->len, c->cache_gen, lg_buf_steal(&b), len);
+        struct lg_api_cache_stats st;
+        lg_api_cache_stats(cache, &st);
+        lg_prof_gauge_set(LG_PROF_API_CACHE_SIZE, (int64_t)st.bytes);
+        return reply_body(c, body);
     }
     return lg_req_reply_buf(c->req, status, lg_sub_content_type(c->fmt), &b);
 }
@@ -246,6 +286,118 @@ static int authenticate(struct lg_req *r, const struct lg_auth_request *a, struc
     return 0;
 }
 
+/* --- the answer cache --- */
+
+/* Methods whose answer follows from the store's contents, the user and the
+ * parameters alone (no clock, no chance, no state in memory), so that an
+ * answer holds until the store changes. Random album lists are not. */
+static bool cacheable(struct lg_req *r, lg_sub_handler_fn *fn)
+{
+    static lg_sub_handler_fn *const fns[] = {
+        lg_sub_get_music_folders,
+        lg_sub_get_indexes,
+        lg_sub_get_artists,
+        lg_sub_get_music_directory,
+        lg_sub_get_genres,
+        lg_sub_get_artist,
+        lg_sub_get_album,
+        lg_sub_get_song,
+        lg_sub_get_top_songs,
+        lg_sub_get_album_list,
+        lg_sub_get_album_list2,
+        lg_sub_get_songs_by_genre,
+        lg_sub_get_starred,
+        lg_sub_get_starred2,
+        lg_sub_search,
+        lg_sub_search2,
+        lg_sub_search3,
+        lg_sub_get_playlists,
+        lg_sub_get_playlist,
+    };
+    if (!r->http->api_cache)
+        return false;
+    if (fn == lg_sub_get_album_list || fn == lg_sub_get_album_list2) {
+        const char *type = lg_req_param(r, "type");
+        if (type && lg_str_casecmp(type, "random") == 0)
+            return false;
+    }
+    for (size_t i = 0; i < LG_ARRAY_LEN(fns); i++) {
+        if (fns[i] == fn)
+            return true;
+    }
+    return false;
+}
+
+/* A key part: its length, then its bytes; NULL (a parameter without "=") is
+ * a length no string has. Lengths keep "a=b" + "" apart from "a" + "=b". */
+static bool key_add(struct lg_buf *k, const char *s)
+{
+    uint32_t n = s ? (uint32_t)strlen(s) : UINT32_MAX;
+    return lg_buf_append(k, &n, sizeof(n)) == 0 && (!s || lg_buf_append(k, s, n) == 0);
+}
+
+/* Parameters that do not change an answer: credentials and client names. */
+static bool key_skips(const char *name)
+{
+    static const char *const skip[] = { "u", "p", "t", "s", "apiKey", "c", "v" };
+    for (size_t i = 0; i < LG_ARRAY_LEN(skip); i++) {
+        if (lg_str_casecmp(name, skip[i]) == 0)
+            return true;
+    }
+    return false;
+}
+
+struct key_walk {
+    struct lg_buf *key;
+    bool ok;
+};
+
+static enum MHD_Result key_param(void *cls, enum MHD_ValueKind kind, const char *name,
+                                 const char *value)
+{
+    struct key_walk *w = cls;
+    if (!key_skips(name))
+        w->ok = w->ok && key_add(w->key, name) && key_add(w->key, value);
+    return MHD_YES;
+}
+
+/* The cache key of a request: who asks, the method (without ".view") and
+ * every other parameter, query then form, in the order sent. */
+static bool cache_key(struct lg_sub_ctx *c, const char *name, struct lg_buf *k)
+{
+    size_t n = strlen(name);
+    if (n > 5 && strcmp(name + n - 5, ".view") == 0)
+        n -= 5;
+    int64_t uid = c->user.user_id;
+    struct key_walk w = { k, lg_buf_append(k, &uid, sizeof(uid)) == 0 &&
+                                 lg_buf_append(k, name, n) == 0 && lg_buf_append(k, "", 1) == 0 };
+    MHD_get_connection_values(c->req->conn, MHD_GET_ARGUMENT_KIND, key_param, &w);
+    for (size_t i = 0; i < c->req->n_form; i++)
+        key_param(&w, MHD_POSTDATA_KIND, c->req->form[i].key, c->req->form[i].value);
+    return w.ok;
+}
+
+/* Answers from the cache, or arms c to fill it. Returns true when it
+ * replied (*res set). */
+static bool from_cache(struct lg_sub_ctx *c, const char *name, struct lg_buf *key,
+                       enum MHD_Result *res)
+{
+    struct lg_http *h = c->req->http;
+    uint64_t gen;
+    if (lg_store_generation(h->deps.store, &gen) < 0 || !cache_key(c, name, key))
+        return false;
+    const struct lg_api_body *body = lg_api_cache_get(h->api_cache, key->data, key->len, gen);
+    if (body) {
+        lg_prof_count(LG_PROF_API_CACHE_HITS, 1);
+        *res = reply_body(c, body);
+        return true;
+    }
+    lg_prof_count(LG_PROF_API_CACHE_MISSES, 1);
+    c->cache_key = key;
+    c->cache_gen = gen;
+    return false;
+}
+
 static enum MHD_Result dispatch(struct lg_req *r, const char *name)
 {
     struct lg_sub_ctx c = { .req = r };
@@ -276,7 +428,15 @@ static enum MHD_Result dispatch(struct lg_req *r, const char *name)
         rc = authenticate(r, &a, &c.user);
     if (rc < 0)
         return auth_failed(&c, &a, rc);
-    enum MHD_Result res = fn(&c);
+    enum MHD_Result res;
+    struct lg_buf key;
+    lg_buf_init(&key, KEY_LIMIT);
+    if (cacheable(r, fn) && from_cache(&c, name, &key, &res)) {
+        lg_buf_free(&key);
+        return res;
+    }
+    res = fn(&c);
+    lg_buf_free(&key);
     if (by_device && r->sent_track)
         lg_oauth_note_stream(r, a.api_key);
     return res;

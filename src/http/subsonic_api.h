@@ -18,6 +18,10 @@ struct lg_sub_ctx {
     enum lg_sub_format fmt;
     const char *callback; /* JSONP callback, or NULL */
     struct lg_principal user;
+    /* Set by the dispatcher when the answer may be cached (api_cache.h): a
+     * successful answer is kept under this key for this store generation. */
+    const struct lg_buf *cache_key;
+    uint64_t cache_gen;
 };
 
 typedef enum MHD_Result lg_sub_handler_fn(struct lg_sub_ctx *c);

@@ -90,13 +90,15 @@ int64_t lg_prof_end(struct lg_hist *h, int64_t begin_ns, const char *name);
 /* --- counters and gauges --- */
 
 enum lg_prof_counter {
-    LG_PROF_STALLS,          /* a stream's buffer ahead reached zero */
-    LG_PROF_CLIENT_STALLS,   /* stalls reported by players (POST /api/stalls) */
-    LG_PROF_CACHE_HITS,      /* transcodes served from the cache */
-    LG_PROF_CACHE_MISSES,    /* transcodes that had to run */
-    LG_PROF_CACHE_BYTES_OUT, /* bytes served from the cache */
-    LG_PROF_JOBS_STARTED,    /* transcode jobs started */
-    LG_PROF_DEGRADED,        /* jobs lowered in complexity or bitrate under load */
+    LG_PROF_STALLS,           /* a stream's buffer ahead reached zero */
+    LG_PROF_CLIENT_STALLS,    /* stalls reported by players (POST /api/stalls) */
+    LG_PROF_CACHE_HITS,       /* transcodes served from the cache */
+    LG_PROF_CACHE_MISSES,     /* transcodes that had to run */
+    LG_PROF_CACHE_BYTES_OUT,  /* bytes served from the cache */
+    LG_PROF_JOBS_STARTED,     /* transcode jobs started */
+    LG_PROF_DEGRADED,         /* jobs lowered in complexity or bitrate under load */
+    LG_PROF_API_CACHE_HITS,   /* Subsonic answers sent from the answer cache */
+    LG_PROF_API_CACHE_MISSES, /* cacheable Subsonic answers that had to be made */
     LG_PROF_N_COUNTERS
 };
 enum lg_prof_gauge {
@@ -104,6 +106,7 @@ enum lg_prof_gauge {
     LG_PROF_JOBS_QUEUED,    /* transcode jobs waiting for a worker */
     LG_PROF_JOBS_RUNNING,   /* transcode jobs on a worker now */
     LG_PROF_CACHE_SIZE,     /* bytes in the transcode cache */
+    LG_PROF_API_CACHE_SIZE, /* bytes in the answer cache */
     LG_PROF_N_GAUGES
 };
 /* Counters only go up: n <= 0 is ignored. Unknown c or g are ignored. */

@@ -36,6 +36,9 @@ static const struct family counter_families[LG_PROF_N_COUNTERS] = {
     [LG_PROF_JOBS_STARTED] = { "transcode_jobs_started", "Transcode jobs started." },
     [LG_PROF_DEGRADED] = { "transcode_degraded",
                            "Transcode jobs lowered in complexity or bitrate under load." },
+    [LG_PROF_API_CACHE_HITS] = { "api_cache_hits", "Subsonic answers sent from the answer cache." },
+    [LG_PROF_API_CACHE_MISSES] = { "api_cache_misses",
+                                   "Cacheable Subsonic answers that had to be made." },
 };
 
 static const struct family gauge_families[LG_PROF_N_GAUGES] = {
@@ -43,6 +46,8 @@ static const struct family gauge_families[LG_PROF_N_GAUGES] = {
     [LG_PROF_JOBS_QUEUED] = { "transcode_jobs_queued", "Transcode jobs waiting for a worker." },
     [LG_PROF_JOBS_RUNNING] = { "transcode_jobs_running", "Transcode jobs on a worker now." },
     [LG_PROF_CACHE_SIZE] = { "transcode_cache_size_bytes", "Bytes in the transcode cache." },
+    [LG_PROF_API_CACHE_SIZE] = { "api_cache_size_bytes",
+                                 "Bytes of Subsonic answers in the answer cache." },
 };
 
 /* --- Prometheus text --- */

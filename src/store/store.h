@@ -34,6 +34,14 @@ void lg_store_close(struct lg_store *s);
 int lg_store_schema_version(struct lg_store *s);
 /* The number of migrations compiled in. */
 int lg_store_migrations_count(void);
+/* A number that moves on whenever the database may have changed: after each
+ * commit of this process (any connection), and when the calling thread's
+ * connection sees another process's commit. What was read after a call that
+ * returned G reflects every change made before it, so an answer computed
+ * from reads that follow the call is current for as long as the number
+ * stays G. -ENOTSUP when the database is not in WAL mode (no commit is
+ * reported then). */
+int lg_store_generation(struct lg_store *s, uint64_t *out) LG_MUST_CHECK;
 
 /* Transactions on the calling thread's connection. begin is BEGIN IMMEDIATE:
  * it waits for other writers (busy timeout) rather than failing later. */

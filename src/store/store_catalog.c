@@ -571,20 +571,16 @@ static const char track_at_or_after_sql[] = "SELECT id FROM tracks WHERE id >= ?
  * after a gap are a little likelier; duplicates are dropped. */
 static int random_ids(struct lg_store *s, int64_t size, int64_t **ids_out, size_t *n_out)
 {
-    sqlite3_stmt *st = lg_store_stmt(s, max_track_id_sql);
-    if (!st)
-        return LG_ESTORE;
-    int r = lg_store_step_row(st);
+    int64_t max_id;
+    int r = lg_store_int(s, max_track_id_sql, &max_id);
     if (r < 0)
         return r;
-    int64_t max_id = sqlite3_column_int64(st, 0);
-    sqlite3_reset(st);
     int64_t *ids = lg_xcalloc((size_t)size + 1, sizeof(*ids));
     size_t n = 0;
     for (int64_t tries = 0; max_id > 0 && (int64_t)n < size && tries < 4 * size; tries++) {
         uint64_t x;
         sqlite3_randomness(sizeof(x), &x);
-        st = lg_store_stmt(s, track_at_or_after_sql);
+        sqlite3_stmt *st = lg_store_stmt(s, track_at_or_after_sql);
         if (!st) {
             free(ids);
             return LG_ESTORE;

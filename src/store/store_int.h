@@ -42,6 +42,9 @@ int lg_store_step_done(sqlite3_stmt *st);
 /* Steps to the first row: 0 with the statement on the row (the caller reads
  * it, then resets), LG_ENOTFOUND, LG_EEXIST or LG_ESTORE (statement reset). */
 int lg_store_step_row(sqlite3_stmt *st);
+/* Runs sql (no parameters) and reads the integer in the first column of its
+ * one row. */
+int lg_store_int(struct lg_store *s, const char *sql, int64_t *out) LG_MUST_CHECK;
 /* A copy of column i as text, "" for NULL; caller frees. */
 char *lg_store_col_text(sqlite3_stmt *st, int i);
 /* Reads one row of a statement into *dst (an element of a growing array). */

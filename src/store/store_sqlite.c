@@ -7,6 +7,7 @@
  * column is named in exactly one place in C.
  */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -121,6 +122,7 @@ struct stmt_slot {
 
 struct conn {
     sqlite3 *db;
+    int64_t data_version;    /* PRAGMA data_version when last read; -1: never */
     struct stmt_slot *slots; /* open addressing, at most half full */
     size_t cap;
     size_t n;
@@ -134,6 +136,10 @@ struct lg_store {
     pthread_mutex_t lock; /* guards conns */
     struct conn *conns;
     int version;
+    /* Moves on after every commit (lg_store_generation); not_wal is set when a
+     * connection is not in WAL mode, where no hook reports commits. */
+    _Atomic uint64_t generation;
+    _Atomic bool not_wal;
 };
 
 /* --- the track column table --- */
@@ -252,8 +258,49 @@ static int busy_wait(void *ctx, int tries)
     return 1;
 }
 
-static int conn_open(const char *path, sqlite3 **out)
+static void bump(struct lg_store *s)
 {
+    atomic_fetch_add(&s->generation, 1);
+}
+
+/* Before a commit of this connection: a reader that takes the new number
+ * now may still read the old rows, which the bump after the commit voids. */
+static int on_commit(void *ctx)
+{
+    bump(ctx);
+    return 0;
+}
+
+/* After a commit (WAL mode), once readers see it. Registering this replaces
+ * SQLite's automatic checkpoint, which it therefore does the same way: a
+ * passive checkpoint once the log holds AUTO_CHECKPOINT pages. */
+enum { AUTO_CHECKPOINT = 1000 };
+
+static int on_wal(void *ctx, sqlite3 *db, const char *name, int pages)
+{
+    bump(ctx);
+    if (pages >= AUTO_CHECKPOINT)
+        sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    return SQLITE_OK;
+}
+
+static bool in_wal_mode(sqlite3 *db)
+{
+    sqlite3_stmt *st = NULL;
+    bool wal = false;
+    if (sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+    {
+        const char *mode = (const char *)sqlite3_column_text(st, 0);
+        wal = mode && strcmp(mode, "wal") == 0;
+    }
+    sqlite3_finalize(st);
+    return wal;
+}
+
+static int conn_open(struct lg_store *s, sqlite3 **out)
+{
+    const char *path = s->path;
     sqlite3 *db = NULL;
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
     if (sqlite3_open_v2(path, &db, flags, NULL) != SQLITE_OK) {
@@ -270,6 +317,10 @@ static int conn_open(const char *path, sqlite3 **out)
         sqlite3_close_v2(db);
         return r;
     }
+    if (!in_wal_mode(db))
+        atomic_store(&s->not_wal, true);
+    sqlite3_commit_hook(db, on_commit, s);
+    sqlite3_wal_hook(db, on_wal, s);
     *out = db;
     return 0;
 }
@@ -280,10 +331,11 @@ static struct conn *get_conn(struct lg_store *s)
     if (c)
         return c;
     sqlite3 *db;
-    if (conn_open(s->path, &db) < 0)
+    if (conn_open(s, &db) < 0)
         return NULL;
     c = lg_xcalloc(1, sizeof(*c));
     c->db = db;
+    c->data_version = -1;
     c->store = s;
     pthread_mutex_lock(&s->lock);
     c->next = s->conns;
@@ -405,6 +457,19 @@ int lg_store_step_done(sqlite3_stmt *st)
     return r;
 }
 
+int lg_store_int(struct lg_store *s, const char *sql, int64_t *out)
+{
+    sqlite3_stmt *st = lg_store_stmt(s, sql);
+    if (!st)
+        return LG_ESTORE;
+    int r = lg_store_step_row(st);
+    if (r < 0)
+        return r;
+    *out = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    return 0;
+}
+
 /* Steps a statement expected to return one row; LG_ENOTFOUND when none. The
  * statement is left on the row for the caller to read, then reset. */
 int lg_store_step_row(sqlite3_stmt *st)
@@ -522,6 +587,26 @@ void lg_store_close(struct lg_store *s)
     pthread_mutex_destroy(&s->lock);
     free(s->path);
     free(s);
+}
+
+int lg_store_generation(struct lg_store *s, uint64_t *out)
+{
+    if (atomic_load(&s->not_wal))
+        return -ENOTSUP;
+    static const char data_version_sql[] = "PRAGMA data_version";
+    struct conn *c = get_conn(s);
+    int64_t v;
+    int r = c ? lg_store_int(s, data_version_sql, &v) : LG_ESTORE;
+    if (r < 0)
+        return r;
+    /* Another connection committed since this one last looked: if it was
+     * another process's, no hook here saw it. */
+    if (v != c->data_version) {
+        c->data_version = v;
+        bump(s);
+    }
+    *out = atomic_load(&s->generation);
+    return 0;
 }
 
 int lg_store_schema_version(struct lg_store *s)
