@@ -109,6 +109,10 @@ enum MHD_Result lg_req_api_error(struct lg_req *r, unsigned status, const char *
 /* A response that owns len bytes at data (malloc'ed): freed with it, or at
  * once when no response can be made (NULL then). */
 struct MHD_Response *lg_response_owning(void *data, size_t len);
+/* A response of len bytes of the file fd from offset, sent with sendfile(2);
+ * it owns fd. Every file response must be made here: it records where the
+ * body ends, which the sendfile64 of http.c relies on. */
+struct MHD_Response *lg_response_from_file(int fd, uint64_t offset, uint64_t len);
 /* Replies with the contents of b (taken; b is left empty). */
 enum MHD_Result lg_req_reply_buf(struct lg_req *r, unsigned status, const char *ctype,
                                  struct lg_buf *b);

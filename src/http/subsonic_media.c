@@ -81,8 +81,7 @@ enum MHD_Result lg_http_send_track(struct lg_req *r, struct lg_stream_file *f, b
     lg_stream_plan(f->size, f->mtime_s, f->etag, &cond, &plan);
     struct MHD_Response *resp = NULL;
     if (plan.length > 0) {
-        resp = MHD_create_response_from_fd_at_offset64((uint64_t)plan.length, f->fd,
-                                                       (uint64_t)plan.offset);
+        resp = lg_response_from_file(f->fd, (uint64_t)plan.offset, (uint64_t)plan.length);
         if (resp)
             f->fd = -1; /* the response owns it now */
     } else {

@@ -3,8 +3,8 @@
  * Unit tests of http/: the Subsonic response builder and its XML/JSON
  * renderers, query redaction for the log, listen-address and form parsing,
  * a live server on an ephemeral port for the routes that need neither
- * store nor auth (healthz, 404, 405, limits), and the setsockopt(2) that
- * keeps libmicrohttpd's sockets uncorked.
+ * store nor auth (healthz, 404, 405, limits), and the setsockopt(2) and
+ * sendfile64 that take libc's place for libmicrohttpd.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +12,7 @@
 
 #include <arpa/inet.h>
 #include <dlfcn.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -432,7 +433,62 @@ LG_TEST(uncorked)
     CHECK_INT(setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on)), -1);
 }
 
+ssize_t sendfile64(int out, int in, int64_t *off, size_t count);
+
+/* A file response's body is sent in calls of up to 2 MiB that stop 128 KiB
+ * short of its end (libmicrohttpd's own piece); other descriptors and other
+ * sizes are left to the kernel as asked. */
+LG_TEST(sendfile_pieces)
+{
+    ssize_t (*own)(int, int, int64_t *, size_t) = sendfile64;
+    void *mine, *resolved = dlsym(RTLD_DEFAULT, "sendfile64");
+    memcpy(&mine, &own, sizeof(mine));
+    CHECK(resolved == mine);
+
+    char *dir = lg_test_tmpdir("http");
+    char *path = lg_xasprintf("%s/pieces.bin", dir);
+    enum { SIZE = 3 << 20, PIECE = 0x20000 };
+    unsigned char *data = lg_xmalloc(SIZE);
+    for (size_t i = 0; i < SIZE; i++)
+        data[i] = (unsigned char)(i * 7 + (i >> 11));
+    FILE *f = fopen(path, "wb");
+    lg_assert(f && fwrite(data, 1, SIZE, f) == SIZE && fclose(f) == 0);
+    int in = open(path, O_RDONLY | O_CLOEXEC);
+    int other = open(path, O_RDONLY | O_CLOEXEC); /* never a response's */
+    lg_assert(in >= 0 && other >= 0);
+    char *out_path = lg_xasprintf("%s/pieces.out", dir);
+    int out = open(out_path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    lg_assert(out >= 0);
+
+    /* The body: 2,500,000 bytes from offset 1000. */
+    struct MHD_Response *r = lg_response_from_file(in, 1000, 2500000);
+    CHECK(r != NULL);
+    int64_t off = 1000;
+    CHECK(sendfile64(out, in, &off, PIECE) == 2 * 1024 * 1024);
+    CHECK(off == 1000 + 2 * 1024 * 1024);
+    /* 402,848 left: all but the last piece. */
+    CHECK(sendfile64(out, in, &off, PIECE) == 2500000 - 2 * 1024 * 1024 - PIECE);
+    CHECK(sendfile64(out, in, &off, PIECE) == PIECE);
+    CHECK(off == 2501000);
+    unsigned char *back = lg_xmalloc(2500000);
+    CHECK(pread(out, back, 2500000, 0) == 2500000);
+    CHECK(memcmp(back, data + 1000, 2500000) == 0);
+    /* Another size, or a descriptor no response owns: as asked. */
+    off = 0;
+    CHECK(sendfile64(out, in, &off, 1000) == 1000);
+    off = 0;
+    CHECK(sendfile64(out, other, &off, PIECE) == PIECE);
+    MHD_destroy_response(r); /* closes in */
+    close(other);
+    close(out);
+    free(back);
+    free(data);
+    free(out_path);
+    free(path);
+    free(dir);
+}
+
 LG_TEST_MAIN(LG_CASE(envelope_error), LG_CASE(envelope_ok), LG_CASE(tree_mapping),
              LG_CASE(render_limit), LG_CASE(format_from), LG_CASE(redact), LG_CASE(parse_listen),
              LG_CASE(form_parse), LG_CASE(url_decode), LG_CASE(live_server),
-             LG_CASE(live_server_ipv6), LG_CASE(uncorked))
+             LG_CASE(live_server_ipv6), LG_CASE(uncorked), LG_CASE(sendfile_pieces))
