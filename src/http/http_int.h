@@ -39,6 +39,7 @@ enum {
     LG_REQ_FORM_MAX = 1100,          /* form fields of a POST body (a 1000-track queue) */
     LG_REQ_BODY_MAX = 64 * 1024,     /* bytes of form body accepted (413 beyond) */
     LG_HTTP_CONN_MEMORY = 32 * 1024, /* per connection: request line + headers */
+    LG_CONN_AUTH_HASH = 16,          /* bytes of a connection's credentials memo */
 };
 
 /* What outlives a request on a keep-alive connection. One MHD thread owns a
@@ -48,7 +49,7 @@ struct lg_conn {
     /* The credentials last accepted by lg_auth_check on this connection (a
      * hash, never the secrets) and whom they named: identical credentials on
      * the same connection are not checked again until auth_until_ns. */
-    unsigned char auth_hash[32];
+    unsigned char auth_hash[LG_CONN_AUTH_HASH];
     int64_t auth_until_ns; /* 0: nothing remembered */
     struct lg_principal auth_user;
 };

@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <pthread.h>
+
 #include <sodium.h>
 
 #include "core/log.h"
@@ -237,24 +239,57 @@ static enum MHD_Result auth_failed(struct lg_sub_ctx *c, const struct lg_auth_re
     }
 }
 
-/* A hash of the credentials a request carries, each field marked present or
- * absent, and of the authenticator's generation (so that a password change, a
- * deleted user or changed rights void what connections remember). Only
- * equality on one connection is asked of it (see lg_conn). */
-static void credentials_hash(const struct lg_auth_request *a, uint64_t generation,
-                             unsigned char out[32])
+/* A keyed hash (SipHash-2-4, 128 bits, under a key drawn at start) of the
+ * credentials a request carries, each field marked present or absent, and
+ * of the authenticator's generation (so that a password change, a deleted
+ * user or changed rights void what connections remember). Only equality on
+ * one connection is asked of it (see lg_conn); without the key nobody can
+ * search for two credentials that hash alike. SipHash is a tenth of the cost
+ * of BLAKE2b here, where every request of a player pays it. */
+static unsigned char memo_key[crypto_shorthash_siphashx24_KEYBYTES];
+static pthread_once_t memo_once = PTHREAD_ONCE_INIT;
+
+static void memo_key_init(void)
 {
-    crypto_generichash_state st;
-    crypto_generichash_init(&st, NULL, 0, 32);
-    crypto_generichash_update(&st, (const unsigned char *)&generation, sizeof(generation));
+    lg_assert(sodium_init() >= 0);
+    randombytes_buf(memo_key, sizeof(memo_key));
+}
+
+enum { MEMO_INPUT_MAX = 2048 }; /* longer credentials take the slower hash */
+_Static_assert(LG_CONN_AUTH_HASH == crypto_shorthash_siphashx24_BYTES, "memo size");
+
+static void credentials_hash(const struct lg_auth_request *a, uint64_t generation,
+                             unsigned char out[LG_CONN_AUTH_HASH])
+{
+    pthread_once(&memo_once, memo_key_init);
+    unsigned char in[MEMO_INPUT_MAX];
+    size_t n = sizeof(generation);
+    memcpy(in, &generation, n);
     const char *fields[] = { a->u, a->p, a->t, a->s, a->api_key };
+    bool fits = true;
+    for (size_t i = 0; i < LG_ARRAY_LEN(fields) && fits; i++) {
+        size_t len = fields[i] ? strlen(fields[i]) + 1 : 0; /* with its NUL */
+        fits = n + 1 + len <= sizeof(in);
+        if (fits) {
+            in[n++] = fields[i] ? 1 : 0;
+            memcpy(in + n, fields[i] ? fields[i] : "", len);
+            n += len;
+        }
+    }
+    if (fits) {
+        crypto_shorthash_siphashx24(out, in, n, memo_key);
+        return;
+    }
+    crypto_generichash_state st;
+    crypto_generichash_init(&st, memo_key, sizeof(memo_key), LG_CONN_AUTH_HASH);
+    crypto_generichash_update(&st, (const unsigned char *)&generation, sizeof(generation));
     for (size_t i = 0; i < LG_ARRAY_LEN(fields); i++) {
         unsigned char mark = fields[i] ? 1 : 0;
         crypto_generichash_update(&st, &mark, 1);
         if (fields[i])
             crypto_generichash_update(&st, (const unsigned char *)fields[i], strlen(fields[i]) + 1);
     }
-    crypto_generichash_final(&st, out, 32);
+    crypto_generichash_final(&st, out, LG_CONN_AUTH_HASH);
 }
 
 /* Checks credentials, or recognises those this connection presented and had
@@ -266,7 +301,7 @@ static void credentials_hash(const struct lg_auth_request *a, uint64_t generatio
 static int authenticate(struct lg_req *r, const struct lg_auth_request *a, struct lg_principal *out)
 {
     struct lg_conn *c = r->lconn;
-    unsigned char h[32];
+    unsigned char h[LG_CONN_AUTH_HASH];
     /* Read before checking: a change that lands during the check leaves a
      * memo under the old generation, which the next request will not trust. */
     credentials_hash(a, lg_auth_generation(r->http->deps.auth), h);
