@@ -7,8 +7,10 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <pthread.h>
+#include <sys/stat.h>
 
 #include <sqlite3.h>
 
@@ -353,7 +355,32 @@ LG_TEST(generation)
     lg_store_close(s);
 }
 
+/* The store's WAL hook replaces SQLite's automatic checkpoint: the log must
+ * still be checkpointed and reused, not grow with every write. */
+LG_TEST(wal_checkpoints)
+{
+    struct lg_store *s = open_fresh("wal");
+    enum { VALUE = 64 * 1024 };
+    char *value = lg_xmalloc(VALUE);
+    char key[32];
+    /* 1,000 commits of 64 KiB: 64 MB of log without checkpoints. */
+    for (int i = 0; i < 1000; i++) {
+        memset(value, 'a' + i % 26, VALUE - 1); /* a new value each time */
+        value[VALUE - 1] = '\0';
+        snprintf(key, sizeof(key), "k%d", i % 50);
+        CHECK_INT(lg_store_meta_set(s, key, value), 0);
+    }
+    char *wal = lg_xasprintf("%s/wal/sub/legato.db-wal", tmp);
+    struct stat st;
+    CHECK(stat(wal, &st) == 0);
+    CHECK(st.st_size < 16 * 1024 * 1024);
+    free(wal);
+    free(value);
+    lg_store_close(s);
+}
+
 LG_TEST_MAIN(LG_CASE(setup), LG_CASE(migrations), LG_CASE(track_upsert_stable_ids),
              LG_CASE(grouping), LG_CASE(rollback_keeps_nothing), LG_CASE(users_and_keys),
              LG_CASE(threads_have_own_connections), LG_CASE(contending_writers),
-             LG_CASE(lazy_durability), LG_CASE(newer_schema_refused), LG_CASE(generation))
+             LG_CASE(lazy_durability), LG_CASE(newer_schema_refused), LG_CASE(generation),
+             LG_CASE(wal_checkpoints))
