@@ -112,8 +112,11 @@ enum MHD_Result lg_req_api_error(struct lg_req *r, unsigned status, const char *
 struct MHD_Response *lg_response_owning(void *data, size_t len);
 /* A response of len bytes of the file fd from offset, sent with sendfile(2);
  * it owns fd. Every file response must be made here: it records where the
- * body ends, which the sendfile64 of http.c relies on. */
+ * body ends, which the sendfile64 of sockets.c relies on. */
 struct MHD_Response *lg_response_from_file(int fd, uint64_t offset, uint64_t len);
+/* Tells sockets.c that conn's socket opened (MHD's "started" notice) or is
+ * about to close. */
+void lg_http_note_socket(struct MHD_Connection *conn, bool open);
 /* Replies with the contents of b (taken; b is left empty). */
 enum MHD_Result lg_req_reply_buf(struct lg_req *r, unsigned status, const char *ctype,
                                  struct lg_buf *b);
