@@ -67,42 +67,76 @@ static const char *format_second(time_t sec)
     return cached;
 }
 
+enum { MSG_MAX = 2048 }; /* a message's bytes, "..." included when cut */
+
+/* Appends the n bytes of s at line + *at. */
+static void put(char *line, size_t *at, const char *s, size_t n)
+{
+    memcpy(line + *at, s, n);
+    *at += n;
+}
+
+/* Formats the message at line + at, cutting it at MSG_MAX - 1 bytes (the
+ * last three then "..."); returns its length, or -1. */
+static int put_msg(char *line, size_t at, const char *fmt, va_list ap)
+{
+    int m = vsnprintf(line + at, MSG_MAX, fmt, ap);
+    if (m >= MSG_MAX) {
+        memcpy(line + at + MSG_MAX - 4, "...", 4);
+        m = MSG_MAX - 1;
+    }
+    return m;
+}
+
 void lg_log_write(const struct lg_log *log, enum lg_log_level lvl, const char *fmt, ...)
 {
-    char msg[2048];
-    va_list ap;
-    va_start(ap, fmt);
-    int m = vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    if (m >= (int)sizeof(msg))
-        memcpy(msg + sizeof(msg) - 4, "...", 4);
-
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     const char *when = format_second(ts.tv_sec);
-
     int ilvl = (int)lvl;
     const char *lname =
         ilvl >= 0 && ilvl < (int)LG_ARRAY_LEN(level_names) ? level_names[ilvl] : "?";
+    long ms = ts.tv_nsec / 1000000;
     char line[4608];
+    va_list ap;
+    va_start(ap, fmt);
     int n;
     if (log_json) {
-        char esc[4096];
-        json_escape(esc, sizeof(esc), msg);
-        n = snprintf(
-            line, sizeof(line),
-            "{\"time\":\"%s.%03ldZ\",\"level\":\"%s\",\"subsystem\":\"%s\",\"msg\":\"%s\"}\n", when,
-            ts.tv_nsec / 1000000, lname, log->name, esc);
+        char msg[MSG_MAX], esc[4096];
+        n = put_msg(msg, 0, fmt, ap);
+        if (n >= 0) {
+            json_escape(esc, sizeof(esc), msg);
+            n = snprintf(
+                line, sizeof(line),
+                "{\"time\":\"%s.%03ldZ\",\"level\":\"%s\",\"subsystem\":\"%s\",\"msg\":\"%s\"}\n",
+                when, ms, lname, log->name, esc);
+            if (n >= (int)sizeof(line)) {
+                n = (int)sizeof(line) - 1;
+                line[n - 1] = '\n';
+            }
+        }
     } else {
-        n = snprintf(line, sizeof(line), "%s.%03ldZ %-5s %s: %s\n", when, ts.tv_nsec / 1000000,
-                     lname, log->name, msg);
+        /* "TIME.mmmZ level subsystem: message": the prefix by hand, the
+         * message formatted in place (one pass of printf, not two). */
+        size_t at = 0, nlen = strnlen(log->name, 256), llen = strlen(lname);
+        put(line, &at, when, strnlen(when, 32));
+        char frac[6] = {
+            '.', (char)('0' + ms / 100), (char)('0' + ms / 10 % 10), (char)('0' + ms % 10), 'Z', ' '
+        };
+        put(line, &at, frac, sizeof(frac));
+        put(line, &at, lname, llen);
+        put(line, &at, "      ", llen < 5 ? 6 - llen : 1); /* %-5s and a space */
+        put(line, &at, log->name, nlen);
+        put(line, &at, ": ", 2);
+        n = put_msg(line, at, fmt, ap);
+        if (n >= 0) {
+            n += (int)at;
+            line[n++] = '\n';
+        }
     }
+    va_end(ap);
     if (n < 0)
         return;
-    if (n >= (int)sizeof(line)) {
-        n = (int)sizeof(line) - 1;
-        line[n - 1] = '\n';
-    }
     ssize_t r = write(STDERR_FILENO, line, (size_t)n);
     (void)r;
 }

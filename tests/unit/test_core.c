@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Unit tests of src/core: integer parsing, hex, UTF-8, path safety, MD5 and
- * the limited buffer.
+ * Unit tests of src/core: integer parsing, hex, UTF-8, path safety, MD5,
+ * the limited buffer and the logger's lines.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -13,6 +13,7 @@
 
 #include "core/buf.h"
 #include "core/fs.h"
+#include "core/log.h"
 #include "core/str.h"
 
 #include "harness.h"
@@ -206,6 +207,63 @@ LG_TEST(files)
     free(tmp);
 }
 
+/* Logs msg with stderr sent to a file; returns what was written. */
+static char *logged(int json, enum lg_log_level lvl, const char *msg)
+{
+    static const struct lg_log tlog = { "core/test" };
+    char *dir = lg_test_tmpdir("core");
+    char *path = lg_xasprintf("%s/log.txt", dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    int saved = dup(STDERR_FILENO);
+    lg_assert(fd >= 0 && saved >= 0 && dup2(fd, STDERR_FILENO) == STDERR_FILENO);
+    lg_log_setup(LG_LOG_TRACE, json);
+    lg_log_write(&tlog, lvl, "%s", msg);
+    lg_log_setup(LG_LOG_INFO, 0);
+    lg_assert(dup2(saved, STDERR_FILENO) == STDERR_FILENO);
+    close(saved);
+    struct stat st;
+    lg_assert(fstat(fd, &st) == 0);
+    char *out = lg_xmalloc((size_t)st.st_size + 1);
+    lg_assert(pread(fd, out, (size_t)st.st_size, 0) == st.st_size);
+    out[st.st_size] = '\0';
+    close(fd);
+    free(path);
+    free(dir);
+    return out;
+}
+
+/* "2026-11-26T21:07:23.849Z " then the level padded to five, the subsystem,
+ * the message and one newline; JSON has the same fields. */
+LG_TEST(log_lines)
+{
+    char *out = logged(0, LG_LOG_WARN, "x=5 y");
+    CHECK(strlen(out) == 24 + strlen(" warn  core/test: x=5 y\n"));
+    CHECK(out[4] == '-' && out[10] == 'T' && out[19] == '.' && out[23] == 'Z');
+    CHECK_STR(out + 23, "Z warn  core/test: x=5 y\n");
+    free(out);
+    out = logged(0, LG_LOG_ERROR, "e");
+    CHECK_STR(out + 23, "Z error core/test: e\n");
+    free(out);
+
+    /* A long message is cut at 2,047 bytes, the last three "...". */
+    char *big = lg_xmalloc(3001);
+    memset(big, 'a', 3000);
+    big[3000] = '\0';
+    out = logged(0, LG_LOG_INFO, big);
+    size_t prefix = strlen("2026-11-26T21:07:23.849Z info  core/test: ");
+    CHECK(strlen(out) == prefix + 2047 + 1);
+    CHECK(strcmp(out + prefix + 2044, "...\n") == 0);
+    CHECK(out[prefix + 2043] == 'a');
+    free(out);
+    free(big);
+
+    out = logged(1, LG_LOG_DEBUG, "quote \" tab\t");
+    CHECK(strncmp(out, "{\"time\":\"", 9) == 0);
+    CHECK(strstr(out, "Z\",\"level\":\"debug\",\"subsystem\":\"core/test\","
+                      "\"msg\":\"quote \\\" tab\\u0009\"}\n") != NULL);
+    free(out);
+}
+
 LG_TEST_MAIN(LG_CASE(parse_integers), LG_CASE(files), LG_CASE(hex_round_trip),
              LG_CASE(percent_decoding), LG_CASE(utf8), LG_CASE(path_safety), LG_CASE(md5_vectors),
-             LG_CASE(buf_limit), LG_CASE(case_helpers))
+             LG_CASE(buf_limit), LG_CASE(case_helpers), LG_CASE(log_lines))
