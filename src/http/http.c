@@ -59,9 +59,10 @@ int64_t lg_http_now_ns(void)
 
 const char *lg_req_param(const struct lg_req *r, const char *key)
 {
-    const char *v = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, key);
-    if (v)
-        return v;
+    for (size_t i = 0; i < r->n_query; i++) {
+        if (lg_str_casecmp(r->query_fields[i].key, key) == 0 && r->query_fields[i].value)
+            return r->query_fields[i].value;
+    }
     for (size_t i = 0; i < r->n_form; i++) {
         if (lg_str_casecmp(r->form[i].key, key) == 0)
             return r->form[i].value;
@@ -85,17 +86,11 @@ static void collect_one(struct collect *c, const char *key, const char *value)
     c->n++;
 }
 
-static enum MHD_Result collect_query(void *cls, enum MHD_ValueKind kind, const char *key,
-                                     const char *value)
-{
-    collect_one(cls, key, value);
-    return MHD_YES;
-}
-
 size_t lg_req_params(const struct lg_req *r, const char *key, const char **out, size_t max)
 {
     struct collect c = { key, out, max, 0 };
-    MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, collect_query, &c);
+    for (size_t i = 0; i < r->n_query; i++)
+        collect_one(&c, r->query_fields[i].key, r->query_fields[i].value);
     for (size_t i = 0; i < r->n_form; i++)
         collect_one(&c, r->form[i].key, r->form[i].value);
     return c.n;
@@ -150,10 +145,13 @@ enum MHD_Result lg_req_reply_buf(struct lg_req *r, unsigned status, const char *
 
 /* --- pure helpers --- */
 
-int lg_http_form_parse(char *body, struct lg_form_field *fields, size_t max)
+/* Splits s at '&' and '=' in place and decodes the pieces (form encoding:
+ * '+' is a space); a piece without '=' has the value NULL when bare_null,
+ * else "". Returns how many, or LG_ETOOBIG past max. */
+static int parse_pairs(char *s, struct lg_form_field *fields, size_t max, bool bare_null)
 {
     size_t n = 0;
-    char *p = body;
+    char *p = s;
     while (p) {
         char *amp = strchr(p, '&');
         if (amp)
@@ -162,11 +160,12 @@ int lg_http_form_parse(char *body, struct lg_form_field *fields, size_t max)
             if (n == max)
                 return LG_ETOOBIG;
             char *eq = strchr(p, '=');
-            char *value = eq ? eq + 1 : p + strlen(p);
+            char *value = eq ? eq + 1 : bare_null ? NULL : p + strlen(p);
             if (eq)
                 *eq = '\0';
             lg_percent_decode(p, true);
-            lg_percent_decode(value, true);
+            if (value)
+                lg_percent_decode(value, true);
             fields[n].key = p;
             fields[n].value = value;
             n++;
@@ -174,6 +173,11 @@ int lg_http_form_parse(char *body, struct lg_form_field *fields, size_t max)
         p = amp ? amp + 1 : NULL;
     }
     return (int)n;
+}
+
+int lg_http_form_parse(char *body, struct lg_form_field *fields, size_t max)
+{
+    return parse_pairs(body, fields, max, false);
 }
 
 static bool secret_key(const char *key, size_t len)
@@ -307,6 +311,37 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
     *socket_context = c;
 }
 
+/*
+ * The query string is parsed here, not by libmicrohttpd. The library keeps
+ * each argument in the connection's 32 KiB memory pool, and a GET with more
+ * than about 550 of them (a player saving a long play queue) used it up:
+ * the library then had no memory left for its 431 either and closed the
+ * connection without an answer. legato copies and parses the query on the
+ * heap, bounded only by the URL the pool holds, and clears the query's
+ * first byte in the library's buffer so that it parses nothing. The URI
+ * callback runs before the library's own parse, which starts after the '?'
+ * (a library that parsed first would only find the same parameters twice).
+ * Keys compare case-insensitively, as the library's do; "?key" without '='
+ * has no value (NULL), "key=" an empty one.
+ */
+static void parse_query(struct lg_req *r, const char *uri)
+{
+    r->query = NULL;
+    r->query_fields = NULL;
+    r->n_query = 0;
+    char *q = strchr(uri, '?');
+    if (!q || !q[1])
+        return;
+    r->query = lg_xstrdup(q + 1);
+    q[1] = '\0'; /* the library's copy: see above */
+    size_t max = 1;
+    for (const char *p = r->query; *p; p++)
+        max += *p == '&';
+    r->query_fields = lg_xmalloc(max * sizeof(*r->query_fields));
+    int n = parse_pairs(r->query, r->query_fields, max, true);
+    r->n_query = n > 0 ? (size_t)n : 0;
+}
+
 static struct lg_req *req_new(struct lg_http *h, struct MHD_Connection *conn, const char *uri)
 {
     const union MHD_ConnectionInfo *ci =
@@ -329,6 +364,7 @@ static struct lg_req *req_new(struct lg_http *h, struct MHD_Connection *conn, co
     lg_buf_init(&r->body, LG_REQ_BODY_MAX);
     r->n_form = 0;
     r->form = NULL;
+    parse_query(r, uri);
     return r;
 }
 
@@ -336,6 +372,8 @@ static void req_free(struct lg_req *r)
 {
     lg_buf_free(&r->body);
     free(r->form);
+    free(r->query);
+    free(r->query_fields);
     free(r);
 }
 

@@ -76,6 +76,11 @@ struct lg_req {
     struct lg_buf body; /* POST body; form fields point into it */
     size_t n_form;
     struct lg_form_field *form; /* allocated for POST requests only */
+    /* The query string's parameters, decoded, in order (legato parses the
+     * query itself: see parse_query in http.c); they point into query. */
+    char *query;
+    size_t n_query;
+    struct lg_form_field *query_fields;
 };
 
 /* A request parameter: the query string first, then a form-encoded POST

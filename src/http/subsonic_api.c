@@ -387,13 +387,10 @@ struct key_walk {
     bool ok;
 };
 
-static enum MHD_Result key_param(void *cls, enum MHD_ValueKind kind, const char *name,
-                                 const char *value)
+static void key_param(struct key_walk *w, const char *name, const char *value)
 {
-    struct key_walk *w = cls;
     if (!key_skips(name))
         w->ok = w->ok && key_add(w->key, name) && key_add(w->key, value);
-    return MHD_YES;
 }
 
 /* The cache key of a request: who asks, the method (without ".view") and
@@ -406,9 +403,11 @@ static bool cache_key(struct lg_sub_ctx *c, const char *name, struct lg_buf *k)
     int64_t uid = c->user.user_id;
     struct key_walk w = { k, lg_buf_append(k, &uid, sizeof(uid)) == 0 &&
                                  lg_buf_append(k, name, n) == 0 && lg_buf_append(k, "", 1) == 0 };
-    MHD_get_connection_values(c->req->conn, MHD_GET_ARGUMENT_KIND, key_param, &w);
-    for (size_t i = 0; i < c->req->n_form; i++)
-        key_param(&w, MHD_POSTDATA_KIND, c->req->form[i].key, c->req->form[i].value);
+    const struct lg_req *r = c->req;
+    for (size_t i = 0; i < r->n_query; i++)
+        key_param(&w, r->query_fields[i].key, r->query_fields[i].value);
+    for (size_t i = 0; i < r->n_form; i++)
+        key_param(&w, r->form[i].key, r->form[i].value);
     return w.ok;
 }
 

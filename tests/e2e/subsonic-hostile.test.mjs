@@ -63,3 +63,26 @@ test('hostile values in every parameter of every method', async () => {
   const r = await fetch(`${ctx.srv.base}/rest/ping?${auth}`);
   assert.equal((await r.json())['subsonic-response'].status, 'ok');
 });
+
+// A player saving a long play queue by GET sends one id parameter per track:
+// 2,000 of them are taken (the server parses the query itself), and a URL
+// too long for a connection's memory gets 414, never a dropped connection.
+test('thousands of parameters in a GET', async () => {
+  const auth = new URLSearchParams({ ...creds(ctx), v: '1.16.1', c: 'hostile', f: 'json' });
+  const song = Object.values(ctx.ids.songs)[0];
+  const ids = Array.from({ length: 2000 }, () => `id=${song}`).join('&');
+  let r = await fetch(`${ctx.srv.base}/rest/savePlayQueue?${auth}&${ids}&current=${song}`);
+  assert.equal(r.status, 200);
+  assert.equal((await r.json())['subsonic-response'].status, 'ok');
+  r = await fetch(`${ctx.srv.base}/rest/getPlayQueue?${auth}`);
+  const q = (await r.json())['subsonic-response'].playQueue;
+  assert.equal(q.entry.length, 2000);
+  // Parameters without a value, and repeated ones, as before.
+  r = await fetch(`${ctx.srv.base}/rest/getSong?${auth}&id&id=${song}`);
+  assert.equal((await r.json())['subsonic-response'].song.id, song);
+  const huge = Array.from({ length: 6000 }, (_, i) => `id=${i}`).join('&');
+  r = await fetch(`${ctx.srv.base}/rest/savePlayQueue?${auth}&${huge}`);
+  assert.equal(r.status, 414);
+  r = await fetch(`${ctx.srv.base}/rest/ping?${auth}`);
+  assert.equal((await r.json())['subsonic-response'].status, 'ok');
+});
