@@ -324,7 +324,7 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
  * Keys compare case-insensitively, as the library's do; "?key" without '='
  * has no value (NULL), "key=" an empty one.
  */
-static void parse_query(struct lg_req *r, const char *uri)
+static void parse_query(struct lg_req *r, char *uri)
 {
     r->query = NULL;
     r->query_fields = NULL;
@@ -364,7 +364,9 @@ static struct lg_req *req_new(struct lg_http *h, struct MHD_Connection *conn, co
     lg_buf_init(&r->body, LG_REQ_BODY_MAX);
     r->n_form = 0;
     r->form = NULL;
-    parse_query(r, uri);
+    /* libmicrohttpd hands the URI as const, but it lies in the connection's
+     * read buffer, which the library itself writes as it parses. */
+    parse_query(r, (char *)uri);
     return r;
 }
 
