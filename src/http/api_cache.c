@@ -19,6 +19,7 @@
 #include <sodium.h>
 
 #include "core/common.h"
+#include "prof/prof.h"
 
 struct body {
     struct lg_api_body pub; /* first: the public view is the body */
@@ -131,6 +132,12 @@ static void lru_push(struct lg_api_cache *c, struct entry *e)
     c->lru.older = &e->link;
 }
 
+/* The size gauge on /metrics follows the cache's bytes (under the lock). */
+static void publish(const struct lg_api_cache *c)
+{
+    lg_prof_gauge_set(LG_PROF_API_CACHE_SIZE, (int64_t)c->st.bytes);
+}
+
 /* Unlinks *pp (from its bucket and the list) and frees it. */
 static void drop(struct lg_api_cache *c, struct entry **pp)
 {
@@ -169,6 +176,7 @@ const struct lg_api_body *lg_api_cache_get(struct lg_api_cache *c, const void *k
     struct entry **pp = slot_of(c, hash, key, key_len);
     if (*pp && (*pp)->gen != gen) {
         drop(c, pp);
+        publish(c);
     } else if (*pp) {
         struct entry *e = *pp;
         lru_unlink(e);
@@ -221,6 +229,7 @@ const struct lg_api_body *lg_api_cache_put(struct lg_api_cache *c, const void *k
     c->st.entries++;
     c->st.bytes += cost;
     c->st.stores++;
+    publish(c);
     pthread_mutex_unlock(&c->lock);
     return &b->pub;
 }

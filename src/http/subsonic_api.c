@@ -168,12 +168,8 @@ enum MHD_Result lg_sub_reply_status(struct lg_sub_ctx *c, unsigned status, json_
     if (keep) {
         struct lg_api_cache *cache = c->req->http->api_cache;
         size_t len = b.len;
-        const struct lg_api_body *body = lg_api_cache_put(
-            cache, c->cache_key->data, c->cache_key->len, c->cache_gen, lg_buf_steal(&b), len);
-        struct lg_api_cache_stats st;
-        lg_api_cache_stats(cache, &st);
-        lg_prof_gauge_set(LG_PROF_API_CACHE_SIZE, (int64_t)st.bytes);
-        return reply_body(c, body);
+        return reply_body(c, lg_api_cache_put(cache, c->cache_key->data, c->cache_key->len,
+                                              c->cache_gen, lg_buf_steal(&b), len));
     }
     return lg_req_reply_buf(c->req, status, lg_sub_content_type(c->fmt), &b);
 }
@@ -255,41 +251,34 @@ static void memo_key_init(void)
     randombytes_buf(memo_key, sizeof(memo_key));
 }
 
-enum { MEMO_INPUT_MAX = 2048 }; /* longer credentials take the slower hash */
+enum { MEMO_STACK = 2048 }; /* longer credentials are put together on the heap */
 _Static_assert(LG_CONN_AUTH_HASH == crypto_shorthash_siphashx24_BYTES, "memo size");
 
 static void credentials_hash(const struct lg_auth_request *a, uint64_t generation,
                              unsigned char out[LG_CONN_AUTH_HASH])
 {
     pthread_once(&memo_once, memo_key_init);
-    unsigned char in[MEMO_INPUT_MAX];
+    /* The generation, then each field as a mark (present or not) and its
+     * bytes with their NUL: no two requests put together alike. */
+    const char *fields[] = { a->u, a->p, a->t, a->s, a->api_key };
+    size_t lens[LG_ARRAY_LEN(fields)], total = sizeof(generation);
+    for (size_t i = 0; i < LG_ARRAY_LEN(fields); i++) {
+        lens[i] = fields[i] ? strlen(fields[i]) + 1 : 0;
+        total += 1 + lens[i];
+    }
+    unsigned char stack[MEMO_STACK];
+    unsigned char *in = total <= sizeof(stack) ? stack : lg_xmalloc(total);
     size_t n = sizeof(generation);
     memcpy(in, &generation, n);
-    const char *fields[] = { a->u, a->p, a->t, a->s, a->api_key };
-    bool fits = true;
-    for (size_t i = 0; i < LG_ARRAY_LEN(fields) && fits; i++) {
-        size_t len = fields[i] ? strlen(fields[i]) + 1 : 0; /* with its NUL */
-        fits = n + 1 + len <= sizeof(in);
-        if (fits) {
-            in[n++] = fields[i] ? 1 : 0;
-            memcpy(in + n, fields[i] ? fields[i] : "", len);
-            n += len;
-        }
-    }
-    if (fits) {
-        crypto_shorthash_siphashx24(out, in, n, memo_key);
-        return;
-    }
-    crypto_generichash_state st;
-    crypto_generichash_init(&st, memo_key, sizeof(memo_key), LG_CONN_AUTH_HASH);
-    crypto_generichash_update(&st, (const unsigned char *)&generation, sizeof(generation));
     for (size_t i = 0; i < LG_ARRAY_LEN(fields); i++) {
-        unsigned char mark = fields[i] ? 1 : 0;
-        crypto_generichash_update(&st, &mark, 1);
+        in[n++] = fields[i] ? 1 : 0;
         if (fields[i])
-            crypto_generichash_update(&st, (const unsigned char *)fields[i], strlen(fields[i]) + 1);
+            memcpy(in + n, fields[i], lens[i]);
+        n += lens[i];
     }
-    crypto_generichash_final(&st, out, LG_CONN_AUTH_HASH);
+    crypto_shorthash_siphashx24(out, in, n, memo_key);
+    if (in != stack)
+        free(in);
 }
 
 /* Checks credentials, or recognises those this connection presented and had

@@ -342,6 +342,58 @@ static void check_limits(int port)
     free(req);
 }
 
+/* The server's end of a connection this process made from client: the
+ * descriptor whose peer is client's own address. */
+static int server_end(int client)
+{
+    struct sockaddr_in me, peer;
+    socklen_t len = sizeof(me);
+    lg_assert(getsockname(client, (struct sockaddr *)&me, &len) == 0);
+    for (int fd = 3; fd < 4096; fd++) {
+        len = sizeof(peer);
+        if (fd != client && getpeername(fd, (struct sockaddr *)&peer, &len) == 0 &&
+            len == sizeof(peer) && peer.sin_family == AF_INET && peer.sin_port == me.sin_port &&
+            peer.sin_addr.s_addr == me.sin_addr.s_addr)
+            return fd;
+    }
+    return -1;
+}
+
+static int tcp_opt(int fd, int name);
+
+/* Two requests on one keep-alive connection: the server's socket is never
+ * corked and has TCP_NODELAY, set once (sockets.c). */
+static void check_socket_options(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    lg_assert(fd >= 0);
+    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    lg_assert(connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0);
+    static const char req[] = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+    for (int i = 0; i < 2; i++) {
+        lg_assert(write(fd, req, sizeof(req) - 1) == (ssize_t)sizeof(req) - 1);
+        char got[1024];
+        size_t n = 0;
+        while (n < sizeof(got) - 1) {
+            ssize_t k = read(fd, got + n, sizeof(got) - 1 - n);
+            lg_assert(k > 0);
+            n += (size_t)k;
+            got[n] = '\0';
+            if (strstr(got, "{\"status\":\"ok\"}"))
+                break;
+        }
+        CHECK(starts(got, "HTTP/1.1 200"));
+    }
+    int server = server_end(fd);
+    CHECK(server >= 0);
+    if (server >= 0) {
+        CHECK_INT(tcp_opt(server, TCP_CORK), 0);
+        CHECK(tcp_opt(server, TCP_NODELAY) != 0);
+    }
+    close(fd);
+}
+
 LG_TEST(live_server)
 {
     struct lg_config cfg = { 0 };
@@ -359,6 +411,7 @@ LG_TEST(live_server)
     CHECK(port > 0 && port < 65536);
     check_routes(port);
     check_limits(port);
+    check_socket_options(port);
 
     /* The port is taken: a second server on it fails cleanly. */
     char *listen = lg_xasprintf("127.0.0.1:%d", port);
