@@ -33,17 +33,22 @@ int lg_log_level_parse(const char *s)
     return LG_EINVAL;
 }
 
-/* Appends s to out as the inside of a JSON string, escaping as needed. */
-static size_t json_escape(char *out, size_t cap, const char *s)
+/* Appends the len bytes of s to out as the inside of a JSON string, escaping
+ * as needed; stops early rather than overflow cap. */
+static size_t json_escape(char *out, size_t cap, const char *s, size_t len)
 {
+    static const char hex[] = "0123456789abcdef";
     size_t n = 0;
-    for (; *s && n + 7 < cap; s++) {
-        unsigned char c = (unsigned char)*s;
+    for (size_t i = 0; i < len && n + 7 < cap; i++) {
+        unsigned char c = (unsigned char)s[i];
         if (c == '"' || c == '\\') {
             out[n++] = '\\';
             out[n++] = (char)c;
         } else if (c < 0x20) {
-            n += (size_t)snprintf(out + n, cap - n, "\\u%04x", c);
+            memcpy(out + n, "\\u00", 4);
+            out[n + 4] = hex[c >> 4];
+            out[n + 5] = hex[c & 15];
+            n += 6;
         } else {
             out[n++] = (char)c;
         }
@@ -76,19 +81,9 @@ static void put(char *line, size_t *at, const char *s, size_t n)
     *at += n;
 }
 
-/* Formats the message at line + at, cutting it at MSG_MAX - 1 bytes (the
- * last three then "..."); returns its length, or -1. */
-static int put_msg(char *line, size_t at, const char *fmt, va_list ap)
-{
-    int m = vsnprintf(line + at, MSG_MAX, fmt, ap);
-    if (m >= MSG_MAX) {
-        memcpy(line + at + MSG_MAX - 4, "...", 4);
-        m = MSG_MAX - 1;
-    }
-    return m;
-}
-
-void lg_log_write(const struct lg_log *log, enum lg_log_level lvl, const char *fmt, ...)
+/* Writes the line of a message of len bytes. A message of MSG_MAX bytes or
+ * more is cut: its first MSG_MAX - 4 bytes (all msg must hold), then "...". */
+static void emit(const struct lg_log *log, enum lg_log_level lvl, const char *msg, size_t len)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -97,46 +92,61 @@ void lg_log_write(const struct lg_log *log, enum lg_log_level lvl, const char *f
     const char *lname =
         ilvl >= 0 && ilvl < (int)LG_ARRAY_LEN(level_names) ? level_names[ilvl] : "?";
     long ms = ts.tv_nsec / 1000000;
+    const char *more = "";
+    if (len >= MSG_MAX) {
+        len = MSG_MAX - 4;
+        more = "...";
+    }
     char line[4608];
-    va_list ap;
-    va_start(ap, fmt);
-    int n;
+    size_t n;
     if (log_json) {
-        char msg[MSG_MAX], esc[4096];
-        n = put_msg(msg, 0, fmt, ap);
-        if (n >= 0) {
-            json_escape(esc, sizeof(esc), msg);
-            n = snprintf(
-                line, sizeof(line),
-                "{\"time\":\"%s.%03ldZ\",\"level\":\"%s\",\"subsystem\":\"%s\",\"msg\":\"%s\"}\n",
-                when, ms, lname, log->name, esc);
-            if (n >= (int)sizeof(line)) {
-                n = (int)sizeof(line) - 1;
-                line[n - 1] = '\n';
-            }
+        char esc[4096];
+        json_escape(esc, sizeof(esc), msg, len);
+        int w = snprintf(
+            line, sizeof(line),
+            "{\"time\":\"%s.%03ldZ\",\"level\":\"%s\",\"subsystem\":\"%s\",\"msg\":\"%s%s\"}\n",
+            when, ms, lname, log->name, esc, more);
+        if (w < 0)
+            return;
+        n = (size_t)w;
+        if (n >= sizeof(line)) {
+            n = sizeof(line) - 1;
+            line[n - 1] = '\n';
         }
     } else {
-        /* "TIME.mmmZ level subsystem: message": the prefix by hand, the
-         * message formatted in place (one pass of printf, not two). */
-        size_t at = 0, nlen = strnlen(log->name, 256), llen = strlen(lname);
-        put(line, &at, when, strnlen(when, 32));
+        /* "TIME.mmmZ level subsystem: message", without printf. */
+        size_t nlen = strnlen(log->name, 256), llen = strlen(lname);
+        n = 0;
+        put(line, &n, when, strnlen(when, 32));
         char frac[6] = {
             '.', (char)('0' + ms / 100), (char)('0' + ms / 10 % 10), (char)('0' + ms % 10), 'Z', ' '
         };
-        put(line, &at, frac, sizeof(frac));
-        put(line, &at, lname, llen);
-        put(line, &at, "      ", llen < 5 ? 6 - llen : 1); /* %-5s and a space */
-        put(line, &at, log->name, nlen);
-        put(line, &at, ": ", 2);
-        n = put_msg(line, at, fmt, ap);
-        if (n >= 0) {
-            n += (int)at;
-            line[n++] = '\n';
-        }
+        put(line, &n, frac, sizeof(frac));
+        put(line, &n, lname, llen);
+        put(line, &n, "      ", llen < 5 ? 6 - llen : 1); /* %-5s and a space */
+        put(line, &n, log->name, nlen);
+        put(line, &n, ": ", 2);
+        put(line, &n, msg, len);
+        put(line, &n, more, strlen(more));
+        line[n++] = '\n';
     }
-    va_end(ap);
-    if (n < 0)
-        return;
-    ssize_t r = write(STDERR_FILENO, line, (size_t)n);
+    ssize_t r = write(STDERR_FILENO, line, n);
     (void)r;
+}
+
+void lg_log_write(const struct lg_log *log, enum lg_log_level lvl, const char *fmt, ...)
+{
+    char msg[MSG_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    int m = vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (m >= 0)
+        emit(log, lvl, msg, (size_t)m);
+}
+
+void lg_log_text(const struct lg_log *log, enum lg_log_level lvl, const char *msg, size_t len)
+{
+    if ((int)lvl <= lg_log_threshold)
+        emit(log, lvl, msg, len);
 }

@@ -36,6 +36,11 @@ extern int lg_log_threshold;
 void lg_log_write(const struct lg_log *log, enum lg_log_level lvl, const char *fmt, ...)
     LG_PRINTF(3, 4);
 
+/* Writes one line, if lvl passes the threshold, of a message already made:
+ * the len bytes at msg (cut like a formatted one beyond 2047). For lines made
+ * on every request, where printf's parsing is the dearest part. */
+void lg_log_text(const struct lg_log *log, enum lg_log_level lvl, const char *msg, size_t len);
+
 /* Chooses threshold and format. Call before starting threads. */
 void lg_log_setup(enum lg_log_level threshold, int json);
 

@@ -48,6 +48,41 @@ int lg_str_to_i64(const char *s, int64_t min, int64_t max, int64_t *out)
     return 0;
 }
 
+/* Writes v's digits in base (10 or 16) at out, most significant first. */
+static size_t fmt_base(char *out, uint64_t v, unsigned base)
+{
+    static const char digits[] = "0123456789abcdef";
+    char tmp[LG_FMT_INT_MAX];
+    size_t n = 0;
+    do {
+        tmp[n++] = digits[v % base];
+        v /= base;
+    } while (v);
+    for (size_t i = 0; i < n; i++)
+        out[i] = tmp[n - 1 - i];
+    out[n] = '\0';
+    return n;
+}
+
+size_t lg_fmt_u64(char *out, uint64_t v)
+{
+    return fmt_base(out, v, 10);
+}
+
+size_t lg_fmt_i64(char *out, int64_t v)
+{
+    if (v >= 0)
+        return fmt_base(out, (uint64_t)v, 10);
+    out[0] = '-';
+    /* -(v + 1) + 1 has no overflow, INT64_MIN included. */
+    return 1 + fmt_base(out + 1, (uint64_t)(-(v + 1)) + 1, 10);
+}
+
+size_t lg_fmt_hex64(char *out, uint64_t v)
+{
+    return fmt_base(out, v, 16);
+}
+
 void lg_hex_encode(char *out, const void *p, size_t len)
 {
     static const char digits[] = "0123456789abcdef";

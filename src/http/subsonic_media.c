@@ -44,8 +44,14 @@ static void add_headers(struct MHD_Response *resp, const struct lg_stream_file *
         return;
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, f->content_type);
     if (plan->status == 206) {
-        snprintf(buf, sizeof(buf), "bytes %" PRId64 "-%" PRId64 "/%" PRId64, plan->offset,
-                 plan->offset + plan->length - 1, f->size);
+        /* "bytes FIRST-LAST/SIZE", by hand: one per range request. */
+        size_t n = 6;
+        memcpy(buf, "bytes ", n);
+        n += lg_fmt_i64(buf + n, plan->offset);
+        buf[n++] = '-';
+        n += lg_fmt_i64(buf + n, plan->offset + plan->length - 1);
+        buf[n++] = '/';
+        lg_fmt_i64(buf + n, f->size);
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_RANGE, buf);
     }
     if (download && lg_content_disposition(f->name, buf, sizeof(buf)) > 0)

@@ -126,8 +126,16 @@ int lg_range_parse(const char *hdr, int64_t size, struct lg_range *out)
 
 void lg_etag_make(char out[LG_ETAG_MAX], uint64_t ino, int64_t size, int64_t mtime_ns)
 {
-    snprintf(out, LG_ETAG_MAX, "\"%" PRIx64 "-%" PRIx64 "-%" PRIx64 "\"", ino, (uint64_t)size,
-             (uint64_t)mtime_ns);
+    /* Made for every range request: by hand, not with snprintf. */
+    size_t n = 0;
+    out[n++] = '"';
+    n += lg_fmt_hex64(out + n, ino);
+    out[n++] = '-';
+    n += lg_fmt_hex64(out + n, (uint64_t)size);
+    out[n++] = '-';
+    n += lg_fmt_hex64(out + n, (uint64_t)mtime_ns);
+    out[n++] = '"';
+    out[n] = '\0';
 }
 
 /* Reads one entity-tag at *p: [W/] DQUOTE *etagc DQUOTE. *tag points at the
@@ -225,6 +233,13 @@ static void civil_from_days(int64_t z, int64_t *y, int *m, int *d)
     *y = yoe + era * 400 + (*m <= 2);
 }
 
+/* Writes v (0 <= v < 10^width) as width digits with leading zeros. */
+static void put_digits(char *out, int v, int width)
+{
+    for (int i = width - 1; i >= 0; i--, v /= 10)
+        out[i] = (char)('0' + v % 10);
+}
+
 int lg_http_date_format(int64_t t, char out[LG_HTTP_DATE_LEN])
 {
     /* 253402300799 is 9999-12-31T23:59:59Z; earlier than year 0 is not HTTP. */
@@ -237,10 +252,18 @@ int lg_http_date_format(int64_t t, char out[LG_HTTP_DATE_LEN])
     int mday;
     civil_from_days(days, &year, &mon, &mday);
     int wday = (int)(((days % 7) + 11) % 7); /* 1970-01-01 was a Thursday */
-    int n = snprintf(out, LG_HTTP_DATE_LEN, "%s, %02d %s %04d %02d:%02d:%02d GMT",
-                     wkday_names[wday], mday, month_names[mon - 1], (int)year, (int)(secs / 3600),
-                     (int)(secs / 60 % 60), (int)(secs % 60));
-    return n == LG_HTTP_DATE_LEN - 1 ? n : LG_EINVAL;
+    /* "Sun, 06 Nov 1994 08:49:37 GMT", by hand: it is made per request. */
+    int fields[] = { mday, (int)year, (int)(secs / 3600), (int)(secs / 60 % 60), (int)(secs % 60) };
+    static const char shape[] = "www, 00 mmm 0000 00:00:00 GMT";
+    memcpy(out, shape, sizeof(shape));
+    memcpy(out, wkday_names[wday], 3);
+    memcpy(out + 8, month_names[mon - 1], 3);
+    put_digits(out + 5, fields[0], 2);
+    put_digits(out + 12, fields[1], 4);
+    put_digits(out + 17, fields[2], 2);
+    put_digits(out + 20, fields[3], 2);
+    put_digits(out + 23, fields[4], 2);
+    return LG_HTTP_DATE_LEN - 1;
 }
 
 static bool take_lit(const char **p, const char *lit)

@@ -4,6 +4,8 @@
  * the limited buffer and the logger's lines.
  */
 #include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -207,8 +209,9 @@ LG_TEST(files)
     free(tmp);
 }
 
-/* Logs msg with stderr sent to a file; returns what was written. */
-static char *logged(int json, enum lg_log_level lvl, const char *msg)
+/* Logs msg with stderr sent to a file, through lg_log_write or, with
+ * as_text, lg_log_text; returns what was written. */
+static char *logged(int json, bool as_text, enum lg_log_level lvl, const char *msg)
 {
     static const struct lg_log tlog = { "core/test" };
     char *dir = lg_test_tmpdir("core");
@@ -217,7 +220,10 @@ static char *logged(int json, enum lg_log_level lvl, const char *msg)
     int saved = dup(STDERR_FILENO);
     lg_assert(fd >= 0 && saved >= 0 && dup2(fd, STDERR_FILENO) == STDERR_FILENO);
     lg_log_setup(LG_LOG_TRACE, json);
-    lg_log_write(&tlog, lvl, "%s", msg);
+    if (as_text)
+        lg_log_text(&tlog, lvl, msg, strlen(msg));
+    else
+        lg_log_write(&tlog, lvl, "%s", msg);
     lg_log_setup(LG_LOG_INFO, 0);
     lg_assert(dup2(saved, STDERR_FILENO) == STDERR_FILENO);
     close(saved);
@@ -236,34 +242,72 @@ static char *logged(int json, enum lg_log_level lvl, const char *msg)
  * the message and one newline; JSON has the same fields. */
 LG_TEST(log_lines)
 {
-    char *out = logged(0, LG_LOG_WARN, "x=5 y");
-    CHECK(strlen(out) == 24 + strlen(" warn  core/test: x=5 y\n"));
-    CHECK(out[4] == '-' && out[10] == 'T' && out[19] == '.' && out[23] == 'Z');
-    CHECK_STR(out + 23, "Z warn  core/test: x=5 y\n");
-    free(out);
-    out = logged(0, LG_LOG_ERROR, "e");
-    CHECK_STR(out + 23, "Z error core/test: e\n");
-    free(out);
+    for (int as_text = 0; as_text < 2; as_text++) {
+        char *out = logged(0, as_text, LG_LOG_WARN, "x=5 y");
+        CHECK(strlen(out) == 24 + strlen(" warn  core/test: x=5 y\n"));
+        CHECK(out[4] == '-' && out[10] == 'T' && out[19] == '.' && out[23] == 'Z');
+        CHECK_STR(out + 23, "Z warn  core/test: x=5 y\n");
+        free(out);
+        out = logged(0, as_text, LG_LOG_ERROR, "e");
+        CHECK_STR(out + 23, "Z error core/test: e\n");
+        free(out);
 
-    /* A long message is cut at 2,047 bytes, the last three "...". */
-    char *big = lg_xmalloc(3001);
-    memset(big, 'a', 3000);
-    big[3000] = '\0';
-    out = logged(0, LG_LOG_INFO, big);
-    size_t prefix = strlen("2026-11-26T21:07:23.849Z info  core/test: ");
-    CHECK(strlen(out) == prefix + 2047 + 1);
-    CHECK(strcmp(out + prefix + 2044, "...\n") == 0);
-    CHECK(out[prefix + 2043] == 'a');
-    free(out);
-    free(big);
+        /* A long message is cut at 2,047 bytes, the last three "...". */
+        char *big = lg_xmalloc(3001);
+        memset(big, 'a', 3000);
+        big[3000] = '\0';
+        out = logged(0, as_text, LG_LOG_INFO, big);
+        size_t prefix = strlen("2026-11-26T21:07:23.849Z info  core/test: ");
+        CHECK(strlen(out) == prefix + 2047 + 1);
+        CHECK(strcmp(out + prefix + 2044, "...\n") == 0);
+        CHECK(out[prefix + 2043] == 'a');
+        free(out);
+        /* 2,047 bytes fit whole; 2,048 do not. */
+        big[2047] = '\0';
+        out = logged(0, as_text, LG_LOG_INFO, big);
+        CHECK(strlen(out) == prefix + 2047 + 1 && out[prefix + 2046] == 'a');
+        free(out);
+        big[2047] = 'a';
+        big[2048] = '\0';
+        out = logged(0, as_text, LG_LOG_INFO, big);
+        CHECK(strcmp(out + prefix + 2044, "...\n") == 0);
+        free(out);
 
-    out = logged(1, LG_LOG_DEBUG, "quote \" tab\t");
-    CHECK(strncmp(out, "{\"time\":\"", 9) == 0);
-    CHECK(strstr(out, "Z\",\"level\":\"debug\",\"subsystem\":\"core/test\","
-                      "\"msg\":\"quote \\\" tab\\u0009\"}\n") != NULL);
-    free(out);
+        out = logged(1, as_text, LG_LOG_DEBUG, "quote \" tab\t\x1f");
+        CHECK(strncmp(out, "{\"time\":\"", 9) == 0);
+        CHECK(strstr(out, "Z\",\"level\":\"debug\",\"subsystem\":\"core/test\","
+                          "\"msg\":\"quote \\\" tab\\u0009\\u001f\"}\n") != NULL);
+        free(out);
+        memset(big, 'b', 3000); /* NUL at 3000 still */
+        out = logged(1, as_text, LG_LOG_INFO, big);
+        CHECK(strstr(out, "bbb...\"}\n") != NULL);
+        free(out);
+        free(big);
+    }
+}
+
+/* The integer formatters against printf's answers. */
+LG_TEST(integer_formatting)
+{
+    static const int64_t signed_rows[] = { 0, 1, -1, 9, 10, -10, 65535, INT64_MAX, INT64_MIN };
+    char got[LG_FMT_INT_MAX], want[32];
+    for (size_t i = 0; i < LG_ARRAY_LEN(signed_rows); i++) {
+        snprintf(want, sizeof(want), "%" PRId64, signed_rows[i]);
+        CHECK_INT((long long)lg_fmt_i64(got, signed_rows[i]), (long long)strlen(want));
+        CHECK_STR(got, want);
+    }
+    static const uint64_t unsigned_rows[] = { 0, 7, 15, 16, 255, 1000000007, UINT64_MAX };
+    for (size_t i = 0; i < LG_ARRAY_LEN(unsigned_rows); i++) {
+        snprintf(want, sizeof(want), "%" PRIu64, unsigned_rows[i]);
+        CHECK_INT((long long)lg_fmt_u64(got, unsigned_rows[i]), (long long)strlen(want));
+        CHECK_STR(got, want);
+        snprintf(want, sizeof(want), "%" PRIx64, unsigned_rows[i]);
+        CHECK_INT((long long)lg_fmt_hex64(got, unsigned_rows[i]), (long long)strlen(want));
+        CHECK_STR(got, want);
+    }
 }
 
 LG_TEST_MAIN(LG_CASE(parse_integers), LG_CASE(files), LG_CASE(hex_round_trip),
              LG_CASE(percent_decoding), LG_CASE(utf8), LG_CASE(path_safety), LG_CASE(md5_vectors),
-             LG_CASE(buf_limit), LG_CASE(case_helpers), LG_CASE(log_lines))
+             LG_CASE(buf_limit), LG_CASE(case_helpers), LG_CASE(log_lines),
+             LG_CASE(integer_formatting))

@@ -85,7 +85,10 @@ LG_TEST(etag_make)
     lg_etag_make(b, 12, 5000, 1700000000123456790); /* 1 ns later */
     CHECK(strcmp(a, b) != 0);
     lg_etag_make(b, UINT64_MAX, INT64_MAX, INT64_MAX);
+    CHECK_STR(b, "\"ffffffffffffffff-7fffffffffffffff-7fffffffffffffff\"");
     CHECK(strlen(b) < LG_ETAG_MAX);
+    lg_etag_make(b, 0, 0, 0);
+    CHECK_STR(b, "\"0-0-0\"");
 }
 
 LG_TEST(etag_match_weak)
@@ -158,6 +161,8 @@ LG_TEST(http_date_format)
         { 951782400, "Tue, 29 Feb 2000 00:00:00 GMT" },
         { 4102444799, "Thu, 31 Dec 2099 23:59:59 GMT" },
         { -1, "Wed, 31 Dec 1969 23:59:59 GMT" },
+        { -62167219200, "Sat, 01 Jan 0000 00:00:00 GMT" },
+        { 253402300799, "Fri, 31 Dec 9999 23:59:59 GMT" },
     };
     for (size_t i = 0; i < LG_ARRAY_LEN(rows); i++) {
         char out[LG_HTTP_DATE_LEN];
