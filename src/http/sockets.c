@@ -55,9 +55,10 @@ void lg_http_note_socket(struct MHD_Connection *conn, bool open)
  *
  * So uncorked, a socket with TCP_NODELAY on sends everything it is given at
  * once; libmicrohttpd still sets TCP_NODELAY after each response's headers
- * and after its last piece to push them, two system calls a request that
- * find nothing to push. On a connection socket known to have it on already,
- * such a call does nothing. Every other call goes to the kernel unchanged.
+ * and after its last piece to push them, and takes the cork off before a
+ * file body: system calls that find nothing to push. On a connection socket
+ * (known to have TCP_NODELAY on already, for that option) such a call does
+ * nothing. Every other call goes to the kernel unchanged.
  */
 __attribute__((visibility("default"))) int setsockopt(int fd, int level, int name, const void *val,
                                                       socklen_t len)
@@ -65,7 +66,10 @@ __attribute__((visibility("default"))) int setsockopt(int fd, int level, int nam
     bool tcp_int = level == IPPROTO_TCP && val && len >= (socklen_t)sizeof(int);
     if (tcp_int && name == TCP_CORK && *(const int *)val != 0)
         return 0;
-    if (!tcp_int || name != TCP_NODELAY || fd < 0 || fd >= FD_SLOTS)
+    bool ours = fd >= 0 && fd < FD_SLOTS && atomic_load(&sock_state[fd]) != SOCK_NOT_OURS;
+    if (tcp_int && name == TCP_CORK && ours)
+        return 0; /* uncorking a connection socket, which never was corked */
+    if (!tcp_int || name != TCP_NODELAY || !ours)
         return (int)syscall(SYS_setsockopt, fd, level, name, val, len);
     bool on = *(const int *)val != 0;
     unsigned char state = atomic_load(&sock_state[fd]);

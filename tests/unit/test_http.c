@@ -459,8 +459,9 @@ static int tcp_opt(int fd, int name)
     return v;
 }
 
-/* The definition in http.c is the one every library of the process calls:
- * TCP_CORK on is refused silently, everything else reaches the kernel. */
+/* The definition in sockets.c is the one every library of the process calls:
+ * TCP_CORK on is refused silently, everything else reaches the kernel (on a
+ * socket that is not a connection's). */
 LG_TEST(uncorked)
 {
     int (*own)(int, int, int, const void *, socklen_t) = setsockopt;
@@ -484,6 +485,8 @@ LG_TEST(uncorked)
     CHECK_INT(setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, 1), -1);
     close(fd);
     CHECK_INT(setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on)), -1);
+    /* Uncorking is skipped on connection sockets only. */
+    CHECK_INT(setsockopt(fd, IPPROTO_TCP, TCP_CORK, &off, sizeof(off)), -1);
 }
 
 ssize_t sendfile64(int out, int in, int64_t *off, size_t count);
