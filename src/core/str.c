@@ -232,21 +232,6 @@ bool lg_path_rel_safe(const char *rel)
     }
 }
 
-static int lower(int c)
-{
-    return c >= 'A' && c <= 'Z' ? c + 32 : c;
-}
-
-int lg_str_casecmp(const char *a, const char *b)
-{
-    for (;; a++, b++) {
-        int x = lower((unsigned char)*a);
-        int y = lower((unsigned char)*b);
-        if (x != y || !x)
-            return x - y;
-    }
-}
-
 bool lg_str_has_suffix_ci(const char *s, const char *suffix)
 {
     size_t n = strlen(s);
