@@ -48,8 +48,10 @@ int lg_str_to_i64(const char *s, int64_t min, int64_t max, int64_t *out)
     return 0;
 }
 
-/* Writes v's digits in base (10 or 16) at out, most significant first. */
-static size_t fmt_base(char *out, uint64_t v, unsigned base)
+/* Writes v's digits in base (10 or 16) at out, most significant first.
+ * Inline, so that each caller's base is a constant: a shift or a
+ * multiplication, not a division instruction per digit. */
+static inline size_t fmt_base(char *out, uint64_t v, unsigned base)
 {
     static const char digits[] = "0123456789abcdef";
     char tmp[LG_FMT_INT_MAX];

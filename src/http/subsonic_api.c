@@ -121,7 +121,8 @@ static lg_sub_handler_fn *find_method(const char *name)
     if (n > 5 && strcmp(name + n - 5, ".view") == 0)
         n -= 5;
     for (size_t i = 0; i < LG_ARRAY_LEN(methods); i++) {
-        if (strlen(methods[i].name) == n && memcmp(methods[i].name, name, n) == 0)
+        const char *m = methods[i].name; /* first letters first: no strlen */
+        if (m[0] == name[0] && strncmp(m, name, n) == 0 && m[n] == '\0')
             return methods[i].fn;
     }
     return NULL;
