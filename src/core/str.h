@@ -17,9 +17,9 @@
  * *out and returns 0; LG_EPARSE or LG_ETOOBIG (out of range) otherwise. */
 int lg_str_to_i64(const char *s, int64_t min, int64_t max, int64_t *out) LG_MUST_CHECK;
 
-/* Write v in decimal (lg_fmt_u64, lg_fmt_i64: a '-' first when negative) or
+/* Writes v in decimal (lg_fmt_u64, lg_fmt_i64: a '-' first when negative) or
  * in lowercase hex without leading zeros (lg_fmt_hex64) at out, with a NUL
- * after it, and return the number of digits. out must have room for
+ * after it, and returns the number of characters. out must have room for
  * LG_FMT_INT_MAX bytes. For hot paths, where printf's parsing costs more than
  * the conversion. */
 enum { LG_FMT_INT_MAX = 21 }; /* "-9223372036854775808" and its NUL */

@@ -419,7 +419,6 @@ static void log_request(const struct lg_req *r, enum MHD_RequestTerminationCode 
     /* Hundredths of a millisecond, rounded. */
     int64_t cms = (lg_http_now_ns() - r->start_ns + 5000) / 10000;
     char msg[METHOD_MAX + LG_REQ_LOG_URI_MAX + INET6_ADDRSTRLEN + 4 * LG_FMT_INT_MAX + 32];
-    char num[LG_FMT_INT_MAX];
     size_t n = 0;
     put_text(msg, &n, r->method, METHOD_MAX);
     msg[n++] = ' ';
@@ -430,10 +429,9 @@ static void log_request(const struct lg_req *r, enum MHD_RequestTerminationCode 
     n += lg_fmt_i64(msg + n, r->body_bytes);
     msg[n++] = ' ';
     n += lg_fmt_i64(msg + n, cms / 100);
-    size_t k = lg_fmt_i64(num, 100 + cms % 100); /* "1cc": the two digits after the 1 */
     msg[n++] = '.';
-    memcpy(msg + n, num + k - 2, 2);
-    n += 2;
+    msg[n++] = (char)('0' + cms % 100 / 10);
+    msg[n++] = (char)('0' + cms % 10);
     put_text(msg, &n, "ms ", 3);
     put_text(msg, &n, r->ip, INET6_ADDRSTRLEN);
     put_text(msg, &n, termination_note(toe), 32);
