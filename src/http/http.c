@@ -324,6 +324,15 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
  * Keys compare case-insensitively, as the library's do; "?key" without '='
  * has no value (NULL), "key=" an empty one.
  */
+/* The most '&'-separated pieces s can hold: the room parse_pairs needs. */
+static size_t pieces_max(const char *s)
+{
+    size_t n = 1;
+    for (; *s; s++)
+        n += *s == '&';
+    return n;
+}
+
 static void parse_query(struct lg_req *r, char *uri)
 {
     r->query = NULL;
@@ -334,9 +343,7 @@ static void parse_query(struct lg_req *r, char *uri)
         return;
     r->query = lg_xstrdup(q + 1);
     q[1] = '\0'; /* the library's copy: see above */
-    size_t max = 1;
-    for (const char *p = r->query; *p; p++)
-        max += *p == '&';
+    size_t max = pieces_max(r->query);
     r->query_fields = lg_xmalloc(max * sizeof(*r->query_fields));
     int n = parse_pairs(r->query, r->query_fields, max, true);
     r->n_query = n > 0 ? (size_t)n : 0;
@@ -575,8 +582,9 @@ static enum MHD_Result take_body(struct lg_req *r, const char *data, size_t *siz
 static enum MHD_Result finish_body(struct lg_req *r)
 {
     if (r->body.len && strcmp(r->method, "POST") == 0) {
-        r->form = lg_xmalloc(LG_REQ_FORM_MAX * sizeof(*r->form));
-        int n = lg_http_form_parse(r->body.data, r->form, LG_REQ_FORM_MAX);
+        size_t max = LG_MIN(pieces_max(r->body.data), (size_t)LG_REQ_FORM_MAX);
+        r->form = lg_xmalloc(max * sizeof(*r->form));
+        int n = lg_http_form_parse(r->body.data, r->form, max);
         if (n < 0)
             return too_large(r);
         r->n_form = (size_t)n;

@@ -86,3 +86,24 @@ test('thousands of parameters in a GET', async () => {
   r = await fetch(`${ctx.srv.base}/rest/ping?${auth}`);
   assert.equal((await r.json())['subsonic-response'].status, 'ok');
 });
+
+// The formPost extension exists for what a URL cannot carry: a POST body
+// takes more ids than fit in the longest URL (6,000 here), and a body
+// over the limit gets 413.
+test('thousands of parameters in a POST form', async () => {
+  const auth = new URLSearchParams({ ...creds(ctx), v: '1.16.1', c: 'hostile', f: 'json' });
+  const song = Object.values(ctx.ids.songs)[0];
+  const form = `${auth}&${Array.from({ length: 6000 }, () => `id=${song}`).join('&')}&current=${song}`;
+  const post = (body) => fetch(`${ctx.srv.base}/rest/savePlayQueue`, {
+    method: 'POST', body, headers: { 'content-type': 'application/x-www-form-urlencoded' },
+  });
+  let r = await post(form);
+  assert.equal(r.status, 200);
+  assert.equal((await r.json())['subsonic-response'].status, 'ok');
+  r = await fetch(`${ctx.srv.base}/rest/getPlayQueue?${auth}`);
+  assert.equal((await r.json())['subsonic-response'].playQueue.entry.length, 6000);
+  r = await post(`${auth}&${'id=1&'.repeat(14000)}`);
+  assert.equal(r.status, 413);
+  r = await fetch(`${ctx.srv.base}/rest/ping?${auth}`);
+  assert.equal((await r.json())['subsonic-response'].status, 'ok');
+});
