@@ -304,6 +304,21 @@ test('the request log has no secrets', async () => {
   for (const s of [secret, a.t, `s=${a.s}`, 'lg_fake-key-value']) assert.ok(!log.includes(s), s);
 });
 
+test('the request log line takes odd methods safely', async () => {
+  // A long method token is cut to 32 bytes; control bytes (a terminal
+  // escape here) are written as '?'.
+  const long = 'M'.repeat(100);
+  let r = await rawRequest(srv.port, `${long} /healthz?odd=1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+  assert.equal(r.status, 405);
+  r = await rawRequest(srv.port, 'G\x1bT /healthz?odd=2 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+  assert.equal(r.status, 405);
+  await waitFor(() => srv.log().includes('?odd=2'), { what: 'the log lines' });
+  const log = srv.log();
+  assert.match(log, new RegExp(`\\n[^\\n]* http: ${'M'.repeat(32)} /healthz\\?odd=1 405 `));
+  assert.match(log, /http: G\?T \/healthz\?odd=2 405 /);
+  assert.ok(!log.includes('\x1b'));
+});
+
 test('a client that stops reading does not hold up others', async () => {
   // A second server with a single HTTP thread: if anything blocked, it would
   // block everything.
