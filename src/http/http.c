@@ -311,6 +311,15 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
     *socket_context = c;
 }
 
+/* The most '&'-separated pieces s can hold: the room parse_pairs needs. */
+static size_t pieces_max(const char *s)
+{
+    size_t n = 1;
+    for (; *s; s++)
+        n += *s == '&';
+    return n;
+}
+
 /*
  * The query string is parsed here, not by libmicrohttpd. The library keeps
  * each argument in the connection's 32 KiB memory pool, and a GET with more
@@ -324,15 +333,6 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
  * Keys compare case-insensitively, as the library's do; "?key" without '='
  * has no value (NULL), "key=" an empty one.
  */
-/* The most '&'-separated pieces s can hold: the room parse_pairs needs. */
-static size_t pieces_max(const char *s)
-{
-    size_t n = 1;
-    for (; *s; s++)
-        n += *s == '&';
-    return n;
-}
-
 static void parse_query(struct lg_req *r, char *uri)
 {
     r->query = NULL;
