@@ -86,7 +86,8 @@ static void collect_one(struct collect *c, const char *key, const char *value)
     c->n++;
 }
 
-size_t lg_req_params(const struct lg_req *r, const char *key, const char **out, size_t max)
+/* Writes up to max values of key to out; returns how many there are in all. */
+static size_t collect_all(const struct lg_req *r, const char *key, const char **out, size_t max)
 {
     struct collect c = { key, out, max, 0 };
     for (size_t i = 0; i < r->n_query; i++)
@@ -94,6 +95,16 @@ size_t lg_req_params(const struct lg_req *r, const char *key, const char **out, 
     for (size_t i = 0; i < r->n_form; i++)
         collect_one(&c, r->form[i].key, r->form[i].value);
     return c.n;
+}
+
+size_t lg_req_params(const struct lg_req *r, const char *key, const char **out, size_t max)
+{
+    return LG_MIN(collect_all(r, key, out, max), max);
+}
+
+size_t lg_req_param_count(const struct lg_req *r, const char *key)
+{
+    return collect_all(r, key, NULL, 0);
 }
 
 const char *lg_req_header(const struct lg_req *r, const char *name)

@@ -91,9 +91,11 @@ struct lg_req {
  * body. Names compare case-insensitively (as MHD does for the query). NULL
  * when absent or given without a value ("?key"); "" for "key=". */
 const char *lg_req_param(const struct lg_req *r, const char *key);
-/* Every value of a repeated parameter, query first, in order; returns how
- * many there are (writes at most max). */
+/* The first max values of a repeated parameter, query first, in order;
+ * returns how many it wrote. lg_req_param_count says whether there are more. */
 size_t lg_req_params(const struct lg_req *r, const char *key, const char **out, size_t max);
+/* How many values the parameter has. */
+size_t lg_req_param_count(const struct lg_req *r, const char *key);
 /* CLOCK_MONOTONIC in nanoseconds. */
 int64_t lg_http_now_ns(void);
 

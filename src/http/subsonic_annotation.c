@@ -12,6 +12,7 @@
 #include "http/subsonic_render.h"
 
 enum { ITEMS_MAX = 500 };
+#define TOO_MANY "Too many items: at most 500 in one request"
 
 struct item {
     enum lg_item_type type;
@@ -38,8 +39,8 @@ static int parse_item(const char *v, enum lg_item_type def, struct item *out)
     return lg_sub_id_parse(v, "", &out->id);
 }
 
-/* Collects the items of id, albumId and artistId; returns how many, or
- * LG_EPARSE for a malformed one. */
+/* Collects the items of id, albumId and artistId; returns how many,
+ * LG_ETOOBIG for more than max in all, or LG_EPARSE for a malformed one. */
 static int collect_items(struct lg_sub_ctx *c, struct item *items, size_t max)
 {
     static const struct {
@@ -53,8 +54,10 @@ static int collect_items(struct lg_sub_ctx *c, struct item *items, size_t max)
     size_t n = 0;
     for (size_t k = 0; k < LG_ARRAY_LEN(kinds); k++) {
         const char *vals[ITEMS_MAX];
-        size_t m = lg_req_params(c->req, kinds[k].param, vals, LG_MIN(max - n, ITEMS_MAX));
-        m = LG_MIN(m, max - n);
+        size_t m = lg_req_param_count(c->req, kinds[k].param);
+        if (m > max - n || m > ITEMS_MAX)
+            return LG_ETOOBIG;
+        m = lg_req_params(c->req, kinds[k].param, vals, m);
         for (size_t i = 0; i < m; i++) {
             struct item it;
             if (parse_item(vals[i], kinds[k].type, &it) < 0)
@@ -74,6 +77,8 @@ static enum MHD_Result star_common(struct lg_sub_ctx *c, bool star)
     int n = collect_items(c, items, ITEMS_MAX);
     if (n == 0)
         return lg_sub_reply_missing(c, "id");
+    if (n == LG_ETOOBIG)
+        return lg_sub_reply_error(c, LG_SUB_ERR_GENERIC, TOO_MANY);
     if (n < 0)
         return lg_sub_reply_not_found(c, "Item not found");
     struct lg_store *s = store_of(c);
@@ -143,6 +148,8 @@ static int64_t play_time(const char *const *times, size_t n_times, size_t i, int
 enum MHD_Result lg_sub_scrobble(struct lg_sub_ctx *c)
 {
     const char *ids[ITEMS_MAX], *times[ITEMS_MAX];
+    if (lg_req_param_count(c->req, "id") > ITEMS_MAX)
+        return lg_sub_reply_error(c, LG_SUB_ERR_GENERIC, TOO_MANY);
     size_t n = lg_req_params(c->req, "id", ids, ITEMS_MAX);
     if (n == 0 || !*ids[0])
         return lg_sub_reply_missing(c, "id");

@@ -39,9 +39,9 @@ static const char *param(const struct lg_sub_ctx *c, const char *name)
 static int parse_list(const struct lg_sub_ctx *c, const char *name, const char *prefix,
                       int64_t **out, size_t *n_out)
 {
-    size_t n = lg_req_params(c->req, name, NULL, 0);
+    size_t n = lg_req_param_count(c->req, name);
     const char **vals = lg_xcalloc(n ? n : 1, sizeof(*vals));
-    n = LG_MIN(n, lg_req_params(c->req, name, vals, n));
+    n = lg_req_params(c->req, name, vals, n);
     int64_t *v = lg_xcalloc(n ? n : 1, sizeof(*v));
     int r = 0;
     for (size_t i = 0; i < n && r == 0; i++) {

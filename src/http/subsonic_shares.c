@@ -76,14 +76,14 @@ static int item_parse(const char *s, struct lg_share_item *out)
  * an id that names no song, album or playlist. */
 static int items_parse(const struct lg_sub_ctx *c, struct lg_share_item **out, size_t *n_out)
 {
-    size_t n = lg_req_params(c->req, "id", NULL, 0);
+    size_t n = lg_req_param_count(c->req, "id");
     *out = NULL;
     if (n == 0)
         return LG_EINVAL;
     if (n > ITEMS_MAX)
         return LG_ETOOBIG;
     const char **vals = lg_xcalloc(n, sizeof(*vals));
-    n = LG_MIN(n, lg_req_params(c->req, "id", vals, n));
+    n = lg_req_params(c->req, "id", vals, n);
     struct lg_share_item *v = lg_xcalloc(n, sizeof(*v));
     int r = 0;
     for (size_t i = 0; i < n && r == 0; i++)

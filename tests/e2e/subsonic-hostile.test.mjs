@@ -107,3 +107,32 @@ test('thousands of parameters in a POST form', async () => {
   r = await fetch(`${ctx.srv.base}/rest/ping?${auth}`);
   assert.equal((await r.json())['subsonic-response'].status, 'ok');
 });
+
+// Methods that act on a list of items take up to 500 in one request; more
+// gets a Subsonic error naming the limit, and nothing is done.
+test('more items than a method takes', async () => {
+  const auth = new URLSearchParams({ ...creds(ctx), v: '1.16.1', c: 'hostile', f: 'json' });
+  const song = Object.values(ctx.ids.songs)[0];
+  const ids = (n) => Array.from({ length: n }, () => `id=${song}`).join('&');
+  const envelope = async (r) => (await r.json())['subsonic-response'];
+  for (const method of ['scrobble', 'star', 'unstar']) {
+    let env = await envelope(await fetch(`${ctx.srv.base}/rest/${method}?${auth}&${ids(500)}`));
+    assert.equal(env.status, 'ok', method);
+    env = await envelope(await fetch(`${ctx.srv.base}/rest/${method}?${auth}&${ids(501)}`));
+    assert.equal(env.status, 'failed', method);
+    assert.equal(env.error.code, 0);
+    assert.match(env.error.message, /at most 500/);
+  }
+  // Every method, with 600 of each list parameter, in a POST form.
+  const lists = ['id', 'albumId', 'artistId', 'songId', 'songIdToAdd', 'songIndexToRemove', 'time'];
+  const form = `${auth}&${lists.map((p) => Array.from({ length: 600 }, () => `${p}=1`).join('&')).join('&')}`;
+  for (const method of METHODS) {
+    const r = await fetch(`${ctx.srv.base}/rest/${method}`, {
+      method: 'POST', body: form, headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
+    await r.arrayBuffer();
+    assert.ok(r.status < 500, `${method}: HTTP ${r.status}`);
+  }
+  const r = await fetch(`${ctx.srv.base}/rest/ping?${auth}`);
+  assert.equal((await envelope(r)).status, 'ok');
+});
