@@ -191,21 +191,35 @@ int lg_http_form_parse(char *body, struct lg_form_field *fields, size_t max)
     return parse_pairs(body, fields, max, false);
 }
 
+/* Whether the query key of len bytes names a secret once decoded as the
+ * parameter parser decodes it (so "p%00%00" is "p", and "%70" too). */
 static bool secret_key(const char *key, size_t len)
 {
-    static const char *const secrets[] = { "p",     "t",        "s",           "apiKey",
-                                           "token", "password", "access_token" };
-    char name[32];
-    if (len >= sizeof(name))
-        return false;
+    static const char *const secrets[] = {
+        "p",
+        "t",
+        "s",
+        "apiKey",
+        "token",
+        "password",
+        "access_token",
+        "refresh_token",
+        "device_code",
+        "user_code",
+        "code",
+        "client_secret",
+    };
+    char small[32];
+    char *name = len < sizeof(small) ? small : lg_xmalloc(len + 1);
     memcpy(name, key, len);
     name[len] = '\0';
     lg_percent_decode(name, true);
-    for (size_t i = 0; i < LG_ARRAY_LEN(secrets); i++) {
-        if (lg_str_casecmp(name, secrets[i]) == 0)
-            return true;
-    }
-    return false;
+    bool found = false;
+    for (size_t i = 0; i < LG_ARRAY_LEN(secrets) && !found; i++)
+        found = lg_str_casecmp(name, secrets[i]) == 0;
+    if (name != small)
+        free(name);
+    return found;
 }
 
 /* Appends n bytes of s to out, replacing control bytes; false when full. */
