@@ -274,18 +274,26 @@ static void warn_file(struct scan *sc, const char *rel, const char *reason)
     sc->stats.failed++;
 }
 
-/* Known files below an unreadable directory count as seen: they may be back
- * next time, and deleting them would lose their ids. */
+/* Known files at rel or below it count as seen: rel could not be read (a
+ * directory or file the scan may not enter, a link whose target is missing,
+ * such as an unmounted disk), the files may be back next time, and deleting
+ * them would lose their ids and with them playlists, stars and shares. */
+static void keep_known(struct scan *sc, const char *rel)
+{
+    size_t n = strlen(rel);
+    for (size_t i = 0; i < sc->known.cap; i++) {
+        struct known *k = &sc->known.slots[i];
+        if (k->path && (n == 0 || (strncmp(k->path, rel, n) == 0 &&
+                                   (k->path[n] == '/' || k->path[n] == '\0'))))
+            k->seen = true;
+    }
+}
+
 static void mark_unreadable(struct scan *sc, const char *rel, int err)
 {
     lg_log(&scan_log, LG_LOG_WARN, "cannot read directory %s: %s", *rel ? rel : ".",
            lg_strerror(-err));
-    size_t n = strlen(rel);
-    for (size_t i = 0; i < sc->known.cap; i++) {
-        struct known *k = &sc->known.slots[i];
-        if (k->path && (n == 0 || (strncmp(k->path, rel, n) == 0 && k->path[n] == '/')))
-            k->seen = true;
-    }
+    keep_known(sc, rel);
 }
 
 static int64_t mtime_ns_of(const struct stat *st)
@@ -351,14 +359,22 @@ static int entry_cmp(const void *a, const void *b)
 }
 
 /* Reads the visible entries of d, sorted by name so that new tracks are
- * added (and get their ids) in a stable order. */
-static void list_dir(DIR *d, struct entry **out, size_t *n_out)
+ * added (and get their ids) in a stable order. Returns 0, or -errno when
+ * reading stopped early (the entries read so far are still listed). */
+static int list_dir(DIR *d, struct entry **out, size_t *n_out)
 {
     struct entry *v = NULL;
     size_t n = 0;
     size_t cap = 0;
     struct dirent *de;
-    while ((de = readdir(d)) != NULL) {
+    int rc = 0;
+    for (;;) {
+        errno = 0;
+        de = readdir(d);
+        if (!de) {
+            rc = -errno;
+            break;
+        }
         if (de->d_name[0] == '.')
             continue; /* hidden, "." and ".." */
         if (n == cap) {
@@ -371,6 +387,7 @@ static void list_dir(DIR *d, struct entry **out, size_t *n_out)
         qsort(v, n, sizeof(*v), entry_cmp);
     *out = v;
     *n_out = n;
+    return rc;
 }
 
 /* The sidecar cover among a directory's entries: cover, folder, front (in
@@ -438,9 +455,15 @@ static void walk_entry(struct scan *sc, int dfd, const struct entry *e, const ch
         return;
     struct stat st;
     if (e->type != DT_DIR && fstatat(dfd, e->name, &st, 0) != 0) {
-        if (maybe_audio)
-            warn_file(sc, rel->buf, lg_strerror(-errno));
-        return; /* also a dangling link */
+        int err = errno;
+        if (err == ENOENT && fstatat(dfd, e->name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+            return; /* gone since the directory was listed */
+        if (err == ENOENT)
+            warn_file(sc, rel->buf, "link to a missing file or folder");
+        else if (maybe_audio || e->type != DT_REG)
+            warn_file(sc, rel->buf, lg_strerror(-err));
+        keep_known(sc, rel->buf);
+        return;
     }
     if (e->type == DT_LNK && S_ISDIR(st.st_mode)) {
         defer_dir(sc, rel->buf, depth);
@@ -475,7 +498,9 @@ static void walk_dir(struct scan *sc, int dfd, struct relpath *rel, int depth)
     }
     struct entry *v = NULL;
     size_t n = 0;
-    list_dir(d, &v, &n);
+    int rc = list_dir(d, &v, &n);
+    if (rc < 0)
+        mark_unreadable(sc, rel->buf, -rc);
     const char *cover_name = find_cover(v, n);
     char *cover = NULL;
     if (cover_name)

@@ -270,6 +270,39 @@ LG_TEST(symlink_loops)
     lg_store_close(s);
 }
 
+/* A link whose target is gone (a disk not mounted) keeps the tracks it led
+ * to, with their ids; a link that is itself removed does not. */
+LG_TEST(link_target_missing_keeps_tracks)
+{
+    sh("rm -rf nl nas nas.off usb usb.off && mkdir -p nl nas/Ann usb && cp one.mp3 nas/Ann/x.mp3 "
+       "&& cp two.flac usb/y.flac && ln -s ../nas nl/NAS && ln -s ../usb/y.flac nl/y.flac && "
+       "cp plain.mp3 nl/local.mp3");
+    struct lg_store *s = open_store("nl");
+    struct lg_scan_stats st = scan(s, "nl");
+    CHECK_INT(st.added, 3);
+    int64_t x = id_of(s, "NAS/Ann/x.mp3", NULL), y = id_of(s, "y.flac", NULL);
+    CHECK(x > 0 && y > 0);
+
+    sh("mv nas nas.off && mv usb usb.off");
+    st = scan(s, "nl");
+    CHECK_INT(st.removed, 0);
+    CHECK_INT(st.failed, 2); /* both links, each logged */
+    CHECK_INT(id_of(s, "NAS/Ann/x.mp3", NULL), x);
+    CHECK_INT(id_of(s, "y.flac", NULL), y);
+
+    sh("mv nas.off nas && mv usb.off usb");
+    st = scan(s, "nl");
+    CHECK_INT(st.added, 0);
+    CHECK_INT(st.removed, 0);
+    CHECK_INT(id_of(s, "NAS/Ann/x.mp3", NULL), x);
+
+    sh("rm nl/NAS");
+    st = scan(s, "nl");
+    CHECK_INT(st.removed, 1);
+    CHECK(id_of(s, "NAS/Ann/x.mp3", NULL) == 0);
+    lg_store_close(s);
+}
+
 LG_TEST(missing_folder)
 {
     struct lg_store *s = open_store("first");
@@ -371,5 +404,6 @@ LG_TEST(background_scanner)
 
 LG_TEST_MAIN(LG_CASE(setup), LG_CASE(first_scan), LG_CASE(incremental),
              LG_CASE(removed_albums_pruned), LG_CASE(cover_added_later), LG_CASE(symlink_loops),
-             LG_CASE(missing_folder), LG_CASE(unreadable_folder_keeps_tracks), LG_CASE(progress),
+             LG_CASE(link_target_missing_keeps_tracks), LG_CASE(missing_folder),
+             LG_CASE(unreadable_folder_keeps_tracks), LG_CASE(progress),
              LG_CASE(background_scanner))
