@@ -81,6 +81,17 @@ static void put(char *line, size_t *at, const char *s, size_t n)
     *at += n;
 }
 
+/* put() with control bytes as '?': a message names files and clients, and a
+ * newline or an escape sequence in one must not start a line of its own or
+ * reach a terminal. */
+static void put_text(char *line, size_t *at, const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        line[(*at)++] = c < 0x20 || c == 0x7f ? '?' : (char)c;
+    }
+}
+
 /* Writes the line of a message of len bytes. A message of MSG_MAX bytes or
  * more is cut: its first MSG_MAX - 4 bytes (all msg must hold), then "...". */
 static void emit(const struct lg_log *log, enum lg_log_level lvl, const char *msg, size_t len)
@@ -126,7 +137,7 @@ static void emit(const struct lg_log *log, enum lg_log_level lvl, const char *ms
         put(line, &n, "      ", llen < 5 ? 6 - llen : 1); /* %-5s and a space */
         put(line, &n, log->name, nlen);
         put(line, &n, ": ", 2);
-        put(line, &n, msg, len);
+        put_text(line, &n, msg, len);
         put(line, &n, more, strlen(more));
         line[n++] = '\n';
     }

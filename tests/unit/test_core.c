@@ -251,6 +251,10 @@ LG_TEST(log_lines)
         out = logged(0, as_text, LG_LOG_ERROR, "e");
         CHECK_STR(out + 23, "Z error core/test: e\n");
         free(out);
+        /* A file name with a newline or an escape sequence stays on its line. */
+        out = logged(0, as_text, LG_LOG_WARN, "skipping a\n2026 error x: forged\x1b[2J\t\x7f.mp3");
+        CHECK_STR(out + 23, "Z warn  core/test: skipping a?2026 error x: forged?[2J??.mp3\n");
+        free(out);
 
         /* A long message is cut at 2,047 bytes, the last three "...". */
         char *big = lg_xmalloc(3001);
