@@ -12,6 +12,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <strings.h>
 
@@ -83,6 +84,8 @@ enum MHD_Result lg_http_send_track(struct lg_req *r, struct lg_stream_file *f, b
         .if_none_match = lg_req_header(r, MHD_HTTP_HEADER_IF_NONE_MATCH),
         .if_modified_since = lg_req_header(r, MHD_HTTP_HEADER_IF_MODIFIED_SINCE),
     };
+    if (cond.if_range)
+        cond.now_s = (int64_t)time(NULL);
     struct lg_stream_plan plan;
     lg_stream_plan(f->size, f->mtime_s, f->etag, &cond, &plan);
     struct MHD_Response *resp = NULL;

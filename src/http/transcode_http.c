@@ -161,14 +161,17 @@ static void cache_key(char *out, size_t cap, const struct lg_stream_file *f,
              o->bits, o->complexity);
 }
 
-/* A finished transcode from the cache, served like a file (ranges, ETag). */
+/* A finished transcode from the cache, served like a file (ranges, ETag).
+ * The ETag is weak: a transcode made again after eviction (on another
+ * backend, say) sounds the same but may differ in its bytes, so it may answer
+ * If-None-Match but never join ranges of two encodings through If-Range. */
 static enum MHD_Result send_cached(struct lg_req *r, struct lg_stream_file *f, int fd, int64_t size,
                                    const struct lg_transcode_opts *o, const char *key)
 {
     struct lg_stream_file c = { .fd = fd, .size = size, .mtime_s = f->mtime_s };
     unsigned char h[8];
     crypto_generichash(h, sizeof(h), (const unsigned char *)key, strlen(key), NULL, 0);
-    snprintf(c.etag, sizeof(c.etag), "\"t%02x%02x%02x%02x%02x%02x%02x%02x\"", h[0], h[1], h[2],
+    snprintf(c.etag, sizeof(c.etag), "W/\"t%02x%02x%02x%02x%02x%02x%02x%02x\"", h[0], h[1], h[2],
              h[3], h[4], h[5], h[6], h[7]);
     snprintf(c.content_type, sizeof(c.content_type), "%s", lg_format_mime(o->format));
     snprintf(c.name, sizeof(c.name), "track.%s", lg_format_suffix(o->format));

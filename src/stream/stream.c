@@ -193,22 +193,23 @@ bool lg_etag_match_weak(const char *if_none_match, const char *etag)
     return false;
 }
 
-bool lg_if_range_ok(const char *if_range, const char *etag, int64_t mtime_s)
+bool lg_if_range_ok(const char *if_range, const char *etag, int64_t mtime_s, int64_t now_s)
 {
     if (!if_range)
         return false;
     const char *p = skip_ows(if_range);
+    bool mine_weak = etag[0] == 'W' && etag[1] == '/';
     if (*p == '"' || (p[0] == 'W' && p[1] == '/')) {
         bool weak;
         const char *tag;
         size_t len;
         if (!take_etag(&p, &weak, &tag, &len) || *skip_ows(p) != '\0')
             return false;
-        bool mine_weak = etag[0] == 'W' && etag[1] == '/';
         return !weak && !mine_weak && len == strlen(etag) && memcmp(tag, etag, len) == 0;
     }
+    /* Bytes that only a weak tag stands for have no strong date either. */
     int64_t t;
-    return lg_http_date_parse(p, &t) == 0 && t == mtime_s;
+    return !mine_weak && lg_http_date_parse(p, &t) == 0 && t == mtime_s && mtime_s < now_s;
 }
 
 static const char wkday_names[7][4] = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" };
@@ -745,7 +746,7 @@ void lg_stream_plan(int64_t size, int64_t mtime_s, const char *etag, const struc
         *out = (struct lg_stream_plan){ .status = 304 };
         return;
     }
-    if (!c->range || (c->if_range && !lg_if_range_ok(c->if_range, etag, mtime_s)))
+    if (!c->range || (c->if_range && !lg_if_range_ok(c->if_range, etag, mtime_s, c->now_s)))
         return;
     struct lg_range r;
     int rc = lg_range_parse(c->range, size, &r);

@@ -57,8 +57,11 @@ bool lg_etag_match_weak(const char *if_none_match, const char *etag);
 /* If-Range: true when the Range header may be honoured, that is, when the
  * value is an entity-tag that strongly matches etag (a weak tag never
  * matches), or an HTTP-date exactly equal to the last modification time
- * mtime_s. False when it does not match or does not parse. */
-bool lg_if_range_ok(const char *if_range, const char *etag, int64_t mtime_s);
+ * mtime_s while that time is a strong validator: etag is not weak, and the
+ * time is at least a second before now_s, the time of the answer (RFC 9110
+ * 8.8.2.2; a file written twice in the same second has one date for two
+ * contents). False when it does not match or does not parse. */
+bool lg_if_range_ok(const char *if_range, const char *etag, int64_t mtime_s, int64_t now_s);
 
 /* Formats t (seconds since the epoch) as an IMF-fixdate. Returns the length
  * (29), or LG_EINVAL when t is outside years 0..9999. */
@@ -149,6 +152,7 @@ struct lg_stream_cond {
     const char *if_range;
     const char *if_none_match;
     const char *if_modified_since;
+    int64_t now_s; /* the time of the answer, in seconds since the epoch */
 };
 
 /* What to answer: status 200 (whole file), 206 (one range), 304 (not
