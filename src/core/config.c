@@ -235,7 +235,21 @@ static char *trim(char *s)
     return s;
 }
 
-/* Reads "key = value" lines into vals[] (by key index). '#' starts a comment. */
+/* Cuts a comment off a value: '#' after a space or tab and what follows
+ * ("/music  # the NAS"). A '#' inside a word stays ("/music/#1 hits"). */
+static char *cut_comment(char *val)
+{
+    for (char *c = val; *c; c++) {
+        if (*c == '#' && c > val && (c[-1] == ' ' || c[-1] == '\t')) {
+            *c = '\0';
+            break;
+        }
+    }
+    return trim(val);
+}
+
+/* Reads "key = value" lines into vals[] (by key index). '#' starts a comment
+ * at the start of a line or after a space. */
 static int read_file(const char *path, int required, char **vals, char *err, size_t errlen)
 {
     FILE *f = fopen(path, "r");
@@ -261,7 +275,7 @@ static int read_file(const char *path, int required, char **vals, char *err, siz
         }
         *eq = '\0';
         char *name = trim(s);
-        char *val = trim(eq + 1);
+        char *val = cut_comment(trim(eq + 1));
         int k = -1;
         for (size_t i = 0; i < LG_ARRAY_LEN(keys); i++) {
             if (strcmp(keys[i].name, name) == 0)

@@ -98,11 +98,13 @@ LG_TEST(default_file_location)
     char *cmd = lg_xasprintf("mkdir -p %s/legato", tmp);
     CHECK_INT(system(cmd), 0);
     free(cmd);
-    char *conf = write_conf("legato/legato.conf", "music = /xdg/music\n");
+    char *conf = write_conf("legato/legato.conf", "music = /xdg/music  # the NAS\n"
+                                                  "data = /xdg/#1 data\t# a comment\n");
     struct lg_config c;
     char err[256];
     CHECK_INT(load(&c, 0, NULL, err, sizeof(err)), 0);
     CHECK_STR(c.music_dir, "/xdg/music");
+    CHECK_STR(c.data_dir, "/xdg/#1 data"); /* a '#' inside a word stays */
     lg_config_free(&c);
     unlink(conf);
     free(conf);
