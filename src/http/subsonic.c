@@ -21,6 +21,8 @@
 
 #include <stdalign.h>
 
+#include "core/str.h"
+
 #include "lg_build.h"
 
 /* --- the arena --- */
@@ -162,8 +164,16 @@ json_t *lg_sub_append(json_t *parent, const char *name)
 
 void lg_sub_set_str(json_t *obj, const char *name, const char *value)
 {
-    if (value)
-        set_new(obj, name, json_string(value));
+    if (!value)
+        return;
+    json_t *v = json_string(value);
+    if (!v) {
+        /* Not UTF-8: text stored from outside, cleaned rather than refused. */
+        char *clean = lg_utf8_sanitize(value, strlen(value));
+        v = json_string(clean);
+        free(clean);
+    }
+    set_new(obj, name, v);
 }
 
 void lg_sub_set_int(json_t *obj, const char *name, int64_t value)
@@ -275,11 +285,20 @@ static int xml_escape(struct lg_buf *b, const char *s)
     const char *run = s;
     for (const char *p = s; *p && rc == 0; p++) {
         const char *rep = xml_entity((unsigned char)*p);
+        size_t skip = 1;
+        /* U+FFFE and U+FFFF are UTF-8 but not XML characters: U+FFFD. */
+        if (!rep && (unsigned char)p[0] == 0xef && (unsigned char)p[1] == 0xbf &&
+            ((unsigned char)p[2] == 0xbe || (unsigned char)p[2] == 0xbf))
+        {
+            rep = "\xef\xbf\xbd";
+            skip = 3;
+        }
         if (!rep)
             continue;
         rc = put(b, run, (size_t)(p - run));
         if (rc == 0)
             rc = put(b, rep, strlen(rep));
+        p += skip - 1;
         run = p + 1;
     }
     return rc ? rc : lg_buf_puts(b, run);

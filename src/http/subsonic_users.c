@@ -129,8 +129,21 @@ static void render_user(json_t *parent, bool in_list, const struct lg_user_profi
     json_object_set_new(u, "folder", folders);
 }
 
+enum { EMAIL_MAX = 254 }; /* the longest address (RFC 5321's path limit) */
+
+/* Whether s holds a control byte. */
+static bool has_control(const char *s)
+{
+    for (; *s; s++) {
+        if ((unsigned char)*s < 0x20 || *s == 0x7f)
+            return true;
+    }
+    return false;
+}
+
 /* Applies the role, adminRole, email and maxBitRate parameters that are
- * present to p. Returns NULL, or the name of the parameter with a bad value. */
+ * present to p. Returns NULL, or the name of the parameter with a bad value:
+ * an e-mail address must be UTF-8 without control characters. */
 static const char *apply_params(struct lg_sub_ctx *c, struct lg_user_profile *p)
 {
     for (size_t i = 0; i < LG_ARRAY_LEN(roles); i++) {
@@ -161,6 +174,9 @@ static const char *apply_params(struct lg_sub_ctx *c, struct lg_user_profile *p)
         p->max_bitrate_kbps = (int)kbps;
     }
     const char *email = lg_req_param(c->req, "email");
+    if (email &&
+        (strlen(email) > EMAIL_MAX || !lg_utf8_valid(email, strlen(email)) || has_control(email)))
+        return "email";
     if (email) {
         free(p->email);
         p->email = lg_xstrdup(email);

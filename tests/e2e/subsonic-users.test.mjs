@@ -7,7 +7,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  ADMIN, USER, assertXmlParity, client, fails, md5, ok, raw, salt, setup, teardown,
+  ADMIN, USER, assertXmlParity, client, creds, fails, md5, ok, raw, salt, setup, teardown,
 } from './subsonic-lib.mjs';
 
 let ctx;
@@ -75,6 +75,14 @@ test('createUser, updateUser, deleteUser', async () => {
   fails(await api.createUser({ username: 'erin', email: 'e@example.org' }), 10, /password/);
   fails(await api.createUser({ password: 'x', email: 'e@example.org' }), 10, /username/);
 
+  // An address that is not UTF-8, or holds control characters, is refused
+  // (it would reach every player's getLicense and getUser answers).
+  for (const bad of ['x%FFy%40example.org', 'a%0Ab%40example.org', `${'a'.repeat(250)}%40example.org`]) {
+    const q = new URLSearchParams({ ...creds(ctx), v: '1.16.1', c: 'e2e', f: 'json', username: 'carol' });
+    const r = await fetch(`${ctx.srv.base}/rest/updateUser?${q}&email=${bad}`);
+    fails((await r.json())['subsonic-response'], 0, /email/);
+  }
+  ok((await raw(ctx, 'getLicense', {}, { auth: tokenAuth('carol', pw) })).body);
   ok(await api.updateUser({ username: 'carol', adminRole: true, email: 'new@example.org' }));
   carol = ok(await api.getUser({ username: 'carol' })).user;
   assert.equal(carol.adminRole, true);

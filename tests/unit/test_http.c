@@ -110,6 +110,31 @@ LG_TEST(tree_mapping)
     free(js);
 }
 
+/* Text stored from outside: invalid UTF-8 is cleaned, not refused, and
+ * U+FFFE and U+FFFF (UTF-8, but not XML characters) become U+FFFD in XML. */
+LG_TEST(odd_text)
+{
+    json_t *r = lg_sub_new();
+    json_t *u = lg_sub_child(r, "user");
+    lg_sub_set_str(u, "email", "x\xffy");
+    lg_sub_set_str(u, "name",
+                   "a\xef\xbf\xbe"
+                   "b\xef\xbf\xbf"
+                   "c");
+    char *xml = render(json_incref(r), LG_SUB_XML, NULL);
+    const char *want = "email=\"x\xef\xbf\xbdy\" name=\"a\xef\xbf\xbd"
+                       "b\xef\xbf\xbd"
+                       "c\"";
+    bool found = xml && strstr(xml, want);
+    if (!found)
+        fprintf(stderr, "  %s\n", xml ? xml : "(null)");
+    CHECK(found);
+    free(xml);
+    char *js = render(r, LG_SUB_JSON, NULL);
+    CHECK(js && strstr(js, "\"email\":\"x\xef\xbf\xbdy\"") != NULL);
+    free(js);
+}
+
 LG_TEST(render_limit)
 {
     struct lg_buf b;
@@ -552,6 +577,6 @@ LG_TEST(sendfile_pieces)
 }
 
 LG_TEST_MAIN(LG_CASE(envelope_error), LG_CASE(envelope_ok), LG_CASE(tree_mapping),
-             LG_CASE(render_limit), LG_CASE(format_from), LG_CASE(redact), LG_CASE(parse_listen),
-             LG_CASE(form_parse), LG_CASE(url_decode), LG_CASE(live_server),
+             LG_CASE(odd_text), LG_CASE(render_limit), LG_CASE(format_from), LG_CASE(redact),
+             LG_CASE(parse_listen), LG_CASE(form_parse), LG_CASE(url_decode), LG_CASE(live_server),
              LG_CASE(live_server_ipv6), LG_CASE(uncorked), LG_CASE(sendfile_pieces))
