@@ -72,25 +72,34 @@ static void index_key(const char *sort_name, char out[8])
 
 typedef json_t *artist_render_fn(json_t *parent, const char *elem, const struct lg_artist *a);
 
-/* Groups the artists (sorted by sort name) into index elements. */
+/* Groups the artists (sorted by sort name) into index elements, one per
+ * key, in the order the keys first come. The sort order does not keep a
+ * key's artists together ("1", "_" and "~" are all "#", and "~" sorts after
+ * the letters), and a client that finds two indexes of one name loses one. */
 static void add_index(json_t *parent, const struct lg_artist *v, size_t n, artist_render_fn *fn)
 {
-    json_t *idx = NULL;
-    char key[8] = "";
+    char(*keys)[8] = lg_xmalloc((n ? n : 1) * sizeof(*keys));
+    bool *done = lg_xcalloc(n ? n : 1, sizeof(*done));
     for (size_t i = 0; i < n; i++) {
         const char *sort = v[i].sort_name && *v[i].sort_name ? v[i].sort_name : v[i].name;
-        char k[8];
-        index_key(sort, k);
-        if (!idx || strcmp(k, key) != 0) {
-            idx = lg_sub_append(parent, "index");
-            memcpy(key, k, sizeof(key));
-            if (lg_utf8_valid(key, strlen(key)))
-                lg_sub_set_str(idx, "name", key);
-            else
-                lg_sub_set_str(idx, "name", "#");
-        }
-        fn(idx, "artist", &v[i]);
+        index_key(sort, keys[i]);
+        if (!lg_utf8_valid(keys[i], strlen(keys[i])))
+            memcpy(keys[i], "#", 2);
     }
+    for (size_t i = 0; i < n; i++) {
+        if (done[i])
+            continue;
+        json_t *idx = lg_sub_append(parent, "index");
+        lg_sub_set_str(idx, "name", keys[i]);
+        for (size_t j = i; j < n; j++) {
+            if (!done[j] && strcmp(keys[j], keys[i]) == 0) {
+                fn(idx, "artist", &v[j]);
+                done[j] = true;
+            }
+        }
+    }
+    free(done);
+    free(keys);
 }
 
 /* The library's last change in ms since the epoch (store meta). */

@@ -723,8 +723,10 @@ char *lg_store_fts_query(const char *text)
 {
     size_t len = strnlen(text, FTS_TEXT_MAX);
     /* Do not cut a UTF-8 sequence in two. */
-    while (len > 0 && len == FTS_TEXT_MAX && ((unsigned char)text[len] & 0xC0) == 0x80)
-        len--;
+    if (len == FTS_TEXT_MAX) {
+        while (len > 0 && ((unsigned char)text[len] & 0xC0) == 0x80)
+            len--;
+    }
     /* Each word grows by at most 4 bytes: two quotes, a star, a space. */
     char *q = lg_xmalloc(len + 4 * FTS_WORDS_MAX + 1);
     size_t n = 0;

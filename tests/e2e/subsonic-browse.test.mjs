@@ -7,8 +7,11 @@
 // and, for each endpoint, compared with the same request answered in XML.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { makeAudio } from './lib.mjs';
 import {
   ALBUMS, GENRES, TRACKS, USER, assertSong, assertXmlParity, client, fails, ok, setup, teardown,
+  waitForScan,
 } from './subsonic-lib.mjs';
 
 let ctx;
@@ -195,4 +198,24 @@ test('getSimilarSongs2 and getTopSongs', async () => {
   fails(await api.getSimilarSongs2({ id: 'ar-999999' }), 70);
   await assertXmlParity(ctx, 'getTopSongs', { artist: 'Alpha Band' });
   await assertXmlParity(ctx, 'getSimilarSongs2', { id: ar, count: 50 }, { anyOrder: true });
+});
+
+// Last: it adds artists to the library. Names that start with a digit or a
+// sign share the index "#", though "~" sorts after the letters: one index
+// per name, or a client keyed by name loses artists.
+test('getArtists and getIndexes: one index per name', async () => {
+  for (const name of ['1Num', '_Under', '~Tilde']) {
+    makeAudio(join(ctx.dirs.music, 'Odd', `${name}.mp3`),
+      { tags: { title: `By ${name}`, artist: name, album_artist: name, album: `${name} Album` } });
+  }
+  ok(await api.startScan());
+  await waitForScan(ctx, TRACKS.length + 3);
+  for (const [method, key] of [['getArtists', 'artists'], ['getIndexes', 'indexes']]) {
+    const idx = ok(await api[method]({}))[key].index;
+    const names = idx.map((i) => i.name);
+    assert.deepEqual(names, [...new Set(names)], `${method}: ${names}`);
+    const hash = idx.find((i) => i.name === '#');
+    assert.deepEqual(hash.artist.map((a) => a.name).sort(), ['1Num', '_Under', '~Tilde']);
+  }
+  await assertXmlParity(ctx, 'getArtists');
 });

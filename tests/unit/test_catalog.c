@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/str.h"
 #include "http/subsonic_render.h"
 #include "store/store.h"
 
@@ -416,6 +417,14 @@ LG_TEST(fts_query)
     longs[5000] = '\0';
     char *q = lg_store_fts_query(longs);
     CHECK(q && strlen(q) < 300 && ((unsigned char)q[strlen(q) - 3] == 0xA9));
+    free(q);
+    /* The cut backs off over every byte of a 4-byte character it splits. */
+    memset(longs, 'a', 254);
+    memcpy(longs + 254, "\xf0\x9f\x98\x80", 5);
+    q = lg_store_fts_query(longs);
+    CHECK(q && lg_utf8_valid(q, strlen(q)));
+    if (q)
+        CHECK_STR(q + strlen(q) - 3, "a\"*");
     free(q);
     free(longs);
 }
