@@ -32,6 +32,8 @@
 #define MINUTES_MAX    100000 /* a stamp's minutes (about 69 days) */
 #define LANG_MAX       16     /* bytes of a language code kept */
 #define TAG_LYRICS_MAX 16     /* lyrics tags read from one file */
+/* Text kept from all the lyrics of one file. */
+#define FOUND_BYTES_MAX ((size_t)2 * LG_LYRICS_BYTES_MAX)
 
 void lg_lyrics_free(struct lg_lyrics *l)
 {
@@ -120,15 +122,20 @@ static bool lang_ok(const char *s, size_t len)
 struct lrc {
     struct lg_lyrics *out;
     size_t cap;
+    size_t bytes; /* of text in the lines so far */
     bool synced;
     char lang[LANG_MAX];
 };
 
+/* Adds a line unless the lines would hold more than LG_LYRICS_BYTES_MAX of
+ * text in all: a line's text is copied once per time stamp, and 64 stamps on
+ * lines of a 1 MiB file would otherwise make 64 MiB of every answer. */
 static void add_line(struct lrc *p, int64_t start_ms, const char *text, size_t len)
 {
     struct lg_lyrics *l = p->out;
-    if (l->n_lines >= LINES_MAX)
+    if (l->n_lines >= LINES_MAX || len > LG_LYRICS_BYTES_MAX - p->bytes)
         return;
+    p->bytes += len;
     if (l->n_lines == p->cap) {
         p->cap = p->cap ? p->cap * 2 : 32;
         l->lines = lg_xrealloc(l->lines, p->cap * sizeof(*l->lines));
@@ -328,13 +335,31 @@ int lg_lyrics_parse(const char *text, size_t len, const char *lang, struct lg_ly
 struct found {
     struct lg_lyrics *v;
     size_t n;
+    size_t bytes; /* of text in v */
 };
 
+/* Bytes of text in the lines of l. */
+static size_t text_bytes(const struct lg_lyrics *l)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < l->n_lines; i++)
+        n += strlen(l->lines[i].text);
+    return n;
+}
+
+/* Adds the lyrics of text, unless they would bring the lyrics of the file
+ * over FOUND_BYTES_MAX of text (a file may have a sidecar and 16 tags). */
 static void found_add(struct found *f, const char *text, size_t len, const char *lang)
 {
     struct lg_lyrics l;
     if (lg_lyrics_parse(text, len, lang, &l) < 0)
         return;
+    size_t bytes = text_bytes(&l);
+    if (bytes > FOUND_BYTES_MAX - f->bytes) {
+        lg_lyrics_free(&l);
+        return;
+    }
+    f->bytes += bytes;
     f->v = lg_xrealloc(f->v, (f->n + 1) * sizeof(*f->v));
     f->v[f->n++] = l;
 }

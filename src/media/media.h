@@ -168,6 +168,8 @@ void lg_lyrics_list_free(struct lg_lyrics *v, size_t n);
  * lines are sorted by start, ties in file order. Plain text keeps every line
  * (outer blank lines dropped). A byte-order mark and CR are ignored, invalid
  * UTF-8 becomes U+FFFD. lang (NULL: "und") is used unless the text names one.
+ * The lines hold at most LG_LYRICS_BYTES_MAX of text in all (a line's text is
+ * copied once per stamp); lines past that are dropped.
  * Returns 0 and fills *out (caller frees with lg_lyrics_free); LG_ENOTFOUND
  * when there is no line of text; LG_ETOOBIG over LG_LYRICS_BYTES_MAX. Pure. */
 int lg_lyrics_parse(const char *text, size_t len, const char *lang,
@@ -176,7 +178,8 @@ int lg_lyrics_parse(const char *text, size_t len, const char *lang,
 /* The lyrics of the audio file at path, read on demand (never by the scan):
  * first a sidecar LRC file with the same base name (".lrc" or ".LRC"), then
  * each lyrics tag of the file (LYRICS, UNSYNCEDLYRICS, SYNCEDLYRICS, ID3 USLT
- * with its language, MP4 (c)lyr), each parsed by lg_lyrics_parse. Returns
+ * with its language, MP4 (c)lyr), each parsed by lg_lyrics_parse, while
+ * they hold at most twice LG_LYRICS_BYTES_MAX of text together. Returns
  * the count (0 when none; *out is then NULL) and gives the caller *out
  * (lg_lyrics_list_free). An unreadable sidecar or audio file counts as having
  * no lyrics; only allocation failures are errors. Thread-safe. */

@@ -125,6 +125,24 @@ LG_TEST(parse_limits)
     CHECK_INT(lg_lyrics_parse("a", 1, "x\xff", &l), 0);
     CHECK_STR(l.lang, "und");
     lg_lyrics_free(&l);
+    /* Text copied once per stamp stays within LG_LYRICS_BYTES_MAX in all:
+     * 1 MiB of lines with 64 stamps each would be 64 MiB. */
+    lg_buf_free(&b);
+    lg_buf_init(&b, 1 << 20);
+    while (b.len < LG_LYRICS_BYTES_MAX - 20000) {
+        for (int i = 0; i < 64; i++)
+            CHECK_INT(lg_buf_printf(&b, "[%02d:%02d.00]", (int)(b.len / 1000) % 60, i % 60), 0);
+        for (int i = 0; i < 1500; i++)
+            CHECK_INT(lg_buf_puts(&b, "words here"), 0);
+        CHECK_INT(lg_buf_puts(&b, "\n"), 0);
+    }
+    CHECK_INT(lg_lyrics_parse(b.data, b.len, NULL, &l), 0);
+    size_t kept = 0;
+    for (size_t i = 0; i < l.n_lines; i++)
+        kept += strlen(l.lines[i].text);
+    CHECK(kept <= LG_LYRICS_BYTES_MAX && kept > LG_LYRICS_BYTES_MAX - 15000);
+    CHECK(l.n_lines >= 64);
+    lg_lyrics_free(&l);
     lg_buf_free(&b);
     free(text);
 }
