@@ -501,16 +501,17 @@ static enum MHD_Result link_route(struct lg_req *r, bool get, bool post)
 }
 
 /* The request log must not keep a live link: the token becomes "*". The
- * logged URI is the raw one, so the token is whatever the first segment
- * after the prefix holds. */
+ * path logged is the decoded one that was routed: the raw one may spell the
+ * prefix with escapes. */
 static void redact_log(struct lg_req *r)
 {
-    if (strncmp(r->log_uri, PREFIX, sizeof(PREFIX) - 1) != 0)
+    if (strncmp(r->path, PREFIX, sizeof(PREFIX) - 1) != 0)
         return;
     char out[LG_REQ_LOG_URI_MAX];
-    const char *rest = r->log_uri + sizeof(PREFIX) - 1;
-    rest += strcspn(rest, "/?");
-    snprintf(out, sizeof(out), PREFIX "*%s", rest);
+    const char *rest = r->path + sizeof(PREFIX) - 1;
+    rest += strcspn(rest, "/");
+    const char *query = strchr(r->log_uri, '?');
+    snprintf(out, sizeof(out), PREFIX "*%s%s", rest, query ? query : "");
     memcpy(r->log_uri, out, sizeof(out));
 }
 

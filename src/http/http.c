@@ -195,6 +195,8 @@ int lg_http_form_parse(char *body, struct lg_form_field *fields, size_t max)
  * parameter parser decodes it (so "p%00%00" is "p", and "%70" too). */
 static bool secret_key(const char *key, size_t len)
 {
+    /* Subsonic's and legato's credentials, OAuth's codes and tokens, the QR
+     * handle of a device sign-in (h) and a hand-off link to claim (url). */
     static const char *const secrets[] = {
         "p",
         "t",
@@ -208,6 +210,8 @@ static bool secret_key(const char *key, size_t len)
         "user_code",
         "code",
         "client_secret",
+        "h",
+        "url",
     };
     char small[32];
     char *name = len < sizeof(small) ? small : lg_xmalloc(len + 1);

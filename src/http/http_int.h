@@ -135,7 +135,8 @@ enum MHD_Result lg_req_reply_buf(struct lg_req *r, unsigned status, const char *
 /* Copies uri into out (cap bytes, always NUL-terminated) for the log: query
  * parameters that carry secrets (p, t, s, apiKey, token, password, the OAuth
  * access_token, refresh_token, device_code, user_code, code and
- * client_secret; in any case, also percent-encoded, also with encoded NULs
+ * client_secret; h, the QR handle of a device sign-in; url, which carries a
+ * hand-off link; in any case, also percent-encoded, also with encoded NULs
  * after the name, which the parameter parser drops) are removed, control bytes
  * become '?', and an over-long result ends in "...". Returns the length. */
 size_t lg_http_redact_uri(const char *uri, char *out, size_t cap);

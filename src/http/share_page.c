@@ -416,17 +416,19 @@ static enum MHD_Result qr(struct lg_req *r, const char *token, bool png)
 
 /* The request log must not keep the capability: in the logged URI the
  * token becomes the share's id ("/share/#12/stream/5"), or "*" until one
- * is known. */
+ * is known. The path logged is the decoded one that was routed: the raw one
+ * may spell the prefix with escapes ("/%73hare/TOKEN"). */
 static void redact_log(struct lg_req *r, int64_t share_id)
 {
-    if (strncmp(r->log_uri, "/share/", 7) != 0)
+    if (strncmp(r->path, "/share/", 7) != 0)
         return;
     char label[24] = "*";
     if (share_id > 0)
         snprintf(label, sizeof(label), "#%lld", (long long)share_id);
     char out[LG_REQ_LOG_URI_MAX];
-    const char *rest = r->log_uri + 7 + strcspn(r->log_uri + 7, "/?");
-    snprintf(out, sizeof(out), "/share/%s%s", label, rest);
+    const char *rest = r->path + 7 + strcspn(r->path + 7, "/");
+    const char *query = strchr(r->log_uri, '?');
+    snprintf(out, sizeof(out), "/share/%s%s%s", label, rest, query ? query : "");
     memcpy(r->log_uri, out, sizeof(out));
 }
 

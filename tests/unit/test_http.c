@@ -180,6 +180,8 @@ LG_TEST(redact)
         { "/rest/ping?%70=sesame&%61piKey=k&id=3", "/rest/ping?id=3" },
         { "/api/device/session?device_code=DC&x=1", "/api/device/session?x=1" },
         { "/x?refresh_token=a&user_code=b&code=c&client_secret=d&y=2", "/x?y=2" },
+        { "/device?h=KxbLFJOy6RIZheLwgxZCDQ&y=3", "/device?y=3" },
+        { "/api/handoff/claim?url=http%3A%2F%2Fx%2Fhandoff%2FT", "/api/handoff/claim" },
         /* Longer than any name, but "p" once decoded, as the parser takes it. */
         { "/rest/ping?p%00%00%00%00%00%00%00%00%00%00%00=secretpw1&id=4", "/rest/ping?id=4" },
         { "/rest/ping?%61%63%63%65%73%73%5f%74%6f%6b%65%6e=w&id=5", "/rest/ping?id=5" },
