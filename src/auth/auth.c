@@ -24,6 +24,7 @@
 
 #include <sodium.h>
 
+#include "auth/device.h"
 #include "auth/keyfile.h"
 #include "auth/pwcache.h"
 #include "auth/ratelimit.h"
@@ -230,6 +231,23 @@ int lg_auth_user_create(struct lg_auth *a, const char *name, const char *passwor
     return rc;
 }
 
+/* A new password ends every sign-in made before it: the user's device
+ * sessions (their tokens revoked) and web sessions, so that someone who took
+ * one is locked out with the old password. API keys stay: each was made on
+ * purpose, and is revoked on its own. */
+static int end_sign_ins(struct lg_auth *a, int64_t user_id)
+{
+    struct lg_device d;
+    lg_device_init(&d, a->store);
+    int rc = lg_device_end_all(&d, user_id);
+    if (rc == 0)
+        rc = lg_store_websession_delete_user(a->store, user_id);
+    if (rc < 0)
+        lg_log(&log_auth, LG_LOG_ERROR, "ending the sign-ins of user %lld: %s", (long long)user_id,
+               lg_strerror(rc));
+    return rc;
+}
+
 int lg_auth_password_set(struct lg_auth *a, const char *name, const char *password)
 {
     if (!given(name) || !valid_password(password))
@@ -244,8 +262,10 @@ int lg_auth_password_set(struct lg_auth *a, const char *name, const char *passwo
     rc = make_credentials(a, password, hash, &box, &box_len);
     if (rc == 0)
         rc = lg_store_user_set_password(a->store, u.id, hash, box, box_len);
-    if (rc == 0)
+    if (rc == 0) {
+        rc = end_sign_ins(a, u.id);
         lg_auth_user_changed(a, u.id);
+    }
     free(box);
     lg_user_free(&u);
     return rc;

@@ -453,6 +453,23 @@ int lg_device_session_end(struct lg_device *d, int64_t id, int64_t user_id)
     return rc;
 }
 
+int lg_device_end_all(struct lg_device *d, int64_t user_id)
+{
+    struct lg_oauth_device *v = NULL;
+    size_t n = 0;
+    int rc = lg_store_oauth_sessions(d->store, user_id, &v, &n);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        rc = lg_store_oauth_family_revoke(d->store, v[i].id);
+        if (rc == 0 && v[i].state != LG_DEV_ENDED) {
+            rc = lg_device_session_end(d, v[i].id, user_id);
+            if (rc == LG_EINVAL)
+                rc = 0; /* a state that does not end (idle): its tokens are revoked */
+        }
+    }
+    lg_oauth_devices_free(v, n);
+    return rc;
+}
+
 int lg_device_session_expire(struct lg_device *d, int64_t id)
 {
     struct lg_oauth_device r;

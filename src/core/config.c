@@ -58,6 +58,8 @@ static const struct key keys[] = {
       -40, -5, "target loudness in LUFS of the ReplayGain values reported to players" },
     { "device_code_ttl", "LEGATO_DEVICE_CODE_TTL", T_INT, OFF(device_code_ttl_s), "600", 60, 1800,
       "seconds a device sign-in code (user code, QR code) stays valid" },
+    { "device_starts", "LEGATO_DEVICE_STARTS", T_INT, OFF(device_starts_per_min), "30", 1, 100000,
+      "device sign-ins (device codes) that one IP address may start per minute" },
     { "device_idle", "LEGATO_DEVICE_IDLE", T_INT, OFF(device_idle_s), "300", 0, 86400,
       "seconds without a heartbeat after which a playing device's session ends, 0 never" },
     { "handoff_ttl", "LEGATO_HANDOFF_TTL", T_INT, OFF(handoff_ttl_s), "300", 10, 3600,

@@ -17,7 +17,7 @@
 
 #include "core/common.h"
 
-enum { LG_CONFIG_N_KEYS = 26 };
+enum { LG_CONFIG_N_KEYS = 27 };
 
 struct lg_config {
     char *music_dir;   /* the library root */
@@ -36,6 +36,7 @@ struct lg_config {
     int64_t login_attempts_per_min; /* failed logins allowed per IP and per user */
     int64_t replaygain_target_lufs; /* loudness the reported ReplayGain reaches */
     int64_t device_code_ttl_s;      /* lifetime of a device sign-in code */
+    int64_t device_starts_per_min;  /* device authorizations per IP a minute */
     int64_t device_idle_s;          /* heartbeat timeout of a playing device, 0: never */
     int64_t handoff_ttl_s;          /* lifetime of a hand-off link */
     char *cache_dir;                /* transcode cache; empty = data_dir/cache/transcode */

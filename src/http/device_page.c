@@ -306,12 +306,12 @@ static enum MHD_Result approve_page(struct lg_req *r, const struct target *t, co
     struct lg_device d;
     struct lg_device_info in;
     lg_oauth_device(r, &d);
-    if (lg_oauth_guess_limited(r, token))
+    if (lg_oauth_guess_limited(r, token, uid))
         return lg_web_message(r, MHD_HTTP_TOO_MANY_REQUESTS, "Too many attempts",
                               "Too many wrong codes. Wait a minute and try again.");
     int rc = lg_device_describe(&d, t->value, &in);
     if (rc == LG_ENOTFOUND) {
-        lg_oauth_guess_failed(r, token);
+        lg_oauth_guess_failed(r, token, uid);
         return code_page(r, MHD_HTTP_NOT_FOUND, "This code is unknown or has expired.");
     }
     if (rc < 0)
@@ -457,12 +457,12 @@ static enum MHD_Result post_decide(struct lg_req *r)
         return lg_web_message(r, MHD_HTTP_BAD_REQUEST, "Bad request", "Missing code or decision.");
     struct lg_device d;
     lg_oauth_device(r, &d);
-    if (lg_oauth_guess_limited(r, token))
+    if (lg_oauth_guess_limited(r, token, uid))
         return lg_web_message(r, MHD_HTTP_TOO_MANY_REQUESTS, "Too many attempts",
                               "Too many wrong codes. Wait a minute and try again.");
     int rc = lg_device_approve(&d, t.value, uid, yes);
     if (rc == LG_ENOTFOUND) {
-        lg_oauth_guess_failed(r, token);
+        lg_oauth_guess_failed(r, token, uid);
         return lg_web_message(r, MHD_HTTP_NOT_FOUND, "Not found",
                               "This request is unknown, has expired or was already decided.");
     }

@@ -501,8 +501,13 @@ enum MHD_Result lg_req_reply_json(struct lg_req *r, unsigned status, json_t *j, 
 {
     char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
-    if (!text)
-        return MHD_NO;
+    if (!text) {
+        /* No answer could be made (out of memory, or text that is not UTF-8). */
+        lg_log(&http_log, LG_LOG_ERROR, "%s: cannot make the JSON answer", r->path);
+        return lg_req_reply_static(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "application/json",
+                                   "{\"error\":\"server_error\",\"error_description\":"
+                                   "\"internal error (see the server log)\"}");
+    }
     size_t len = strlen(text);
     struct MHD_Response *resp = lg_response_owning(text, len);
     if (!resp)

@@ -34,28 +34,48 @@
 #include "auth/ratelimit.h"
 #include "core/config.h"
 #include "core/log.h"
+#include "core/str.h"
 #include "http/http_int.h"
 #include "http/qr_routes.h"
 #include "store/store.h"
 
 static const struct lg_log oauth_log = { "http/oauth" };
 
+/* Wrong user codes a minute: per sign-in session, per IP, per account, and
+ * over everyone. The last is a backstop far above what one account may do,
+ * so that a few accounts guessing cannot lock out every device sign-in. */
 enum {
     APPROVE_SESSION_PER_MIN = 5,
     APPROVE_IP_PER_MIN = 10,
-    APPROVE_GLOBAL_PER_MIN = 20,
+    APPROVE_USER_PER_MIN = 10,
+    APPROVE_GLOBAL_PER_MIN = 600,
     PUBLIC_MAX = 512,
+    CLIENT_ID_MAX = 128,   /* bytes of client_id */
+    DEVICE_NAME_MAX = 128, /* bytes of device_name */
+    SCOPE_MAX = 256,       /* bytes of scope */
 };
 
 static const char device_code_grant[] = "urn:ietf:params:oauth:grant-type:device_code";
 
-static struct lg_ratelimit *guess_session, *guess_ip, *guess_all;
+static struct lg_ratelimit *guess_session, *guess_ip, *guess_user, *guess_all;
 static pthread_once_t guess_once = PTHREAD_ONCE_INIT;
+
+/* Device authorizations started per IP: its limit is the configuration's,
+ * read by the first request (one configuration per process). */
+static struct lg_ratelimit *starts_ip;
+static pthread_once_t starts_once = PTHREAD_ONCE_INIT;
+static int64_t starts_per_min = 30;
+
+static void starts_init(void)
+{
+    starts_ip = lg_ratelimit_new(starts_per_min, 4096);
+}
 
 static void guess_init(void)
 {
     guess_session = lg_ratelimit_new(APPROVE_SESSION_PER_MIN, 4096);
     guess_ip = lg_ratelimit_new(APPROVE_IP_PER_MIN, 4096);
+    guess_user = lg_ratelimit_new(APPROVE_USER_PER_MIN, 4096);
     guess_all = lg_ratelimit_new(APPROVE_GLOBAL_PER_MIN, 8);
 }
 
@@ -64,21 +84,27 @@ static int64_t mono_us(void)
     return lg_http_now_ns() / 1000;
 }
 
-bool lg_oauth_guess_limited(const struct lg_req *r, const char *session)
+bool lg_oauth_guess_limited(const struct lg_req *r, const char *session, int64_t uid)
 {
     pthread_once(&guess_once, guess_init);
     int64_t now = mono_us();
+    char user[24];
+    lg_fmt_i64(user, uid);
     return lg_ratelimit_limited(guess_session, "session", session, now) ||
            lg_ratelimit_limited(guess_ip, "ip", r->ip, now) ||
+           lg_ratelimit_limited(guess_user, "user", user, now) ||
            lg_ratelimit_limited(guess_all, "all", "all", now);
 }
 
-void lg_oauth_guess_failed(const struct lg_req *r, const char *session)
+void lg_oauth_guess_failed(const struct lg_req *r, const char *session, int64_t uid)
 {
     pthread_once(&guess_once, guess_init);
     int64_t now = mono_us();
+    char user[24];
+    lg_fmt_i64(user, uid);
     lg_ratelimit_fail(guess_session, "session", session, now);
     lg_ratelimit_fail(guess_ip, "ip", r->ip, now);
+    lg_ratelimit_fail(guess_user, "user", user, now);
     lg_ratelimit_fail(guess_all, "all", "all", now);
 }
 
@@ -126,14 +152,62 @@ static bool given(const char *v)
     return v && *v;
 }
 
+/* s as a JSON string, cleaned when it is not UTF-8 (a row stored before
+ * device fields were checked); NULL for NULL. */
+static json_t *text(const char *s)
+{
+    if (!s)
+        return NULL;
+    json_t *v = json_string(s);
+    if (!v) {
+        char *clean = lg_utf8_sanitize(s, strlen(s));
+        v = json_string(clean);
+        free(clean);
+    }
+    return v;
+}
+
+/* Whether v (NULL: absent, which is fine) is at most max bytes of printable
+ * ASCII (ascii_only: RFC 6749's client_id and scope characters) or of UTF-8
+ * without control characters (a device's name, shown to its owner). */
+static bool field_ok(const char *v, size_t max, bool ascii_only)
+{
+    if (!v)
+        return true;
+    size_t n = strlen(v);
+    if (n > max || !lg_utf8_valid(v, n))
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)v[i];
+        if (c < 0x20 || c == 0x7f || (ascii_only && c > 0x7e))
+            return false;
+    }
+    return true;
+}
+
 static enum MHD_Result device_authorization(struct lg_req *r, struct lg_device *d)
 {
     const char *client_id = lg_req_param(r, "client_id");
+    const char *scope = lg_req_param(r, "scope"), *name = lg_req_param(r, "device_name");
     if (!given(client_id))
         return oauth_error(r, "invalid_request", "client_id is required");
+    if (!field_ok(client_id, CLIENT_ID_MAX, true) || !field_ok(scope, SCOPE_MAX, true) ||
+        !field_ok(name, DEVICE_NAME_MAX, false))
+        return oauth_error(r, "invalid_request",
+                           "client_id (128 bytes) and scope (256) must be printable ASCII, "
+                           "device_name (128) UTF-8 without control characters");
+    const struct lg_config *cfg = r->http->deps.cfg;
+    if (cfg && cfg->device_starts_per_min > 0)
+        starts_per_min = cfg->device_starts_per_min;
+    pthread_once(&starts_once, starts_init);
+    int64_t now = mono_us();
+    if (lg_ratelimit_limited(starts_ip, "ip", r->ip, now))
+        return lg_req_api_error(r, MHD_HTTP_TOO_MANY_REQUESTS, "too_many_requests",
+                                "too many sign-ins started from this address; try again in a "
+                                "minute");
+    lg_ratelimit_fail(starts_ip, "ip", r->ip, now);
     struct lg_device_authz a;
-    int rc = lg_device_authorize(d, client_id, lg_req_param(r, "scope"),
-                                 lg_req_param(r, "device_name"), r->ip, &a);
+    int rc = lg_device_authorize(d, client_id, scope, name, r->ip, &a);
     if (rc < 0)
         return server_error(r);
     char base[PUBLIC_MAX], uri[PUBLIC_MAX + 16], full[PUBLIC_MAX + 64];
@@ -149,9 +223,9 @@ static enum MHD_Result device_authorization(struct lg_req *r, struct lg_device *
 
 static enum MHD_Result tokens_reply(struct lg_req *r, struct lg_device_tokens *t)
 {
-    json_t *j = json_pack("{ss ss si ss ss?}", "access_token", t->access_token, "token_type",
+    json_t *j = json_pack("{ss ss si ss so?}", "access_token", t->access_token, "token_type",
                           "Bearer", "expires_in", t->expires_in, "refresh_token", t->refresh_token,
-                          "scope", t->scope);
+                          "scope", text(t->scope));
     free(t->scope);
     sodium_memzero(t, sizeof(*t));
     return lg_req_reply_json(r, MHD_HTTP_OK, j, NULL);
@@ -260,13 +334,13 @@ static enum MHD_Result approve(struct lg_req *r, struct lg_device *d)
                                 "user_code or h, and approve=true|false, are required");
     char who[sizeof(p.name) + 8];
     snprintf(who, sizeof(who), "user:%s", p.name);
-    if (lg_oauth_guess_limited(r, who))
+    if (lg_oauth_guess_limited(r, who, p.user_id))
         return lg_req_api_error(r, MHD_HTTP_TOO_MANY_REQUESTS, "too_many_attempts",
                                 "too many wrong codes; try again in a minute");
     bool yes = strcmp(ap, "true") == 0;
     rc = lg_device_approve(d, code, p.user_id, yes);
     if (rc == LG_ENOTFOUND) {
-        lg_oauth_guess_failed(r, who);
+        lg_oauth_guess_failed(r, who, p.user_id);
         return lg_req_api_error(r, MHD_HTTP_NOT_FOUND, "not_found",
                                 "no pending request with this code (wrong, expired or decided)");
     }
@@ -295,10 +369,10 @@ static const char *bearer(struct lg_req *r)
 
 static json_t *session_json(const struct lg_oauth_device *v)
 {
-    /* "s?": a device may have no name, and old rows no address. */
-    return json_pack("{sI ss? ss ss? ss? sI sI}", "id", (json_int_t)v->id, "name", v->name, "state",
-                     lg_device_state_name(v->state), "client_id", v->client_id, "ip", v->ip,
-                     "created", (json_int_t)(v->created_ms / 1000), "last_seen",
+    /* "o?": a device may have no name, and old rows no address. */
+    return json_pack("{sI so? ss so? so? sI sI}", "id", (json_int_t)v->id, "name", text(v->name),
+                     "state", lg_device_state_name(v->state), "client_id", text(v->client_id), "ip",
+                     text(v->ip), "created", (json_int_t)(v->created_ms / 1000), "last_seen",
                      (json_int_t)(v->last_seen_ms / 1000));
 }
 

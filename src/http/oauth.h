@@ -31,13 +31,14 @@ bool lg_oauth_is_route(const char *path);
 
 /* The user-code guessing limits, shared by every place where a code can be
  * entered (the approve API and the /device page): whether r's sign-in
- * session (a web session token or "user:NAME"; NULL: none), its IP or
- * everyone is over the limit now, and counting a wrong code. Thread-safe. */
-bool lg_oauth_guess_limited(const struct lg_req *r, const char *session);
+ * session (a web session token or "user:NAME"; NULL: none), its IP, its
+ * account uid or everyone is over the limit now, and counting a wrong code.
+ * Thread-safe. */
+bool lg_oauth_guess_limited(const struct lg_req *r, const char *session, int64_t uid);
 /* A track went out to a device with its access token: its session moves to
  * playing (the first stream counts as a heartbeat that says so). */
 void lg_oauth_note_stream(struct lg_req *r, const char *token);
-void lg_oauth_guess_failed(const struct lg_req *r, const char *session);
+void lg_oauth_guess_failed(const struct lg_req *r, const char *session, int64_t uid);
 /* Answers a request for one of them (any method; others get 405). */
 enum MHD_Result lg_oauth_route(struct lg_req *r);
 

@@ -689,7 +689,8 @@ struct lg_oauth_device {
 };
 void lg_oauth_device_free(struct lg_oauth_device *d);
 /* Inserts a request (hashes are 32 bytes); first deletes requests that
- * expired before now_ms. LG_EEXIST when the user code is taken. */
+ * expired an hour or more before now_ms and got no tokens. LG_EEXIST when
+ * the user code is taken. */
 int lg_store_oauth_device_add(struct lg_store *s, const unsigned char code_hash[32],
                               const unsigned char handle_hash[32], const struct lg_oauth_device *d,
                               int64_t now_ms, int64_t *id_out) LG_MUST_CHECK;
@@ -755,6 +756,8 @@ int lg_store_websession_get(struct lg_store *s, const unsigned char hash[32], in
                             int64_t *expires_s) LG_MUST_CHECK;
 /* Deletes a session by hash (absent is fine). */
 int lg_store_websession_delete(struct lg_store *s, const unsigned char hash[32]) LG_MUST_CHECK;
+/* Deletes every session of a user. */
+int lg_store_websession_delete_user(struct lg_store *s, int64_t user_id) LG_MUST_CHECK;
 
 /* --- Hand-offs (store_handoff.c; used by http/handoff.c) ---
  * A play queue passed from one device to another through a short-lived,

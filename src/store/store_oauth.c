@@ -18,7 +18,10 @@
     "COALESCE(user_id, 0), interval_s, status, state, last_seen_ms"
 #define TOKEN_COLS "id, family, user_id, expires_ms, kind, used, revoked, client_id, scope"
 
-/* Sessions that got tokens (status 3) outlive their code. */
+/* Sessions that got tokens (status 3) outlive their code. Other requests are
+ * kept for an hour after they expire, so that a device still polling hears
+ * expired_token (RFC 8628 3.5), not invalid_grant. */
+#define PURGE_AFTER_MS (3600 * 1000)
 static const char purge_sql[] = "DELETE FROM oauth_devices WHERE expires_ms < ?1 AND status <> 3";
 static const char device_add_sql[] =
     "INSERT INTO oauth_devices (code_hash, handle_hash, user_code, client_id, scope, name, ip, "
@@ -92,7 +95,7 @@ static int device_add(struct lg_store *s, const unsigned char code_hash[32],
     sqlite3_stmt *st = lg_store_stmt(s, purge_sql);
     if (!st)
         return LG_ESTORE;
-    sqlite3_bind_int64(st, 1, now_ms);
+    sqlite3_bind_int64(st, 1, now_ms - PURGE_AFTER_MS);
     int rc = lg_store_step_done(st);
     if (rc < 0 || !(st = lg_store_stmt(s, device_add_sql)))
         return rc < 0 ? rc : LG_ESTORE;

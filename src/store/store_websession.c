@@ -15,6 +15,7 @@ static const char ws_add_sql[] =
     "INSERT INTO web_sessions (hash, user_id, created_s, expires_s) VALUES (?1, ?2, ?3, ?4)";
 static const char ws_get_sql[] = "SELECT user_id, expires_s FROM web_sessions WHERE hash = ?1";
 static const char ws_delete_sql[] = "DELETE FROM web_sessions WHERE hash = ?1";
+static const char ws_delete_user_sql[] = "DELETE FROM web_sessions WHERE user_id = ?1";
 
 int lg_store_websession_add(struct lg_store *s, const unsigned char hash[32], int64_t user_id,
                             int64_t now_s, int64_t expires_s)
@@ -55,5 +56,14 @@ int lg_store_websession_delete(struct lg_store *s, const unsigned char hash[32])
     if (!st)
         return LG_ESTORE;
     sqlite3_bind_blob(st, 1, hash, 32, SQLITE_STATIC);
+    return lg_store_step_done(st);
+}
+
+int lg_store_websession_delete_user(struct lg_store *s, int64_t user_id)
+{
+    sqlite3_stmt *st = lg_store_stmt(s, ws_delete_user_sql);
+    if (!st)
+        return LG_ESTORE;
+    sqlite3_bind_int64(st, 1, user_id);
     return lg_store_step_done(st);
 }

@@ -154,6 +154,47 @@ test('RFC 6749 §5.2 errors, as JSON with no-store', async () => {
   assert.equal(r.body.error, 'invalid_request');
 });
 
+test('device_authorization refuses odd fields: non-UTF-8 or control bytes, too long', async () => {
+  const start = async (body) => {
+    const r = await fetch(`${srv.base}/oauth/device_authorization`, {
+      method: 'POST', body, headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
+    return { status: r.status, body: await r.json() };
+  };
+  for (const body of ['client_id=x&device_name=%FFEvil', 'client_id=x&device_name=a%0Ab',
+    `client_id=${'x'.repeat(129)}`, 'client_id=x&scope=%C3%A9', `client_id=x&device_name=${'n'.repeat(129)}`]) {
+    const r = await start(body);
+    assert.equal(r.status, 400, body);
+    assert.equal(r.body.error, 'invalid_request', body);
+  }
+  const r = await start(`client_id=x&device_name=${encodeURIComponent('Küche ✓')}`);
+  assert.equal(r.status, 200);
+});
+
+// Before the guessing test, whose wrong codes use up this address's tries.
+test('a new password signs the user\'s devices out', async () => {
+  const rest1 = async (q) => (await (await fetch(`${srv.base}/rest/${q}&f=json&v=1.16.1&c=e2e`)).json())['subsonic-response'];
+  const admin = new URLSearchParams(tokenAuth('ann', 'secret-pw'));
+  assert.equal((await rest1(`createUser?${admin}&username=bob&password=bob-pw-1&email=b%40x.org`)).status, 'ok');
+  const d = await authorize();
+  const ok = await post('/api/device/approve', { ...tokenAuth('bob', 'bob-pw-1'), user_code: d.user_code, approve: 'true' });
+  assert.equal(ok.status, 200);
+  await sleep(5100);
+  const t = await poll(d.device_code);
+  assert.equal((await rest('ping', t.access_token)).status, 'ok');
+  assert.equal((await rest1(`changePassword?${admin}&username=bob&password=bob-pw-2`)).status, 'ok');
+  assert.equal((await rest('ping', t.access_token)).status, 'failed');
+  const refreshed = await fetch(`${srv.base}/oauth/token`, {
+    method: 'POST',
+    body: form({ grant_type: 'refresh_token', refresh_token: t.refresh_token, client_id: client.client_id }),
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+  });
+  assert.equal(refreshed.status, 400);
+  const sessions = await fetch(`${srv.base}/api/sessions?${new URLSearchParams(tokenAuth('bob', 'bob-pw-2'))}`);
+  const list = (await sessions.json()).sessions;
+  assert.ok(list.length >= 1 && list.every((s) => s.state === 'ended'), JSON.stringify(list));
+});
+
 test('guessing user codes is limited with 429', async () => {
   let last;
   for (let i = 0; i < 12; i++) {

@@ -19,6 +19,7 @@
 #include "auth/auth.h"
 #include "auth/pwcache.h"
 #include "auth/ratelimit.h"
+#include "auth/websession.h"
 #include "core/str.h"
 #include "store/store.h"
 
@@ -350,7 +351,21 @@ LG_TEST(cache_and_password_change)
     int64_t t2 = mono_us();
     CHECK(t2 - t1 < (t1 - t0) / 4); /* the second check skipped argon2id */
     CHECK_INT(check_pw(&g, "alice", "old pw", NULL), 0);
+    /* A web session made with the old password ends with it; bob's stays. */
+    CHECK_INT(lg_auth_user_create(f.auth, "bob", "bob pw", 0, NULL), 0);
+    struct lg_user ua = { 0 }, ub = { 0 };
+    CHECK_INT(lg_store_user_get_by_name(f.store, "alice", &ua), 0);
+    CHECK_INT(lg_store_user_get_by_name(f.store, "bob", &ub), 0);
+    char wa[LG_WEBSESSION_TOKEN_LEN], wb[LG_WEBSESSION_TOKEN_LEN];
+    int64_t now_s = (int64_t)time(NULL), who = 0;
+    CHECK_INT(lg_websession_create(f.store, ua.id, now_s, wa), 0);
+    CHECK_INT(lg_websession_create(f.store, ub.id, now_s, wb), 0);
     CHECK_INT(lg_auth_password_set(f.auth, "alice", "new pw"), 0);
+    CHECK_INT(lg_websession_user(f.store, wa, now_s, &who), LG_EAUTH);
+    CHECK_INT(lg_websession_user(f.store, wb, now_s, &who), 0);
+    CHECK_INT(who, ub.id);
+    lg_user_free(&ua);
+    lg_user_free(&ub);
     CHECK_INT(check_pw(&f, "alice", "old pw", NULL), LG_EAUTH);
     CHECK_INT(check_pw(&g, "alice", "old pw", NULL), LG_EAUTH);
     CHECK_INT(check_pw(&f, "alice", "new pw", NULL), 0);

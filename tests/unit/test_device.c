@@ -330,6 +330,11 @@ LG_TEST(session_endings)
     fake_now += (LG_DEVICE_EXPIRES_S + 1) * 1000LL;
     CHECK_INT(lg_device_poll(&f.d, b.device_code, "tv", &t, &e), 0);
     CHECK_INT(e, LG_OAUTH_EXPIRED_TOKEN);
+    /* Still so after another device starts (which purges old requests). */
+    struct lg_device_authz later;
+    CHECK_INT(lg_device_authorize(&f.d, "tv", NULL, NULL, NULL, &later), 0);
+    CHECK_INT(lg_device_poll(&f.d, b.device_code, "tv", &t, &e), 0);
+    CHECK_INT(e, LG_OAUTH_EXPIRED_TOKEN);
     CHECK_INT(lg_store_oauth_device_get(f.s, 2, &r), 0);
     CHECK_INT(r.state, LG_DEV_ENDED);
     lg_oauth_device_free(&r);
@@ -340,6 +345,51 @@ LG_TEST(session_endings)
     teardown(&f);
 }
 
+/* lg_device_end_all (a new password): every session of the user ends and
+ * its access and refresh tokens stop working; another user's stay. */
+LG_TEST(end_all)
+{
+    struct fixture f;
+    setup(&f, "device-end-all");
+    static unsigned char box[4] = { 1, 2, 3, 4 };
+    struct lg_user u = { .name = "bob", .pass_hash = "x", .pass_box = box, .pass_box_len = 4 };
+    int64_t bob;
+    CHECK_INT(lg_store_user_add(f.s, &u, &bob), 0);
+    struct lg_device_tokens t[3];
+    int64_t owner[3] = { f.uid, f.uid, bob };
+    for (int i = 0; i < 3; i++) {
+        struct lg_device_authz a;
+        enum lg_oauth_err e;
+        CHECK_INT(lg_device_authorize(&f.d, "tv", NULL, NULL, NULL, &a), 0);
+        CHECK_INT(lg_device_approve(&f.d, a.user_code, owner[i], true), 0);
+        fake_now += 6000;
+        CHECK_INT(lg_device_poll(&f.d, a.device_code, "tv", &t[i], &e), 0);
+        free(t[i].scope);
+    }
+    CHECK_INT(lg_device_heartbeat(&f.d, t[0].access_token, true), 0);
+    CHECK_INT(lg_device_end_all(&f.d, f.uid), 0);
+    int64_t who = 0;
+    CHECK_INT(lg_device_token_user(&f.d, t[0].access_token, &who), LG_EAUTH);
+    CHECK_INT(lg_device_token_user(&f.d, t[1].access_token, &who), LG_EAUTH);
+    struct lg_device_tokens again;
+    enum lg_oauth_err err = LG_OAUTH_OK;
+    int rc = lg_device_refresh(&f.d, t[1].refresh_token, "tv", &again, &err);
+    CHECK(rc < 0 || err != LG_OAUTH_OK);
+    if (rc == 0 && err == LG_OAUTH_OK)
+        free(again.scope);
+    CHECK_INT(lg_device_token_user(&f.d, t[2].access_token, &who), 0);
+    CHECK_INT(who, bob);
+    struct lg_oauth_device r;
+    for (int64_t id = 1; id <= 2; id++) {
+        CHECK_INT(lg_store_oauth_device_get(f.s, id, &r), 0);
+        CHECK_INT(r.state, LG_DEV_ENDED);
+        lg_oauth_device_free(&r);
+    }
+    CHECK_INT(lg_device_end_all(&f.d, f.uid), 0); /* again: nothing left to end */
+    teardown(&f);
+}
+
 LG_TEST_MAIN(LG_CASE(codes_and_normalisation), LG_CASE(hashed_at_rest),
              LG_CASE(expiry_slow_down_denial), LG_CASE(refresh_rotation_and_reuse),
-             LG_CASE(transition_table), LG_CASE(session_moves_stored), LG_CASE(session_endings))
+             LG_CASE(transition_table), LG_CASE(session_moves_stored), LG_CASE(session_endings),
+             LG_CASE(end_all))
