@@ -40,7 +40,7 @@ struct target {
 bool lg_device_page_is_route(const char *path)
 {
     return strcmp(path, "/device") == 0 || strcmp(path, "/device/login") == 0 ||
-           strcmp(path, "/device/decide") == 0;
+           strcmp(path, "/device/decide") == 0 || strcmp(path, "/device/logout") == 0;
 }
 
 static bool b64url_ok(const char *s)
@@ -472,6 +472,31 @@ static enum MHD_Result post_decide(struct lg_req *r)
                : lg_web_message(r, MHD_HTTP_OK, "Denied", "Denied. The device was not signed in.");
 }
 
+/* POST /device/logout: ends the browser's session (its CSRF field must
+ * match) and clears the cookie, then 303 to "/", the sign-in form. Without a
+ * session there is nothing to end, and the answer is the same. */
+static enum MHD_Result post_logout(struct lg_req *r)
+{
+    const char *token;
+    int64_t uid = lg_web_session_user(r, &token);
+    if (uid && !lg_websession_csrf_ok(token, lg_req_param(r, "csrf")))
+        return lg_web_message(r, MHD_HTTP_FORBIDDEN, "Forbidden",
+                              "The form has expired. Go back, reload the page and try again.");
+    if (uid && lg_websession_delete(r->http->deps.store, token) < 0)
+        return lg_web_message(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "Error", "Please try again.");
+    char clear[128];
+    struct lg_buf b;
+    lg_buf_init(&b, LG_WEB_PAGE_MAX);
+    if (lg_web_cookie(r, LG_WEB_SESSION_COOKIE, "", 0, clear, sizeof(clear)) < 0 ||
+        lg_buf_puts(&b, "See other\n") < 0)
+    {
+        lg_buf_free(&b);
+        return MHD_NO;
+    }
+    const char *cookies[] = { clear, NULL };
+    return lg_web_send(r, MHD_HTTP_SEE_OTHER, &b, LG_WEB_FORMS, "/", cookies);
+}
+
 enum MHD_Result lg_device_page_route(struct lg_req *r)
 {
     bool get = r->head || strcmp(r->method, "GET") == 0;
@@ -484,5 +509,7 @@ enum MHD_Result lg_device_page_route(struct lg_req *r)
         return lg_req_not_allowed(r, "POST");
     if (strcmp(r->path, "/device/login") == 0)
         return post_login(r);
+    if (strcmp(r->path, "/device/logout") == 0)
+        return post_logout(r);
     return post_decide(r);
 }

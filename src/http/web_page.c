@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth/websession.h"
 #include "core/str.h"
 #include "http/device_page.h"
 #include "http/http_int.h"
@@ -89,8 +90,8 @@ static int queue_part(struct lg_buf *b, const struct lg_play_queue *q, const str
     return rc == 0 ? player(b, q, songs, n) : rc;
 }
 
-static int home_body(struct lg_buf *b, const char *name, const struct lg_play_queue *q,
-                     const struct lg_song *songs, size_t n)
+static int home_body(struct lg_buf *b, const char *name, const char *csrf,
+                     const struct lg_play_queue *q, const struct lg_song *songs, size_t n)
 {
     int rc = lg_web_begin(b, "legato");
     if (rc == 0)
@@ -102,7 +103,12 @@ static int home_body(struct lg_buf *b, const char *name, const struct lg_play_qu
     if (rc == 0)
         rc = queue_part(b, q, songs, n);
     if (rc == 0)
-        rc = lg_buf_puts(b, "<nav><a href=\"/device\">Sign in a device</a></nav>");
+        rc = lg_buf_printf(b,
+                           "<nav><a href=\"/device\">Sign in a device</a></nav>"
+                           "<form method=\"post\" action=\"/device/logout\">"
+                           "<input type=\"hidden\" name=\"csrf\" value=\"%s\">"
+                           "<p><button type=\"submit\">Sign out</button></p></form>",
+                           csrf);
     return rc == 0 ? lg_web_end(b) : rc;
 }
 
@@ -113,6 +119,8 @@ static enum MHD_Result home(struct lg_req *r)
     if (!uid)
         return lg_device_login_page(r, MHD_HTTP_OK, "Sign in to legato", "/");
     struct lg_store *s = r->http->deps.store;
+    char csrf[LG_WEBSESSION_TOKEN_LEN];
+    lg_websession_csrf(session, csrf);
     struct lg_user u = { 0 };
     struct lg_play_queue q = { 0 };
     struct lg_song *songs = NULL;
@@ -127,7 +135,7 @@ static enum MHD_Result home(struct lg_req *r)
     struct lg_buf b;
     lg_buf_init(&b, LG_WEB_PAGE_MAX);
     if (rc == 0)
-        rc = home_body(&b, u.name, &q, songs, n);
+        rc = home_body(&b, u.name, csrf, &q, songs, n);
     lg_songs_free(songs, n);
     lg_play_queue_free(&q);
     lg_user_free(&u);

@@ -179,6 +179,26 @@ test('wrong password, bogus cookie, methods', async () => {
   assert.equal((await req('/device/decide')).status, 405);
 });
 
+test('sign out: the home page\'s form ends the session, with its CSRF field', async () => {
+  const cookie = cookieOf(await login({}));
+  const home = await req('/', { cookie });
+  assert.equal(home.status, 200);
+  assert.match(home.text, /Signed in as <b>ann<\/b>/);
+  assert.match(home.text, /<form method="post" action="\/device\/logout">/);
+  const csrf = csrfOf(home.text);
+  // Without the form's field, or with another, nothing ends.
+  assert.equal((await req('/device/logout', { method: 'POST', cookie, body: {} })).status, 403);
+  assert.equal((await req('/device/logout', { method: 'POST', cookie, body: { csrf: 'x' } })).status, 403);
+  assert.match((await req('/', { cookie })).text, /Signed in as/);
+  const out = await req('/device/logout', { method: 'POST', cookie, body: { csrf } });
+  assert.equal(out.status, 303);
+  assert.equal(out.headers.get('location'), '/');
+  assert.match(setCookie(out, 'legato_session'), /^legato_session=; .*Max-Age=0/);
+  // The old cookie no longer signs in, even if a browser kept it.
+  assert.match((await req('/', { cookie })).text, /action="\/device\/login"/);
+  assert.equal((await req('/device/logout', { method: 'GET' })).status, 405);
+});
+
 // On a server of its own, so that the limits start from zero.
 test('guessing typed codes is limited per session, then per address (429)', async () => {
   const fresh = await startServer(dirs);
