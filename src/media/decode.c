@@ -27,8 +27,14 @@ struct lg_decoder {
     AVPacket *pkt;
     AVFrame *frame;
     int stream;
-    int rate;
-    int channels;
+    int rate;     /* of the output: the stream's first */
+    int channels; /* of the output */
+    AVChannelLayout out_layout;
+    /* What swr takes now: a stream may change layout, sample format or rate
+     * from one frame to the next (an MP3 joined from a stereo and a mono
+     * file), and swr then gets the new input with the same output. */
+    AVChannelLayout in_layout;
+    int in_format, in_rate;
     bool flushing; /* the demuxer is done; draining the decoder */
     bool done;
     bool seeking;    /* frames before seek_to are dropped */
@@ -43,6 +49,8 @@ void lg_decoder_free(struct lg_decoder *d)
     if (!d)
         return;
     swr_free(&d->swr);
+    av_channel_layout_uninit(&d->out_layout);
+    av_channel_layout_uninit(&d->in_layout);
     avcodec_free_context(&d->dec);
     avformat_close_input(&d->fmt);
     av_packet_free(&d->pkt);
@@ -69,12 +77,49 @@ static int open_codec(struct lg_decoder *d, AVStream *st)
         return -ENOMEM;
     d->rate = d->dec->sample_rate;
     d->channels = layout.nb_channels;
+    d->in_format = d->dec->sample_fmt;
+    d->in_rate = d->rate;
     int r = swr_alloc_set_opts2(&d->swr, &layout, AV_SAMPLE_FMT_FLT, d->rate, &layout,
                                 d->dec->sample_fmt, d->rate, 0, NULL);
+    if (r == 0 && av_channel_layout_copy(&d->in_layout, &layout) < 0)
+        r = -ENOMEM;
+    if (r == 0 && av_channel_layout_copy(&d->out_layout, &layout) < 0)
+        r = -ENOMEM;
     av_channel_layout_uninit(&layout);
     if (r < 0 || swr_init(d->swr) < 0)
         return LG_EMEDIA;
     return d->rate > 0 && d->channels > 0 ? 0 : LG_EMEDIA;
+}
+
+/* Makes swr take the decoded frame's layout, sample format and rate when
+ * they are not what it takes now. */
+static int follow_input(struct lg_decoder *d)
+{
+    const AVFrame *f = d->frame;
+    int channels = f->ch_layout.nb_channels;
+    if (channels <= 0 || f->sample_rate <= 0 || f->format < 0)
+        return LG_EMEDIA;
+    AVChannelLayout in = { 0 };
+    if (f->ch_layout.order == AV_CHANNEL_ORDER_UNSPEC)
+        av_channel_layout_default(&in, channels);
+    else if (av_channel_layout_copy(&in, &f->ch_layout) < 0)
+        return -ENOMEM;
+    if (f->format == d->in_format && f->sample_rate == d->in_rate &&
+        av_channel_layout_compare(&in, &d->in_layout) == 0)
+    {
+        av_channel_layout_uninit(&in);
+        return 0;
+    }
+    swr_free(&d->swr);
+    int r = swr_alloc_set_opts2(&d->swr, &d->out_layout, AV_SAMPLE_FMT_FLT, d->rate, &in,
+                                (enum AVSampleFormat)f->format, f->sample_rate, 0, NULL);
+    if (r == 0)
+        r = swr_init(d->swr) < 0 ? LG_EMEDIA : 0;
+    av_channel_layout_uninit(&d->in_layout);
+    d->in_layout = in; /* taken */
+    d->in_format = f->format;
+    d->in_rate = f->sample_rate;
+    return r < 0 ? LG_EMEDIA : 0;
 }
 
 int lg_decoder_open(const char *path, struct lg_decoder **out, char *err, size_t err_len)
@@ -177,15 +222,25 @@ static int convert(struct lg_decoder *d, const float **pcm)
         d->seeking = false;
     }
     d->next = at + n;
-    if (n > d->buf_frames) {
+    int r = follow_input(d);
+    if (r < 0) {
+        av_frame_unref(d->frame);
+        return r;
+    }
+    int cap = swr_get_out_samples(d->swr, n); /* n, unless the input rate changed */
+    if (cap < n)
+        cap = n;
+    if (cap > d->buf_frames) {
         av_free(d->buf);
-        d->buf = av_malloc((size_t)n * (size_t)d->channels * sizeof(float));
-        d->buf_frames = d->buf ? n : 0;
-        if (!d->buf)
+        d->buf = av_malloc((size_t)cap * (size_t)d->channels * sizeof(float));
+        d->buf_frames = d->buf ? cap : 0;
+        if (!d->buf) {
+            av_frame_unref(d->frame);
             return -ENOMEM;
+        }
     }
     uint8_t *outp[1] = { (uint8_t *)d->buf };
-    int got = swr_convert(d->swr, outp, n, (const uint8_t **)d->frame->extended_data, n);
+    int got = swr_convert(d->swr, outp, cap, (const uint8_t **)d->frame->extended_data, n);
     av_frame_unref(d->frame);
     if (got < 0)
         return LG_EMEDIA;

@@ -304,6 +304,20 @@ LG_TEST(decode_to_float)
     CHECK_INT(ch, 1);
     CHECK_INT(n, 96000);           /* encoder delay and padding trimmed (LAME header) */
     CHECK(ms > 0.11 && ms < 0.13); /* lossy: the first frame fades in */
+    /* An MP3 joined from a stereo 44.1 kHz and a mono 22.05 kHz file changes
+     * layout and rate between frames: decoded whole, at the rate and channels
+     * the decoder opened with (FFmpeg's probe says 22.05 kHz, stereo). */
+    ffmpeg("-f lavfi -i 'aevalsrc=0.5*sin(2*PI*1000*t)|0.5*sin(2*PI*1000*t):s=44100:d=1' "
+           "-b:a 128k st.mp3");
+    ffmpeg("-f lavfi -i 'aevalsrc=0.5*sin(2*PI*1000*t):s=22050:d=1' -b:a 64k mono.mp3");
+    char *cat = lg_xasprintf("cd '%s' && cat st.mp3 mono.mp3 > joined.mp3", tmp);
+    CHECK_INT(system(cat), 0);
+    free(cat);
+    n = decode_all("joined.mp3", &rate, &ch, &ms);
+    CHECK(rate == 22050 || rate == 44100);
+    CHECK(ch == 1 || ch == 2);
+    CHECK(n > rate * 18 / 10 && n < rate * 23 / 10); /* about two seconds */
+    CHECK(ms > 0.08 && ms < 0.16);
     /* Not audio, and missing: clear errors, no crash. */
     struct lg_decoder *d = NULL;
     char err[128] = "";
