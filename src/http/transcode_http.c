@@ -181,26 +181,43 @@ static enum MHD_Result send_cached(struct lg_req *r, struct lg_stream_file *f, i
     return lg_http_send_track(r, &c, false);
 }
 
+/* The body of a HEAD answer, which MHD never asks for. */
+static ssize_t head_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    (void)cls;
+    (void)pos;
+    (void)buf;
+    (void)max;
+    return MHD_CONTENT_READER_END_WITH_ERROR;
+}
+
 enum MHD_Result lg_http_send_transcode(struct lg_req *r, struct lg_stream_file *f,
                                        const struct lg_transcode_opts *o, double duration_s,
                                        bool estimate, int64_t track_id)
 {
     const char *ctype = lg_format_mime(o->format);
-    if (r->head) {
-        lg_stream_file_close(f);
-        struct MHD_Response *resp =
-            MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
-        if (resp)
-            MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
-        return lg_req_reply(r, MHD_HTTP_OK, resp, 0);
-    }
     char key[256];
     cache_key(key, sizeof(key), f, o);
     struct lg_cache *cache = r->http->cache;
     int cfd;
     int64_t csize;
     if (cache && lg_cache_get(cache, key, &cfd, &csize) == 0)
-        return send_cached(r, f, cfd, csize, o, key);
+        return send_cached(r, f, cfd, csize, o, key); /* HEAD too: the real length */
+    if (r->head) {
+        /* The headers a GET would get, without starting a transcode: the
+         * estimated length when asked for, else none (the body's length is
+         * not known before it is made). */
+        lg_stream_file_close(f);
+        int64_t len = estimate ? lg_transcode_estimate(o, duration_s - o->offset_s) : -1;
+        struct MHD_Response *resp = MHD_create_response_from_callback(
+            len >= 0 ? (uint64_t)len : MHD_SIZE_UNKNOWN, READ_BLOCK, head_read, NULL, NULL);
+        if (resp) {
+            MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+            MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+            MHD_add_response_header(resp, MHD_HTTP_HEADER_ACCEPT_RANGES, "none");
+        }
+        return lg_req_reply(r, MHD_HTTP_OK, resp, 0);
+    }
     lg_prof_count(LG_PROF_CACHE_MISSES, 1);
     struct tx *x = calloc(1, sizeof(*x));
     if (!x) {

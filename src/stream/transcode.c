@@ -50,6 +50,7 @@
 
 enum {
     FIRST_CHUNK_MS = 100, /* the first chunk: small, for a fast first byte */
+    MIN_RATE = 4000,      /* the lowest source sample rate taken, Hz */
     MAX_BATCH_JOBS = 65536,
     /* Trace rows of the CUDA phases: far from thread ids (which count up
      * from 1) and below the rows of CUPTI's streams (1000000 + stream). */
@@ -386,10 +387,20 @@ static int open_source(struct lg_transcode *t, const char *path, const struct lg
         t->in_rate = lg_decoder_rate(t->dec);
         t->channels = lg_decoder_channels(t->dec);
         t->out_rate = lg_format_rate(o->format, t->in_rate);
+        /* The limiter's look-ahead takes 27 kHz or more: a low-rate source
+         * (a 22.05 kHz podcast) is resampled up when it is limited. */
+        if (o->limit && t->out_rate < 32000)
+            t->out_rate = t->in_rate % 11025 == 0 ? 44100 : 48000;
         if (t->channels > LG_DSP_BATCH_MAX_CHANNELS) {
             r = LG_EMEDIA;
             if (err && err_len)
                 snprintf(err, err_len, "more than %d channels", LG_DSP_BATCH_MAX_CHANNELS);
+        } else if (t->in_rate < MIN_RATE) {
+            /* No music is sampled so slowly; a header that says so would
+             * make the resampler reserve gigabytes for its ratio. */
+            r = LG_EMEDIA;
+            if (err && err_len)
+                snprintf(err, err_len, "sample rate %d Hz, under %d", t->in_rate, MIN_RATE);
         }
     }
     if (r == 0 && o->offset_s > 0)

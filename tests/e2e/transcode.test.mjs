@@ -150,6 +150,16 @@ test('bad parameters get Subsonic errors; HEAD starts nothing', async () => {
     { ...tokenAuth('ann', 'pw-ann'), id: flacId, format: 'opus' }), { method: 'HEAD' });
   assert.equal(h.status, 200);
   assert.equal(h.headers.get('content-type'), 'audio/ogg');
+  assert.notEqual(h.headers.get('content-length'), '0'); // the length is not known
+  // With estimateContentLength, HEAD says the estimate a GET would send.
+  const q = { ...tokenAuth('ann', 'pw-ann'), id: flacId, format: 'opus', maxBitRate: '56',
+    estimateContentLength: 'true' }; // a bitrate no other test asks for: nothing cached
+  const he = await fetch(url(srv.base, '/rest/stream.view', q), { method: 'HEAD' });
+  const est = Number(he.headers.get('content-length'));
+  assert.ok(est > 1000, `HEAD Content-Length ${est}`);
+  const ge = await fetch(url(srv.base, '/rest/stream.view', q));
+  assert.equal(Number(ge.headers.get('content-length')), est);
+  await ge.arrayBuffer();
 });
 
 test('a corrupt file ends its stream cleanly and the server lives on', async () => {

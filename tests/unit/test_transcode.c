@@ -386,6 +386,39 @@ LG_TEST(gain_and_limiter)
     free(out);
 }
 
+/* A 22.05 kHz source, normalised (limited): the limiter's look-ahead needs a
+ * higher rate, so it comes out at 44.1 kHz rather than being refused. */
+LG_TEST(limited_low_rate)
+{
+    float *pcm = make_signal(22050, 22050);
+    char *low = write_source("low.flac", LG_FORMAT_FLAC, 22050, pcm, 22050);
+    char *out = lg_xasprintf("%s/low-norm.mp3", tmp);
+    struct lg_transcode_opts o = {
+        .format = LG_FORMAT_MP3, .gain_db = 6, .limit = true, .complexity = -1
+    };
+    transcode(low, out, &o);
+    float *v;
+    int rate = 0;
+    size_t n = decode_all(out, &v, &rate);
+    CHECK_INT(rate, 44100);
+    CHECK(n > 43000 && n < 46000);
+    free(v);
+    /* A source under 4 kHz is refused with a reason, not resampled. */
+    char *slow = lg_xasprintf("%s/slow.wav", tmp);
+    char *cmd = lg_xasprintf("ffmpeg -nostdin -loglevel error -y -f lavfi -i "
+                             "sine=frequency=300:duration=1:sample_rate=2000 '%s'",
+                             slow);
+    CHECK_INT(system(cmd), 0);
+    free(cmd);
+    char err[256] = "";
+    CHECK(lg_transcode_file(slow, out, &o, err, sizeof(err)) < 0);
+    CHECK(strstr(err, "under 4000") != NULL);
+    free(slow);
+    free(out);
+    free(low);
+    free(pcm);
+}
+
 LG_TEST(bad_input)
 {
     char err[256] = "";
@@ -764,7 +797,7 @@ LG_TEST(teardown)
 
 LG_TEST_MAIN(LG_CASE(setup), LG_CASE(formats_names_and_rates), LG_CASE(lossless_exact),
              LG_CASE(lossy_close_and_gapless), LG_CASE(resampled_length_exact),
-             LG_CASE(offset_sample_accurate), LG_CASE(gain_and_limiter), LG_CASE(bad_input),
-             LG_CASE(mutated_sources), LG_CASE(dsp_sources),
+             LG_CASE(offset_sample_accurate), LG_CASE(gain_and_limiter), LG_CASE(limited_low_rate),
+             LG_CASE(bad_input), LG_CASE(mutated_sources), LG_CASE(dsp_sources),
              LG_CASE(cpu_batch_is_the_pipeline_before), LG_CASE(emulated_cuda_close_to_cpu),
              LG_CASE(shared_batch_and_failure), LG_CASE(cuda_without_gpu), LG_CASE(teardown))
