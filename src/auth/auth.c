@@ -260,12 +260,14 @@ int lg_auth_password_set(struct lg_auth *a, const char *name, const char *passwo
     unsigned char *box = NULL;
     size_t box_len = 0;
     rc = make_credentials(a, password, hash, &box, &box_len);
+    /* Sign-ins end first: when that fails the password stays as it was, and
+     * the caller's error is true. */
+    if (rc == 0)
+        rc = end_sign_ins(a, u.id);
     if (rc == 0)
         rc = lg_store_user_set_password(a->store, u.id, hash, box, box_len);
-    if (rc == 0) {
-        rc = end_sign_ins(a, u.id);
+    if (rc == 0)
         lg_auth_user_changed(a, u.id);
-    }
     free(box);
     lg_user_free(&u);
     return rc;

@@ -455,9 +455,13 @@ int lg_device_session_end(struct lg_device *d, int64_t id, int64_t user_id)
 
 int lg_device_end_all(struct lg_device *d, int64_t user_id)
 {
+    /* An approved code not redeemed yet would still give tokens. */
+    int rc = lg_store_oauth_deny_approved(d->store, user_id);
+    if (rc < 0)
+        return rc;
     struct lg_oauth_device *v = NULL;
     size_t n = 0;
-    int rc = lg_store_oauth_sessions(d->store, user_id, &v, &n);
+    rc = lg_store_oauth_sessions(d->store, user_id, &v, &n);
     for (size_t i = 0; rc == 0 && i < n; i++) {
         rc = lg_store_oauth_family_revoke(d->store, v[i].id);
         if (rc == 0 && v[i].state != LG_DEV_ENDED) {

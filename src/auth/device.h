@@ -139,7 +139,8 @@ int lg_device_heartbeat(struct lg_device *d, const char *access_token, bool play
 /* Ends session id of user_id (any user when user_id is 0) and revokes its
  * tokens at once. 0, LG_ENOTFOUND, LG_EINVAL (already ended), LG_ESTORE. */
 int lg_device_session_end(struct lg_device *d, int64_t id, int64_t user_id) LG_MUST_CHECK;
-/* Ends every device session of the user and revokes all its tokens. */
+/* Ends every device session of the user and revokes all its tokens; denies
+ * the user's approved requests that got no tokens yet. */
 int lg_device_end_all(struct lg_device *d, int64_t user_id) LG_MUST_CHECK;
 /* Ends session id when its heartbeats stopped for longer than d->idle_s. */
 int lg_device_session_expire(struct lg_device *d, int64_t id) LG_MUST_CHECK;

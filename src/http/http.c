@@ -29,6 +29,7 @@
 #include <netdb.h>
 #include <strings.h>
 
+#include "auth/ratelimit.h"
 #include "core/config.h"
 #include "core/log.h"
 #include "core/str.h"
@@ -750,6 +751,8 @@ int lg_http_start(const struct lg_http_deps *deps, struct lg_http **out)
     lg_sub_render_set_target((double)cfg->replaygain_target_lufs);
     if (deps->store)
         h->api_cache = lg_api_cache_new((size_t)cfg->api_cache_mib * 1024 * 1024);
+    h->device_starts =
+        lg_ratelimit_new(cfg->device_starts_per_min > 0 ? cfg->device_starts_per_min : 30, 4096);
     if (deps->store && cfg->music_dir) {
         rc = lg_stream_new(deps->store, cfg->music_dir, &h->stream);
         if (rc < 0)
@@ -791,6 +794,7 @@ fail:
     lg_cache_close(h->cache);
     lg_stream_free(h->stream);
     lg_api_cache_free(h->api_cache);
+    lg_ratelimit_free(h->device_starts);
     free(h);
     return rc;
 }
@@ -811,5 +815,6 @@ void lg_http_stop(struct lg_http *h)
     lg_cache_close(h->cache);
     lg_stream_free(h->stream);
     lg_api_cache_free(h->api_cache);
+    lg_ratelimit_free(h->device_starts);
     free(h);
 }

@@ -24,13 +24,16 @@
 #include "http/http.h"
 #include "stream/stream.h"
 
+struct lg_ratelimit;
+
 struct lg_http {
     struct MHD_Daemon *daemon;
     struct lg_http_deps deps;
-    struct lg_stream *stream;       /* NULL without a store or music folder */
-    struct lg_jobs *jobs;           /* transcode jobs; NULL with stream */
-    struct lg_cache *cache;         /* finished transcodes; NULL: none */
-    struct lg_api_cache *api_cache; /* rendered Subsonic answers; NULL: none */
+    struct lg_stream *stream;           /* NULL without a store or music folder */
+    struct lg_jobs *jobs;               /* transcode jobs; NULL with stream */
+    struct lg_cache *cache;             /* finished transcodes; NULL: none */
+    struct lg_api_cache *api_cache;     /* rendered Subsonic answers; NULL: none */
+    struct lg_ratelimit *device_starts; /* device sign-ins started, per IP */
     int port;
 };
 

@@ -9,12 +9,13 @@
  * Guessing user codes: only an authenticated user can submit one, and each
  * unknown code counts a failure against the client's sign-in session (its
  * web session, or its user for the API: APPROVE_SESSION_PER_MIN a minute),
- * its IP (APPROVE_IP_PER_MIN) and everyone (APPROVE_GLOBAL_PER_MIN); beyond
- * any, the entry answers 429. Arithmetic: a code lives 10 min by default, so
- * at the global limit at most 20 * 10 = 200 guesses meet it; with N live
- * codes among 20^8 = 2.56e10, P(any guessed) <= 200 N / 2.56e10 = 7.8e-9 N,
- * below one in a million while fewer than 128 codes are live at once (at the
- * longest lifetime allowed, 30 min: fewer than 42).
+ * its IP (APPROVE_IP_PER_MIN), its account (APPROVE_USER_PER_MIN) and
+ * everyone (APPROVE_GLOBAL_PER_MIN); beyond any, the entry answers 429.
+ * Arithmetic: a code lives 10 min by default, so one account makes at most
+ * 10 * 10 = 100 guesses against it; with N live codes among 20^8 = 2.56e10,
+ * P(any guessed) <= 100 N / 2.56e10 = 3.9e-9 N, below one in a million while
+ * fewer than 256 codes are live at once. All accounts together make at most
+ * 600 * 10 = 6,000: P <= 2.3e-7 N (accounts are made by an admin only).
  */
 #include "http/oauth.h"
 
@@ -60,16 +61,6 @@ static const char device_code_grant[] = "urn:ietf:params:oauth:grant-type:device
 static struct lg_ratelimit *guess_session, *guess_ip, *guess_user, *guess_all;
 static pthread_once_t guess_once = PTHREAD_ONCE_INIT;
 
-/* Device authorizations started per IP: its limit is the configuration's,
- * read by the first request (one configuration per process). */
-static struct lg_ratelimit *starts_ip;
-static pthread_once_t starts_once = PTHREAD_ONCE_INIT;
-static int64_t starts_per_min = 30;
-
-static void starts_init(void)
-{
-    starts_ip = lg_ratelimit_new(starts_per_min, 4096);
-}
 
 static void guess_init(void)
 {
@@ -196,16 +187,13 @@ static enum MHD_Result device_authorization(struct lg_req *r, struct lg_device *
         return oauth_error(r, "invalid_request",
                            "client_id (128 bytes) and scope (256) must be printable ASCII, "
                            "device_name (128) UTF-8 without control characters");
-    const struct lg_config *cfg = r->http->deps.cfg;
-    if (cfg && cfg->device_starts_per_min > 0)
-        starts_per_min = cfg->device_starts_per_min;
-    pthread_once(&starts_once, starts_init);
+    struct lg_ratelimit *starts = r->http->device_starts; /* per IP, device_starts a minute */
     int64_t now = mono_us();
-    if (lg_ratelimit_limited(starts_ip, "ip", r->ip, now))
+    if (lg_ratelimit_limited(starts, "ip", r->ip, now))
         return lg_req_api_error(r, MHD_HTTP_TOO_MANY_REQUESTS, "too_many_requests",
                                 "too many sign-ins started from this address; try again in a "
                                 "minute");
-    lg_ratelimit_fail(starts_ip, "ip", r->ip, now);
+    lg_ratelimit_fail(starts, "ip", r->ip, now);
     struct lg_device_authz a;
     int rc = lg_device_authorize(d, client_id, scope, name, r->ip, &a);
     if (rc < 0)

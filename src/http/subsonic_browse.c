@@ -72,34 +72,44 @@ static void index_key(const char *sort_name, char out[8])
 
 typedef json_t *artist_render_fn(json_t *parent, const char *elem, const struct lg_artist *a);
 
+struct keyed {
+    char key[8];
+    size_t i; /* the artist's place in the sorted list */
+};
+
+static int keyed_cmp(const void *a, const void *b)
+{
+    const struct keyed *x = a, *y = b;
+    int c = strcmp(x->key, y->key);
+    return c ? c : (x->i > y->i) - (x->i < y->i);
+}
+
 /* Groups the artists (sorted by sort name) into index elements, one per
- * key, in the order the keys first come. The sort order does not keep a
+ * key, keys in byte order ("#", then the letters, then other initials),
+ * artists in their order within each. The sort order alone does not keep a
  * key's artists together ("1", "_" and "~" are all "#", and "~" sorts after
  * the letters), and a client that finds two indexes of one name loses one. */
 static void add_index(json_t *parent, const struct lg_artist *v, size_t n, artist_render_fn *fn)
 {
-    char(*keys)[8] = lg_xmalloc((n ? n : 1) * sizeof(*keys));
-    bool *done = lg_xcalloc(n ? n : 1, sizeof(*done));
+    struct keyed *k = lg_xmalloc((n ? n : 1) * sizeof(*k));
     for (size_t i = 0; i < n; i++) {
         const char *sort = v[i].sort_name && *v[i].sort_name ? v[i].sort_name : v[i].name;
-        index_key(sort, keys[i]);
-        if (!lg_utf8_valid(keys[i], strlen(keys[i])))
-            memcpy(keys[i], "#", 2);
+        index_key(sort, k[i].key);
+        if (!lg_utf8_valid(k[i].key, strlen(k[i].key)))
+            memcpy(k[i].key, "#", 2);
+        k[i].i = i;
     }
-    for (size_t i = 0; i < n; i++) {
-        if (done[i])
-            continue;
-        json_t *idx = lg_sub_append(parent, "index");
-        lg_sub_set_str(idx, "name", keys[i]);
-        for (size_t j = i; j < n; j++) {
-            if (!done[j] && strcmp(keys[j], keys[i]) == 0) {
-                fn(idx, "artist", &v[j]);
-                done[j] = true;
-            }
+    if (n > 1)
+        qsort(k, n, sizeof(*k), keyed_cmp);
+    json_t *idx = NULL;
+    for (size_t j = 0; j < n; j++) {
+        if (!idx || strcmp(k[j].key, k[j - 1].key) != 0) {
+            idx = lg_sub_append(parent, "index");
+            lg_sub_set_str(idx, "name", k[j].key);
         }
+        fn(idx, "artist", &v[k[j].i]);
     }
-    free(done);
-    free(keys);
+    free(k);
 }
 
 /* The library's last change in ms since the epoch (store meta). */

@@ -28,13 +28,26 @@
 /* Headers that depend on the plan; the validators go on every answer. */
 static const struct lg_log media_log = { "http/media" };
 
+/* Whether a modification time is a strong validator now: a second or more
+ * before the answer (RFC 9110 8.8.2.2). A file written in the current second
+ * may be written again within it, keeping its date; it gets no
+ * Last-Modified, so that a date a client holds (for If-Range) is always
+ * strong. The clock is read only for a file newer than the last reading. */
+static bool date_strong(int64_t mtime_s)
+{
+    static _Thread_local int64_t now_s;
+    if (mtime_s >= now_s)
+        now_s = (int64_t)time(NULL);
+    return mtime_s < now_s;
+}
+
 static void add_headers(struct MHD_Response *resp, const struct lg_stream_file *f,
                         const struct lg_stream_plan *plan, bool download)
 {
     char buf[1024];
     MHD_add_response_header(resp, MHD_HTTP_HEADER_ACCEPT_RANGES, "bytes");
     MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, f->etag);
-    if (f->last_modified[0])
+    if (f->last_modified[0] && date_strong(f->mtime_s))
         MHD_add_response_header(resp, MHD_HTTP_HEADER_LAST_MODIFIED, f->last_modified);
     if (plan->status == 416) {
         snprintf(buf, sizeof(buf), "bytes */%" PRId64, f->size);

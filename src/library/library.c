@@ -277,16 +277,21 @@ static void warn_file(struct scan *sc, const char *rel, const char *reason)
 /* Known files at rel or below it count as seen: rel could not be read (a
  * directory or file the scan may not enter, a link whose target is missing,
  * such as an unmounted disk), the files may be back next time, and deleting
- * them would lose their ids and with them playlists, stars and shares. */
-static void keep_known(struct scan *sc, const char *rel)
+ * them would lose their ids and with them playlists, stars and shares.
+ * Returns how many there are. */
+static size_t keep_known(struct scan *sc, const char *rel)
 {
-    size_t n = strlen(rel);
+    size_t n = strlen(rel), kept = 0;
     for (size_t i = 0; i < sc->known.cap; i++) {
         struct known *k = &sc->known.slots[i];
         if (k->path && (n == 0 || (strncmp(k->path, rel, n) == 0 &&
                                    (k->path[n] == '/' || k->path[n] == '\0'))))
+        {
             k->seen = true;
+            kept++;
+        }
     }
+    return kept;
 }
 
 static void mark_unreadable(struct scan *sc, const char *rel, int err)
@@ -458,11 +463,10 @@ static void walk_entry(struct scan *sc, int dfd, const struct entry *e, const ch
         int err = errno;
         if (err == ENOENT && fstatat(dfd, e->name, &st, AT_SYMLINK_NOFOLLOW) != 0)
             return; /* gone since the directory was listed */
-        if (err == ENOENT)
-            warn_file(sc, rel->buf, "link to a missing file or folder");
-        else if (maybe_audio || e->type != DT_REG)
-            warn_file(sc, rel->buf, lg_strerror(-err));
-        keep_known(sc, rel->buf);
+        /* Logged when it could be music: an audio name, or known tracks. */
+        if (keep_known(sc, rel->buf) > 0 || maybe_audio)
+            warn_file(sc, rel->buf,
+                      err == ENOENT ? "link to a missing file or folder" : lg_strerror(-err));
         return;
     }
     if (e->type == DT_LNK && S_ISDIR(st.st_mode)) {

@@ -733,6 +733,8 @@ struct lg_device_move {
 int lg_store_oauth_device_get(struct lg_store *s, int64_t id,
                               struct lg_oauth_device *out) LG_MUST_CHECK;
 void lg_oauth_devices_free(struct lg_oauth_device *v, size_t n);
+/* Denies the user's approved requests that got no tokens yet. */
+int lg_store_oauth_deny_approved(struct lg_store *s, int64_t user_id) LG_MUST_CHECK;
 /* The user's sessions that got tokens, oldest first. */
 int lg_store_oauth_sessions(struct lg_store *s, int64_t user_id, struct lg_oauth_device **out,
                             size_t *n_out) LG_MUST_CHECK;

@@ -278,6 +278,8 @@ int lg_store_oauth_family_revoke(struct lg_store *s, int64_t family)
 /* --- device sessions (migration 0008) --- */
 
 static const char by_id_sql[] = "SELECT " DEVICE_COLS " FROM oauth_devices WHERE id = ?1";
+static const char deny_approved_sql[] =
+    "UPDATE oauth_devices SET status = 2 WHERE user_id = ?1 AND status = 1";
 static const char sessions_sql[] = "SELECT " DEVICE_COLS " FROM oauth_devices "
                                    "WHERE user_id = ?1 AND status = 3 ORDER BY id";
 static const char state_sql[] = "UPDATE oauth_devices SET state = ?3, last_seen_ms = ?4 "
@@ -384,4 +386,13 @@ int lg_store_oauth_moves(struct lg_store *s, int64_t id, struct lg_device_move *
     *out = NULL;
     *n_out = 0;
     return LG_ESTORE;
+}
+
+int lg_store_oauth_deny_approved(struct lg_store *s, int64_t user_id)
+{
+    sqlite3_stmt *st = lg_store_stmt(s, deny_approved_sql);
+    if (!st)
+        return LG_ESTORE;
+    sqlite3_bind_int64(st, 1, user_id);
+    return lg_store_step_done(st);
 }

@@ -195,6 +195,25 @@ test('a new password signs the user\'s devices out', async () => {
   assert.ok(list.length >= 1 && list.every((s) => s.state === 'ended'), JSON.stringify(list));
 });
 
+test('starting device sign-ins is limited per address (device_starts)', async () => {
+  const dirs = { music: join(dir, 'music'), data: join(dir, 'data-starts') };
+  mkdirSync(dirs.data);
+  const s2 = await startServer(dirs, ['--device-starts', '2']);
+  try {
+    const start = () => fetch(`${s2.base}/oauth/device_authorization`, {
+      method: 'POST', body: 'client_id=x', headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
+    assert.equal((await start()).status, 200);
+    assert.equal((await start()).status, 200);
+    const r = await start();
+    assert.equal(r.status, 429);
+    assert.equal((await r.json()).error, 'too_many_requests');
+    assert.ok(r.headers.get('retry-after'));
+  } finally {
+    await s2.stop();
+  }
+});
+
 test('guessing user codes is limited with 429', async () => {
   let last;
   for (let i = 0; i < 12; i++) {

@@ -367,7 +367,16 @@ LG_TEST(end_all)
         free(t[i].scope);
     }
     CHECK_INT(lg_device_heartbeat(&f.d, t[0].access_token, true), 0);
+    /* Approved with the old password, not redeemed yet: denied. */
+    struct lg_device_authz pending;
+    CHECK_INT(lg_device_authorize(&f.d, "tv", NULL, NULL, NULL, &pending), 0);
+    CHECK_INT(lg_device_approve(&f.d, pending.user_code, f.uid, true), 0);
     CHECK_INT(lg_device_end_all(&f.d, f.uid), 0);
+    fake_now += 6000;
+    struct lg_device_tokens late;
+    enum lg_oauth_err le;
+    CHECK_INT(lg_device_poll(&f.d, pending.device_code, "tv", &late, &le), 0);
+    CHECK_INT(le, LG_OAUTH_ACCESS_DENIED);
     int64_t who = 0;
     CHECK_INT(lg_device_token_user(&f.d, t[0].access_token, &who), LG_EAUTH);
     CHECK_INT(lg_device_token_user(&f.d, t[1].access_token, &who), LG_EAUTH);
