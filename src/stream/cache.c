@@ -9,13 +9,14 @@
  * Invariants, all under the one mutex: every entry of the folder is in the
  * map; finished entries are also on the LRU list, oldest first, ordered by
  * their stamps (strictly increasing nanoseconds of the real-time clock) and
- * counted in bytes/entries, whose total stays within max_bytes after every
- * commit. Entries being written sit in the map only, which is how one writer
- * per key is enforced. Each stamp is also written as the file's modification
- * time, so that opening the folder again rebuilds the same order. The mutex
- * covers map updates and the single metadata calls that must agree with them
- * (open, rename, unlink); data writes and fsync run outside it. A reader's
- * descriptor survives eviction because eviction only unlinks.
+ * counted in bytes/entries. Entries being written sit in the map only, which
+ * is how one writer per key is enforced, and their files' sizes are counted
+ * in writing: bytes + writing stays within max_bytes (a write that would
+ * pass it evicts finished entries first, or fails). Each stamp is also written as the file's
+ * modification time, so that opening the folder again rebuilds the same order. The mutex covers map
+ * updates and the single metadata calls that must agree with them (open, rename, unlink); data
+ * writes and fsync run outside it. A reader's descriptor survives eviction because eviction only
+ * unlinks.
  */
 #include <errno.h>
 #include <stdatomic.h>
@@ -72,6 +73,7 @@ struct lg_cache {
     int64_t last_stamp_ns;
     bool failing; /* a failure episode is going on: its warning is logged */
     size_t writers;
+    int64_t writing; /* bytes in the files being written */
     /* Written under mu, read without it: */
     _Atomic int64_t bytes;
     _Atomic size_t entries;
@@ -246,12 +248,13 @@ static void done_drop(struct lg_cache *c, struct entry *e)
     free(e);
 }
 
-/* Unlinks the oldest finished entries, never keep, until the total is within
- * max_bytes. A file that cannot be unlinked is forgotten all the same (the
- * loop must end); it is logged, as the folder then holds more than it says. */
+/* Unlinks the oldest finished entries, never keep, until they and the files
+ * being written are within max_bytes together. Under mu. A file that cannot
+ * be unlinked is forgotten all the same (the loop must end); it is logged,
+ * as the folder then holds more than it says. */
 static void evict(struct lg_cache *c, const struct entry *keep)
 {
-    while (atomic_load(&c->bytes) > c->max_bytes && c->oldest && c->oldest != keep) {
+    while (atomic_load(&c->bytes) + c->writing > c->max_bytes && c->oldest && c->oldest != keep) {
         struct entry *e = c->oldest;
         char name[NAME_LEN + 1];
         id_name(e->id, name);
@@ -551,6 +554,31 @@ int lg_cache_begin(struct lg_cache *c, const char *key, struct lg_cache_writer *
     return 0;
 }
 
+/* Counts the bytes w's file grows by, evicting finished entries to make
+ * room: files being written count against max_bytes too, so that many
+ * transcodes at once cannot take the folder past it. LG_ETOOBIG when even an
+ * empty cache of finished entries leaves no room. */
+static int reserve(struct lg_cache_writer *w, int64_t grow)
+{
+    struct lg_cache *c = w->c;
+    pthread_mutex_lock(&c->mu);
+    c->writing += grow;
+    evict(c, NULL);
+    bool room = atomic_load(&c->bytes) + c->writing <= c->max_bytes;
+    if (!room)
+        c->writing -= grow;
+    pthread_mutex_unlock(&c->mu);
+    return room ? 0 : LG_ETOOBIG;
+}
+
+/* Gives back what w's file counted while it was written. */
+static void unreserve(struct lg_cache_writer *w)
+{
+    pthread_mutex_lock(&w->c->mu);
+    w->c->writing -= w->size;
+    pthread_mutex_unlock(&w->c->mu);
+}
+
 int lg_cache_write(struct lg_cache_writer *w, int64_t off, const void *p, size_t n)
 {
     if (w->err)
@@ -562,20 +590,28 @@ int lg_cache_write(struct lg_cache_writer *w, int64_t off, const void *p, size_t
         w->err = LG_ETOOBIG;
         return w->err;
     }
+    int64_t end = off + (int64_t)n;
+    if (end > w->size) {
+        int rc = reserve(w, end - w->size);
+        if (rc < 0) {
+            w->err = rc;
+            return rc;
+        }
+        w->size = end; /* counted from here on, written or not */
+    }
     int rc = lg_pwrite_all(w->fd, off, p, n);
     if (rc < 0) {
         w->err = rc;
         note_failure(w->c, "cannot write a cache entry", rc);
         return rc;
     }
-    if (n > 0 && off + (int64_t)n > w->size)
-        w->size = off + (int64_t)n;
     return 0;
 }
 
 /* Closes and unlinks the temp file, forgets the entry, frees w. */
 static void discard(struct lg_cache_writer *w)
 {
+    unreserve(w);
     close(w->fd);
     if (unlinkat(w->c->dfd, w->tmp, 0) != 0 && errno != ENOENT)
         lg_log(&log_cache, LG_LOG_WARN, "cannot remove %s: %s", w->tmp, strerror(errno));
@@ -599,6 +635,7 @@ static int publish(struct lg_cache_writer *w, int64_t *stamp, bool *recovered)
     }
     e->size = w->size;
     e->stamp_ns = next_stamp(c);
+    c->writing -= w->size; /* now counted as a finished entry */
     done_add(c, e);
     c->writers--;
     evict(c, e);

@@ -405,8 +405,10 @@ int lg_cache_begin(struct lg_cache *c, const char *key, struct lg_cache_writer *
  * end). After the first error (ENOSPC, EIO...) the writer is failed: later writes
  * return that error at once, one warning is logged per failure episode (not per
  * write; an episode ends when an entry is committed again), and commit
- * discards. An entry growing past the cache's max_bytes fails the writer with
- * LG_ETOOBIG (no warning: it could never be kept). LG_EINVAL for off < 0. */
+ * discards. The files being written count against max_bytes with the finished
+ * entries: a write that would take them past it evicts finished entries, and
+ * when that is not enough fails the writer with LG_ETOOBIG (no warning: the
+ * stream goes on uncached). LG_EINVAL for off < 0. */
 int lg_cache_write(struct lg_cache_writer *w, int64_t off, const void *p, size_t n) LG_MUST_CHECK;
 /* Finishes: fsync, rename into place, account its size, evict least recently
  * used entries until the total is within max_bytes (never the entry just

@@ -352,6 +352,43 @@ LG_TEST(one_writer_per_key)
     free(dir);
 }
 
+/* Files being written count against the bound with the finished ones: a
+ * writer that would take the folder past it first evicts finished entries,
+ * then is refused, and what it counted is given back when it ends. */
+LG_TEST(writers_within_bound)
+{
+    char *dir = lg_test_tmpdir("cache-bound");
+    struct lg_cache *c;
+    CHECK_INT(lg_cache_open(dir, 1000, &c), 0);
+    static char block[600];
+    memset(block, 'x', sizeof(block));
+    struct lg_cache_writer *done = NULL, *a = NULL, *b = NULL;
+    CHECK_INT(lg_cache_begin(c, "done", &done), 0);
+    CHECK_INT(lg_cache_write(done, 0, block, 300), 0);
+    CHECK_INT(lg_cache_commit(done), 0);
+    CHECK_INT(lg_cache_bytes(c), 300);
+    CHECK_INT(lg_cache_begin(c, "a", &a), 0);
+    CHECK_INT(lg_cache_begin(c, "b", &b), 0);
+    CHECK_INT(lg_cache_write(a, 0, block, 600), 0); /* 300 + 600: room */
+    CHECK_INT(lg_cache_write(b, 0, block, 200), 0); /* evicts "done" */
+    CHECK_INT(lg_cache_entries(c), 0);
+    CHECK_INT(lg_cache_write(b, 200, block, 300), LG_ETOOBIG); /* 600 + 500 */
+    CHECK_INT(lg_cache_write(b, 0, block, 1), LG_ETOOBIG);     /* b stays failed */
+    int64_t on_disk = 0;
+    count_files(dir, ".tmp-", &on_disk);
+    CHECK(on_disk <= 1000);
+    lg_cache_abort(b);
+    CHECK_INT(lg_cache_commit(a), 0);
+    CHECK_INT(lg_cache_bytes(c), 600);
+    struct lg_cache_writer *d = NULL;
+    CHECK_INT(lg_cache_begin(c, "d", &d), 0);
+    CHECK_INT(lg_cache_write(d, 0, block, 500), 0); /* evicts "a": b's 200 were given back */
+    CHECK_INT(lg_cache_commit(d), 0);
+    CHECK_INT(lg_cache_bytes(c), 500);
+    lg_cache_close(c);
+    free(dir);
+}
+
 /* --- many threads --- */
 
 enum { N_THREADS = 4, N_OPS = 400, N_KEYS = 12, MT_MAX = 6000 };
@@ -683,6 +720,6 @@ LG_TEST(bad_arguments)
 }
 
 LG_TEST_MAIN(LG_CASE(round_trip), LG_CASE(lru_order_and_restart), LG_CASE(reader_survives_eviction),
-             LG_CASE(one_writer_per_key), LG_CASE(many_threads),
+             LG_CASE(one_writer_per_key), LG_CASE(writers_within_bound), LG_CASE(many_threads),
              LG_CASE(killed_writer_temp_removed), LG_CASE(unusable_folders), LG_CASE(full_disk),
              LG_CASE(config_keys), LG_CASE(bad_arguments))
