@@ -60,10 +60,16 @@ static int cover_id_parse(const char *s, struct cover_id *out)
     return LG_EPARSE;
 }
 
-/* size: absent or <= 0 gives 0 (the original), larger than the maximum is
- * clamped. LG_EPARSE when it is not a number. */
+/* size: absent or <= 0 gives 0 (the original); else the largest of a few
+ * steps (16 to LG_IMAGE_SIZE_MAX, a quarter or a third apart) that is not
+ * over it, 16 at least. Each size made is a file in the thumbnail cache and
+ * a decode: any number would let one client make 2,048 of them per cover.
+ * LG_EPARSE when it is not a number. */
 static int size_parse(const char *s, int *out)
 {
+    static const int steps[] = { 16,  24,  32,  40,  48,  64,  80,   96,   128,  160, 192,
+                                 256, 320, 384, 512, 640, 768, 1024, 1280, 1536, 2048 };
+    _Static_assert(2048 == LG_IMAGE_SIZE_MAX, "the last step is the largest size");
     int64_t v;
     if (!s || !*s) {
         *out = 0;
@@ -71,7 +77,14 @@ static int size_parse(const char *s, int *out)
     }
     if (lg_str_to_i64(s, INT64_MIN, INT64_MAX, &v) < 0)
         return LG_EPARSE;
-    *out = v <= 0 ? 0 : (int)LG_MIN(v, LG_IMAGE_SIZE_MAX);
+    if (v <= 0) {
+        *out = 0;
+        return 0;
+    }
+    size_t i = 0;
+    while (i + 1 < LG_ARRAY_LEN(steps) && steps[i + 1] <= v)
+        i++;
+    *out = steps[i];
     return 0;
 }
 
