@@ -201,6 +201,21 @@ static bool truthy(const char *v)
     return v && (strcmp(v, "true") == 0 || strcmp(v, "1") == 0);
 }
 
+/* Whether the song's file is what format makes: its suffix, and its codec
+ * as the scan found it (a FLAC file named .mp3 is not MP3, and a player that
+ * asked for MP3 must not get it as it is). */
+static bool is_format(const struct lg_song *song, int format)
+{
+    if (format < 0 || !song->t.suffix || strcasecmp(song->t.suffix, lg_format_suffix(format)) != 0)
+        return false;
+    const char *codec = song->t.codec;
+    if (!codec || !*codec)
+        return true; /* rows scanned without a codec: the suffix decides */
+    if (format == LG_FORMAT_WAV)
+        return strncmp(codec, "pcm_", 4) == 0;
+    return strcmp(codec, lg_format_name(format)) == 0;
+}
+
 /* Whether /rest/stream transcodes, and how: format (raw or absent: the
  * original unless a bit rate limit or an offset asks otherwise), maxBitRate
  * (the lowest of the request's, the user's and the player's limits, those
@@ -260,8 +275,7 @@ static int stream_choice(struct lg_sub_ctx *c, int64_t id, struct lg_transcode_o
                                   : lg_sub_reply_internal(c, rc, "reading a song");
         return -1;
     }
-    bool same =
-        format >= 0 && song.t.suffix && strcasecmp(song.t.suffix, lg_format_suffix(format)) == 0;
+    bool same = is_format(&song, format);
     bool over = limit > 0 && song.t.bitrate_kbps > limit;
     *duration_s = (double)song.t.duration_ms / 1000;
     /* Without a format: over a bit rate limit, MP3 (what every player
@@ -269,7 +283,7 @@ static int stream_choice(struct lg_sub_ctx *c, int64_t id, struct lg_transcode_o
      * legato encodes it (a FLAC stays lossless, with 24 bits for the gain),
      * at no more than its bit rate. */
     int own = song.t.suffix ? lg_format_parse(song.t.suffix) : -1;
-    if (own >= 0 && strcasecmp(song.t.suffix, lg_format_suffix(own)) != 0)
+    if (own >= 0 && !is_format(&song, own))
         own = -1; /* .ogg may be Vorbis, .m4a is not ADTS: not "the same" */
     if (format < 0 && !over && own >= 0) {
         format = own;

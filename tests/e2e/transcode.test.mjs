@@ -8,7 +8,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { writeFileSync, existsSync, readFileSync } from 'node:fs';
+import { writeFileSync, existsSync, readFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { SubsonicAPI } from 'subsonic-api';
 import {
@@ -317,4 +317,25 @@ test('the server stops cleanly while a listener waits for its transcode', async 
     assert.deepEqual(end, { code: 0, sig: null }, s2.log());
     assert.doesNotMatch(s2.log(), /Fatal error/);
   }
+});
+
+// A FLAC file named .mp3: asked for MP3, a player gets MP3, not the file as
+// it is (the scan's codec decides, not the name).
+test('a file whose name lies about its format is transcoded', async () => {
+  const src = join(dir, 'music', 'C', 'lie.flac');
+  makeAudio(src, { seconds: 2, freq: 600, tags: { title: 'Liar' } });
+  renameSync(src, join(dir, 'music', 'C', 'lie.mp3'));
+  await api.startScan();
+  let id;
+  for (let i = 0; i < 100 && !id; i++) {
+    const f = await api.search3({ query: 'Liar', songCount: 5 });
+    id = f.searchResult3.song?.find((s) => s.path.endsWith('lie.mp3'))?.id;
+    if (!id) await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.ok(id);
+  const r = await fetch(url(srv.base, '/rest/stream.view', { ...tokenAuth('ann', 'pw-ann'), id, format: 'mp3' }));
+  const body = Buffer.from(await r.arrayBuffer());
+  assert.equal(r.status, 200);
+  assert.notEqual(body.subarray(0, 4).toString('latin1'), 'fLaC');
+  assert.ok(body.subarray(0, 3).toString('latin1') === 'ID3' || body[0] === 0xff, 'an MP3 stream');
 });
