@@ -90,7 +90,8 @@ static void render_playlist(json_t *o, const struct lg_playlist *p, int64_t view
     lg_sub_set_time(o, "changed", p->changed_at);
     if (p->cover_album_id > 0)
         lg_sub_set_id(o, "coverArt", "al-", p->cover_album_id);
-    lg_sub_set_bool(o, "readonly", p->owner_id != viewer);
+    /* An imported playlist follows its M3U file: no one edits it here. */
+    lg_sub_set_bool(o, "readonly", p->owner_id != viewer || (p->source_path && *p->source_path));
 }
 
 /* The user whose playlists getPlaylists lists: the caller, or for an

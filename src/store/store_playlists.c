@@ -29,7 +29,8 @@ static const char sql_pl_list[] = "SELECT " PL_COLS "WHERE p.owner_id = ?1 OR p.
                                   "ORDER BY p.name COLLATE NOCASE, p.id";
 static const char sql_pl_get[] = "SELECT " PL_COLS "WHERE p.id = ?1 AND "
                                  "(p.owner_id = ?2 OR p.public OR ?3)";
-static const char sql_pl_access[] = "SELECT owner_id, public FROM playlists WHERE id = ?1";
+static const char sql_pl_access[] =
+    "SELECT owner_id, public, source_path IS NOT NULL FROM playlists WHERE id = ?1";
 static const char sql_pl_entries[] =
     "SELECT track_id FROM playlist_entries WHERE playlist_id = ?1 ORDER BY position";
 static const char sql_pl_positions[] =
@@ -266,7 +267,8 @@ int lg_store_playlist_create(struct lg_store *s, int64_t owner_id, const char *n
 }
 
 /* Whether user_id may change playlist id: 0, LG_ENOTFOUND (hidden from the
- * user) or LG_EDENIED (visible but another's). */
+ * user) or LG_EDENIED (visible but another's, or imported from an M3U file:
+ * the file is what changes it, and the next scan would undo an edit). */
 static int check_owner(struct lg_store *s, int64_t user_id, bool admin, int64_t id)
 {
     sqlite3_stmt *st = lg_store_stmt(s, sql_pl_access);
@@ -278,9 +280,10 @@ static int check_owner(struct lg_store *s, int64_t user_id, bool admin, int64_t 
         return r;
     int64_t owner = sqlite3_column_int64(st, 0);
     bool is_public = sqlite3_column_int(st, 1) != 0;
+    bool imported = sqlite3_column_int(st, 2) != 0;
     sqlite3_reset(st);
     if (owner == user_id)
-        return 0;
+        return imported ? LG_EDENIED : 0;
     return is_public || admin ? LG_EDENIED : LG_ENOTFOUND;
 }
 

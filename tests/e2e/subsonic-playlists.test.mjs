@@ -48,6 +48,13 @@ test('the M3U file in the library is a playlist', async () => {
   assertPlaylist(full, { name: M3U.name, songs: M3U.tracks });
   for (const e of full.entry) assertSong(ctx, e, e.title);
   await assertXmlParity(ctx, 'getPlaylist', { id: p.id });
+  // It follows its file: read-only here, for its owner too (the next scan
+  // would undo an edit, and bring a deleted one back under a new id).
+  assert.equal(full.readonly, true);
+  fails(await api.updatePlaylist({ playlistId: p.id, name: 'Renamed' }), 50);
+  fails(await api.deletePlaylist({ id: p.id }), 50);
+  fails(await api.createPlaylist({ playlistId: p.id, songId: [ctx.ids.songs.Dawn] }), 50);
+  assertPlaylist(ok(await api.getPlaylist({ id: p.id })).playlist, { name: M3U.name, songs: M3U.tracks });
 });
 
 test('createPlaylist, updatePlaylist, deletePlaylist', async () => {
