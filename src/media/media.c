@@ -203,8 +203,10 @@ static char *mbid_string(const char *v)
     return s;
 }
 
-/* Parses the leading decimal number of s (after spaces); 0 when none. The
- * number after a '/' goes to *total when total is not NULL. */
+/* Parses the leading decimal number of s (after spaces); 0 when none, and
+ * when it has more than five digits (a track "999999999999" is no track
+ * number; keeping its first digits would show a made-up one). The number
+ * after a '/' goes to *total when total is not NULL. */
 static int leading_int(const char *s, int *total)
 {
     if (!s)
@@ -212,8 +214,9 @@ static int leading_int(const char *s, int *total)
     while (*s == ' ')
         s++;
     long v = 0;
-    for (; *s >= '0' && *s <= '9'; s++)
-        v = v < 100000 ? v * 10 + (*s - '0') : v;
+    int digits = 0;
+    for (; *s >= '0' && *s <= '9'; s++, digits++)
+        v = digits < 5 ? v * 10 + (*s - '0') : 0;
     if (total && *s == '/') {
         int t = leading_int(s + 1, NULL);
         if (t > 0)
@@ -222,14 +225,15 @@ static int leading_int(const char *s, int *total)
     return (int)v;
 }
 
-/* The first run of four digits in a date ("2003-04-05", "05/04/2003"). */
+/* The first run of exactly four digits in a date ("2003-04-05",
+ * "05/04/2003"); 0 when none ("99999" is no year). */
 static int year_of(const char *s)
 {
     if (!s)
         return 0;
     for (const char *p = s; *p; p++) {
         int n = 0;
-        while (n < 4 && p[n] >= '0' && p[n] <= '9')
+        while (p[n] >= '0' && p[n] <= '9')
             n++;
         if (n == 4)
             return (p[0] - '0') * 1000 + (p[1] - '0') * 100 + (p[2] - '0') * 10 + (p[3] - '0');

@@ -178,6 +178,20 @@ LG_TEST(untagged_and_invalid_utf8)
     CHECK_INT(mi.year, 0);
     lg_media_info_free(&mi);
 
+    /* Numbers too long to be true are no numbers, not their first digits. */
+    ffmpeg(SINE "-metadata track=999999999999/0 -metadata disc=4294967297 "
+                "-metadata date=99999 huge.flac");
+    CHECK_INT(probe("huge.flac", &mi, NULL, 0), 0);
+    CHECK_INT(mi.track_no, 0);
+    CHECK_INT(mi.disc_no, 0);
+    CHECK_INT(mi.year, 0);
+    lg_media_info_free(&mi);
+    ffmpeg(SINE "-metadata track=12/99999 -metadata date=1999-05-04 fine.flac");
+    CHECK_INT(probe("fine.flac", &mi, NULL, 0), 0);
+    CHECK_INT(mi.track_no, 12);
+    CHECK_INT(mi.year, 1999);
+    lg_media_info_free(&mi);
+
     static const char *const files[] = { "latin1.flac", "latin1.mp3" };
     for (size_t i = 0; i < LG_ARRAY_LEN(files); i++) {
         CHECK_INT(probe(files[i], &mi, NULL, 0), 0);
