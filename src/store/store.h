@@ -778,8 +778,11 @@ struct lg_handoff {
 };
 /* Releases ids (not the struct). NULL is ignored. */
 void lg_handoff_free(struct lg_handoff *h);
+/* Unclaimed hand-offs one user keeps: a newer one deletes the oldest. */
+enum { LG_HANDOFF_UNCLAIMED_MAX = 20 };
 /* Stores h (used is ignored) under hash in one transaction, after deleting
- * the hand-offs that expired at or before purge_before_s. LG_EINVAL when n
+ * the hand-offs that expired at or before purge_before_s and the user's
+ * oldest unclaimed ones past LG_HANDOFF_UNCLAIMED_MAX - 1. LG_EINVAL when n
  * is 0, current >= n, position_ms < 0 or a track id is unknown (nothing is
  * stored); LG_EEXIST when hash is taken. */
 int lg_store_handoff_add(struct lg_store *s, const unsigned char hash[32],

@@ -15,6 +15,11 @@
 #include "store/store_int.h"
 
 static const char ho_purge_sql[] = "DELETE FROM handoffs WHERE expires_s <= ?1";
+/* A user's unclaimed links past the newest ?2 give way (their entries go
+ * with them): links are made in a stream, and each holds up to 1,000 rows. */
+static const char ho_trim_sql[] =
+    "DELETE FROM handoffs WHERE id IN (SELECT id FROM handoffs WHERE user_id = ?1 AND used = 0 "
+    "ORDER BY id DESC LIMIT -1 OFFSET ?2)";
 static const char ho_add_sql[] =
     "INSERT INTO handoffs (hash, user_id, current_pos, position_ms, created_s, expires_s) "
     "VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
@@ -74,6 +79,14 @@ int lg_store_handoff_add(struct lg_store *s, const unsigned char hash[32],
         return rc;
     int64_t id = 0;
     rc = exec_purge(s, purge_before_s);
+    sqlite3_stmt *st = rc == 0 ? lg_store_stmt(s, ho_trim_sql) : NULL;
+    if (rc == 0 && !st)
+        rc = LG_ESTORE;
+    if (rc == 0) {
+        sqlite3_bind_int64(st, 1, h->user_id);
+        sqlite3_bind_int64(st, 2, LG_HANDOFF_UNCLAIMED_MAX - 1);
+        rc = lg_store_step_done(st);
+    }
     if (rc == 0)
         rc = insert_row(s, hash, h, &id);
     if (rc == 0)

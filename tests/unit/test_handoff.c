@@ -110,6 +110,38 @@ LG_TEST(make_and_claim_once)
     teardown(&f);
 }
 
+/* A user keeps LG_HANDOFF_UNCLAIMED_MAX unclaimed links: a newer one
+ * deletes the oldest; claimed ones and another user's stay. */
+LG_TEST(unclaimed_bounded)
+{
+    struct fixture f;
+    setup(&f, "handoff-bounded");
+    unsigned char hash[32];
+    struct lg_handoff h;
+    CHECK_INT(add(&f, 1, f.ann), 0);
+    hash_of(hash, 1);
+    CHECK_INT(lg_store_handoff_claim(f.s, hash, f.ann, T0 + 1, &h), 0);
+    lg_handoff_free(&h);
+    CHECK_INT(add(&f, 2, f.bob), 0);
+    for (int i = 0; i < LG_HANDOFF_UNCLAIMED_MAX + 5; i++)
+        CHECK_INT(add(&f, 10 + i, f.ann), 0);
+    for (int i = 0; i < 5; i++) {
+        hash_of(hash, 10 + i);
+        CHECK_INT(lg_store_handoff_get(f.s, hash, &h), LG_ENOTFOUND);
+    }
+    for (int i = 5; i < LG_HANDOFF_UNCLAIMED_MAX + 5; i++) {
+        hash_of(hash, 10 + i);
+        CHECK_INT(lg_store_handoff_get(f.s, hash, &h), 0);
+        lg_handoff_free(&h);
+    }
+    for (int seed = 1; seed <= 2; seed++) {
+        hash_of(hash, seed);
+        CHECK_INT(lg_store_handoff_get(f.s, hash, &h), 0);
+        lg_handoff_free(&h);
+    }
+    teardown(&f);
+}
+
 LG_TEST(expiry)
 {
     struct fixture f;
@@ -245,5 +277,6 @@ LG_TEST(local_paths)
     CHECK(lg_web_local_path(longer));
 }
 
-LG_TEST_MAIN(LG_CASE(make_and_claim_once), LG_CASE(expiry), LG_CASE(wrong_user),
-             LG_CASE(bad_queues), LG_CASE(deleted_tracks), LG_CASE(local_paths))
+LG_TEST_MAIN(LG_CASE(make_and_claim_once), LG_CASE(unclaimed_bounded), LG_CASE(expiry),
+             LG_CASE(wrong_user), LG_CASE(bad_queues), LG_CASE(deleted_tracks),
+             LG_CASE(local_paths))
