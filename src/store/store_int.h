@@ -39,6 +39,8 @@ int lg_store_lazy(struct lg_store *s, bool lazy);
 /* Steps a statement that returns no row (or whose rows are ignored) and resets
  * it. 0, LG_EEXIST on a constraint violation, or LG_ESTORE. */
 int lg_store_step_done(sqlite3_stmt *st);
+/* Runs the cached statement sql with v bound to ?1, as lg_store_step_done. */
+int lg_store_run_i64(struct lg_store *s, const char *sql, int64_t v);
 /* Steps to the first row: 0 with the statement on the row (the caller reads
  * it, then resets), LG_ENOTFOUND, LG_EEXIST or LG_ESTORE (statement reset). */
 int lg_store_step_row(sqlite3_stmt *st);

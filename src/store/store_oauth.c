@@ -390,9 +390,5 @@ int lg_store_oauth_moves(struct lg_store *s, int64_t id, struct lg_device_move *
 
 int lg_store_oauth_deny_approved(struct lg_store *s, int64_t user_id)
 {
-    sqlite3_stmt *st = lg_store_stmt(s, deny_approved_sql);
-    if (!st)
-        return LG_ESTORE;
-    sqlite3_bind_int64(st, 1, user_id);
-    return lg_store_step_done(st);
+    return lg_store_run_i64(s, deny_approved_sql, user_id);
 }

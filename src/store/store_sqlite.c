@@ -444,6 +444,15 @@ int lg_store_add_ids(struct lg_store *s, const char *sql, int64_t owner, int64_t
     return 0;
 }
 
+int lg_store_run_i64(struct lg_store *s, const char *sql, int64_t v)
+{
+    sqlite3_stmt *st = lg_store_stmt(s, sql);
+    if (!st)
+        return LG_ESTORE;
+    sqlite3_bind_int64(st, 1, v);
+    return lg_store_step_done(st);
+}
+
 int lg_store_step_done(sqlite3_stmt *st)
 {
     int rc = sqlite3_step(st);

@@ -61,9 +61,5 @@ int lg_store_websession_delete(struct lg_store *s, const unsigned char hash[32])
 
 int lg_store_websession_delete_user(struct lg_store *s, int64_t user_id)
 {
-    sqlite3_stmt *st = lg_store_stmt(s, ws_delete_user_sql);
-    if (!st)
-        return LG_ESTORE;
-    sqlite3_bind_int64(st, 1, user_id);
-    return lg_store_step_done(st);
+    return lg_store_run_i64(s, ws_delete_user_sql, user_id);
 }
