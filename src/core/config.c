@@ -73,6 +73,10 @@ static const struct key keys[] = {
       "none" },
     { "transcode_workers", "LEGATO_TRANSCODE_WORKERS", T_INT, OFF(transcode_workers), "0", 0, 256,
       "transcode threads, 0 for one per core" },
+    { "transcode_memory", "LEGATO_TRANSCODE_MEMORY", T_INT, OFF(transcode_memory_mib), "0", 0,
+      1048576,
+      "MiB of transcoded audio held for listeners, 0 for a quarter of the memory; past three "
+      "quarters new transcodes wait" },
     { "transcode_ahead", "LEGATO_TRANSCODE_AHEAD", T_INT, OFF(transcode_ahead_s), "30", 2, 3600,
       "seconds of audio a transcode may run ahead of its listener before it waits" },
     { "transcode_burst", "LEGATO_TRANSCODE_BURST", T_INT, OFF(transcode_burst_s), "10", 0, 120,

@@ -17,7 +17,7 @@
 
 #include "core/common.h"
 
-enum { LG_CONFIG_N_KEYS = 27 };
+enum { LG_CONFIG_N_KEYS = 28 };
 
 struct lg_config {
     char *music_dir;   /* the library root */
@@ -44,6 +44,7 @@ struct lg_config {
     int64_t api_cache_mib;          /* bound of the Subsonic answer cache, 0: off */
     int64_t transcode_workers;      /* transcode threads, 0: one per core */
     int64_t transcode_ahead_s;      /* a transcode this far ahead of its listener waits */
+    int64_t transcode_memory_mib;   /* transcoded audio held for listeners, 0: auto */
     int64_t transcode_burst_s;      /* the first seconds of a stream, made at once */
     int64_t overload_late_ms;       /* a chunk this late counts towards overload */
     int dsp_backend; /* where streams' DSP runs: 0 cpu, 1 cuda, 2 auto (enum lg_dsp_backend) */

@@ -771,6 +771,7 @@ int lg_http_start(const struct lg_http_deps *deps, struct lg_http **out)
             .late_s = (double)cfg->overload_late_ms / 1000,
             .cache = h->cache,
             .backend = cfg->dsp_backend,
+            .max_buffered = cfg->transcode_memory_mib * 1024 * 1024,
         };
         rc = lg_jobs_new(&jo, &h->jobs);
         if (rc < 0)

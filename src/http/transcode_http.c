@@ -13,6 +13,7 @@
  */
 #include "http/transcode_http.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -181,6 +182,19 @@ static enum MHD_Result send_cached(struct lg_req *r, struct lg_stream_file *f, i
     return lg_http_send_track(r, &c, false);
 }
 
+/* 503 with Retry-After: the transcodes use all the memory they may now. */
+static enum MHD_Result busy(struct lg_req *r)
+{
+    static const char text[] = "too many transcodes at once; try again shortly\n";
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(sizeof(text) - 1, (void *)text, MHD_RESPMEM_PERSISTENT);
+    if (resp) {
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "10");
+    }
+    return lg_req_reply(r, MHD_HTTP_SERVICE_UNAVAILABLE, resp, (int64_t)sizeof(text) - 1);
+}
+
 /* The body of a HEAD answer, which MHD never asks for. */
 static ssize_t head_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
@@ -241,6 +255,8 @@ enum MHD_Result lg_http_send_transcode(struct lg_req *r, struct lg_stream_file *
         lg_log(&tlog, LG_LOG_WARN, "%s: cannot transcode: %s", x->what,
                err[0] ? err : lg_strerror(rc));
         free(x);
+        if (rc == -EBUSY) /* the server's share of memory for transcodes is taken */
+            return busy(r);
         return lg_req_reply_static(r, MHD_HTTP_UNPROCESSABLE_CONTENT, "text/plain",
                                    "this track cannot be transcoded\n");
     }

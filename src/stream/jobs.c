@@ -42,6 +42,7 @@
  */
 #include <errno.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +60,7 @@ static const struct lg_log jlog = { "stream/jobs" };
 
 enum {
     KEY_MAX = 256,
+    MIN_AUTO_BUFFERED = 64 * 1024 * 1024,
     DEFAULT_MAX_JOBS = 4096,
     MAX_JOBS = 65536,
     NOMEM_RETRY_NS = 10 * 1000000, /* a run that found no memory is tried again after this */
@@ -120,6 +122,7 @@ struct lg_jobs {
     struct lg_transcode **ran;
     struct lg_job *jobs;
     struct lg_jobs_opts o;
+    _Atomic int64_t buffered; /* bytes of the jobs' buffers */
     /* Overload: late chunks in the current window. */
     int64_t window_start_ns;
     int late_chunks, chunks;
@@ -138,10 +141,15 @@ static int job_write(void *ctx, const uint8_t *data, size_t len)
         size_t cap = j->cap ? j->cap : 256 * 1024;
         while (cap < (size_t)end)
             cap *= 2;
-        unsigned char *b = realloc(j->buf, cap);
-        if (!b)
-            rc = -ENOMEM;
-        else {
+        int64_t grow = (int64_t)(cap - j->cap);
+        struct lg_jobs *s = j->sched;
+        unsigned char *b = NULL;
+        if (atomic_fetch_add(&s->buffered, grow) + grow <= s->o.max_buffered)
+            b = realloc(j->buf, cap);
+        if (!b) {
+            atomic_fetch_sub(&s->buffered, grow);
+            rc = -ENOMEM; /* out of memory, or of the jobs' share of it */
+        } else {
             j->buf = b;
             j->cap = cap;
         }
@@ -482,6 +490,11 @@ int lg_jobs_new(const struct lg_jobs_opts *o, struct lg_jobs **out)
         s->o.burst_s = 0;
     if (!(s->o.late_s > 0))
         s->o.late_s = 0.5;
+    if (s->o.max_buffered <= 0) {
+        long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+        int64_t quarter = pages > 0 && page > 0 ? (int64_t)pages * page / 4 : 0;
+        s->o.max_buffered = quarter > MIN_AUTO_BUFFERED ? quarter : MIN_AUTO_BUFFERED;
+    }
     if (s->o.max_jobs <= 0)
         s->o.max_jobs = DEFAULT_MAX_JOBS;
     if (s->o.max_jobs > MAX_JOBS)
@@ -530,6 +543,7 @@ static void job_free(struct lg_job *j)
         lg_cache_abort(j->cw);
     lg_transcode_free(j->t);
     pthread_mutex_destroy(&j->lock);
+    atomic_fetch_sub(&j->sched->buffered, (int64_t)j->cap);
     free(j->buf);
     free(j);
     lg_prof_gauge_add(LG_PROF_JOBS_RUNNING, -1);
@@ -644,6 +658,13 @@ int lg_jobs_attach(struct lg_jobs *s, const char *key, const char *path,
     while (j && (j->done || strcmp(j->key, key) != 0))
         j = j->next;
     *shared = j != NULL;
+    if (!j && atomic_load(&s->buffered) > s->o.max_buffered / 4 * 3) {
+        pthread_mutex_unlock(&s->lock);
+        free(r);
+        if (err && err_len)
+            snprintf(err, err_len, "the transcodes' memory is nearly full");
+        return -EBUSY;
+    }
     if (!j) {
         int degrade = s->degrade;
         struct lg_transcode_batch *tb = s->tb;

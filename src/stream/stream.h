@@ -306,6 +306,12 @@ struct lg_jobs_opts {
      * in LG_DSP_BATCH_EMULATE) and the jobs it takes at once (0: 4096). */
     int backend;
     int max_jobs;
+    /* Bytes the jobs' buffers may hold together (0: a quarter of the
+     * machine's memory, 64 MiB at least): past three quarters lg_jobs_attach
+     * starts no job (-EBUSY), and a job that would pass it all ends
+     * (-ENOMEM). A job keeps every byte it made, for
+     * listeners who join it later. */
+    int64_t max_buffered;
 };
 
 /* Starts the workers and the batch thread. Caller owns *out (lg_jobs_free,
@@ -331,7 +337,9 @@ typedef void lg_job_wake_fn(void *ctx);
 /* Attaches a reader to the running job for key (any string naming the
  * source and every setting), or starts one: opens path with o (its header is
  * made at once). *shared tells whether the job was running already. Caller
- * owns *out (lg_job_detach). 0, or lg_transcode_open's errors with err. */
+ * owns *out (lg_job_detach). 0, or lg_transcode_open's errors with err, or
+ * -EBUSY (with err) when a new job would be needed and the jobs' buffers hold
+ * more than three quarters of max_buffered. */
 int lg_jobs_attach(struct lg_jobs *s, const char *key, const char *path,
                    const struct lg_transcode_opts *o, lg_job_wake_fn *wake, void *wake_ctx,
                    struct lg_job_reader **out, bool *shared, char *err,

@@ -147,6 +147,45 @@ LG_TEST(readers_share_a_job)
     lg_jobs_free(s);
 }
 
+/* The jobs' buffers share max_buffered: a job that would pass it fails, and
+ * while they hold three quarters of it no new job starts (-EBUSY); a reader
+ * of a job that exists still joins it. Detaching frees the memory. */
+LG_TEST(buffers_bounded)
+{
+    struct lg_jobs_opts jo = { .workers = 1, .max_buffered = 1 << 20 };
+    struct lg_jobs *s = NULL;
+    CHECK_INT(lg_jobs_new(&jo, &s), 0);
+    /* 6 s of 16-bit stereo WAV is 1,058,444 bytes: more than 1 MiB. */
+    const struct lg_transcode_opts wav = { .format = LG_FORMAT_WAV, .complexity = -1 };
+    struct lg_job_reader *a = NULL, *b = NULL, *c = NULL;
+    bool shared;
+    CHECK_INT(lg_jobs_attach(s, "wav", src, &wav, no_wake, NULL, &a, &shared, NULL, 0), 0);
+    static unsigned char buf[8192];
+    ssize_t k = 0;
+    size_t got = 0;
+    for (int spins = 0; spins < 20000; spins++) {
+        k = lg_job_read(a, buf, sizeof(buf), lg_prof_now_ns(), NULL, NULL);
+        if (k < 0)
+            break;
+        got += (size_t)k;
+        if (k == 0)
+            sleep_ms(1);
+    }
+    CHECK_INT(k, -ENOMEM);
+    CHECK(got > 0 && got < 1058444);
+    char err[128] = "";
+    CHECK_INT(lg_jobs_attach(s, "other", src, &opus, no_wake, NULL, &c, &shared, err, sizeof(err)),
+              -EBUSY);
+    CHECK(err[0] != '\0');
+    lg_job_detach(a);
+    CHECK_INT(lg_jobs_attach(s, "other", src, &opus, no_wake, NULL, &b, &shared, NULL, 0), 0);
+    unsigned char *x;
+    CHECK(read_all(b, &x, lg_prof_now_ns()) > 10000);
+    free(x);
+    lg_job_detach(b);
+    lg_jobs_free(s);
+}
+
 /* One worker, two jobs: the one whose listener started a minute ago is due
  * first and runs to its end first, the other staying behind. (On the CPU
  * each chunk runs whole in the worker; with a shared batch the other job's
@@ -624,9 +663,9 @@ LG_TEST(teardown)
     free(tmp);
 }
 
-LG_TEST_MAIN(LG_CASE(setup), LG_CASE(readers_share_a_job), LG_CASE(earliest_deadline_first),
-             LG_CASE(ahead_waits), LG_CASE(wake_after_suspend), LG_CASE(diagnosis),
-             LG_CASE(cpu_batch_same_as_alone), LG_CASE(many_jobs_one_batch),
+LG_TEST_MAIN(LG_CASE(setup), LG_CASE(readers_share_a_job), LG_CASE(buffers_bounded),
+             LG_CASE(earliest_deadline_first), LG_CASE(ahead_waits), LG_CASE(wake_after_suspend),
+             LG_CASE(diagnosis), LG_CASE(cpu_batch_same_as_alone), LG_CASE(many_jobs_one_batch),
              LG_CASE(job_due_not_held_back), LG_CASE(batch_runs_by_deadline),
              LG_CASE(failed_batch_ends_jobs), LG_CASE(shutdown_with_chunks_in_dsp),
              LG_CASE(backend_key_and_cuda), LG_CASE(teardown))
