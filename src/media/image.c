@@ -33,8 +33,9 @@
 
 static const struct lg_log ilog = { "media/image" };
 
-#define MAX_PIXELS  (32 * 1024 * 1024) /* decoded area allowed: about 5800 x 5800 */
-#define JPEG_QSCALE 3                  /* mjpeg qscale: 2 best .. 31 worst; 3 is about q90 */
+#define MAX_PIXELS  (32 * 1024 * 1024)           /* decoded area allowed: about 5800 x 5800 */
+#define MAX_DECODED ((int64_t)128 * 1024 * 1024) /* bytes of a decoded PNG allowed */
+#define JPEG_QSCALE 3 /* mjpeg qscale: 2 best .. 31 worst; 3 is about q90 */
 #define PICTURE_MAX LG_IMAGE_BYTES_MAX
 
 struct magic {
@@ -73,6 +74,29 @@ const char *lg_image_sniff(const void *data, size_t len)
     return m ? m->mime : NULL;
 }
 
+static uint32_t be32(const unsigned char *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* For a PNG, what its header says it decodes to, checked before decoding:
+ * the pixel cap alone lets 16-bit RGBA take 8 bytes a pixel (256 MB), and
+ * the sides were known only after the whole image was decoded. 0 or
+ * LG_ETOOBIG; other formats pass. */
+static int png_fits(const unsigned char *data, size_t len)
+{
+    /* Signature (8), IHDR's length and type (8), width, height, depth, colour. */
+    if (len < 26 || memcmp(data, "\x89PNG\r\n\x1a\n", 8) != 0 || memcmp(data + 12, "IHDR", 4) != 0)
+        return 0;
+    uint32_t w = be32(data + 16), h = be32(data + 20);
+    int depth = data[24], colour = data[25];
+    int channels = colour == 2 ? 3 : colour == 4 ? 2 : colour == 6 ? 4 : 1;
+    int64_t bytes = (int64_t)w * h * channels * (depth > 8 ? 2 : 1);
+    if (w > LG_IMAGE_DIM_MAX || h > LG_IMAGE_DIM_MAX || bytes > MAX_DECODED)
+        return LG_ETOOBIG;
+    return 0;
+}
+
 /* Decodes the first frame of data into *out (caller frees). */
 static int decode(const unsigned char *data, size_t len, AVFrame **out)
 {
@@ -80,6 +104,8 @@ static int decode(const unsigned char *data, size_t len, AVFrame **out)
     const AVCodec *codec = m ? avcodec_find_decoder(m->codec) : NULL;
     if (!codec || len > PICTURE_MAX)
         return LG_EMEDIA;
+    if (png_fits(data, len) < 0)
+        return LG_ETOOBIG;
     AVCodecContext *ctx = avcodec_alloc_context3(codec);
     AVPacket *pkt = av_packet_alloc();
     AVFrame *frame = av_frame_alloc();
@@ -314,7 +340,9 @@ static bool same_time(const struct stat *a, const struct stat *b)
     return a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
 }
 
-/* The cached thumbnail at path when it was made from the source as it is. */
+/* The cached thumbnail at path when it was made from the source as it is;
+ * LG_EMEDIA when making it failed (an empty file says so: a picture that
+ * cannot be read is not decoded again on every request). */
 static int cache_get(const char *path, const struct stat *src, unsigned char **data, size_t *len)
 {
     unsigned char *buf;
@@ -323,6 +351,10 @@ static int cache_get(const char *path, const struct stat *src, unsigned char **d
     int r = read_file(path, PICTURE_MAX, &buf, &n, &st);
     if (r < 0)
         return r;
+    if (n == 0 && same_time(&st, src)) {
+        free(buf);
+        return LG_EMEDIA;
+    }
     if (n == 0 || !same_time(&st, src) || !lg_image_sniff(buf, n)) {
         free(buf);
         return LG_ENOTFOUND;
@@ -383,10 +415,14 @@ int lg_cover_read(const struct lg_cover_req *rq, unsigned char **data, size_t *l
     struct stat src;
     if (stat(rq->path, &src) < 0)
         return errno == ENOENT || errno == ENOTDIR ? LG_ENOTFOUND : -errno;
-    if (rq->size > 0 && rq->cache_path && cache_get(rq->cache_path, &src, data, len) == 0) {
+    int cached =
+        rq->size > 0 && rq->cache_path ? cache_get(rq->cache_path, &src, data, len) : LG_ENOTFOUND;
+    if (cached == 0) {
         *mime = "image/jpeg";
         return 0;
     }
+    if (cached == LG_EMEDIA)
+        return LG_EMEDIA; /* it failed before, for this very source */
     unsigned char *orig;
     size_t orig_len;
     const char *orig_mime;
@@ -403,6 +439,8 @@ int lg_cover_read(const struct lg_cover_req *rq, unsigned char **data, size_t *l
     size_t thumb_len;
     r = lg_image_thumbnail(orig, orig_len, rq->size, &thumb, &thumb_len);
     free(orig);
+    if ((r == LG_EMEDIA || r == LG_ETOOBIG) && rq->cache_path)
+        (void)cache_put(rq->cache_path, &src, NULL, 0); /* remembered: see cache_get */
     if (r < 0)
         return r;
     if (rq->cache_path) {

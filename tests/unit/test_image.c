@@ -255,6 +255,15 @@ LG_TEST(thumbnail_hostile)
     unsigned char *out = NULL;
     size_t out_len = 0;
     CHECK_INT(lg_image_thumbnail(wide, wide_len, 64, &out, &out_len), LG_ETOOBIG);
+    /* Refused by its header, before decoding: 30000 x 30000, and 5000 x 5000
+     * of 16-bit RGBA (200 MB decoded, within the pixel cap). */
+    CHECK_INT(lg_image_thumbnail(huge, png_len, 64, &out, &out_len), LG_ETOOBIG);
+    put_be32(huge + 16, 5000);
+    put_be32(huge + 20, 5000);
+    huge[24] = 16;
+    huge[25] = 6;
+    put_be32(huge + 29, crc32_of(huge + 12, 17));
+    CHECK_INT(lg_image_thumbnail(huge, png_len, 64, &out, &out_len), LG_ETOOBIG);
     free(huge);
     free(wide);
     free(jpg);
@@ -345,6 +354,35 @@ LG_TEST(cover_cache)
     free(src);
 }
 
+/* A picture that cannot be made a thumbnail is remembered (an empty file
+ * with the source's time) and not decoded again until the source changes. */
+LG_TEST(cover_failure_remembered)
+{
+    char *src = lg_xasprintf("%s/broken.png", tmp);
+    size_t png_len;
+    unsigned char *png = slurp(png_640x480, &png_len);
+    spit(src, png, png_len / 3); /* cut short */
+    char *cache = lg_xasprintf("%s/cache/covers/al-9-100.jpg", tmp);
+    struct lg_cover_req rq = { .path = src, .size = 100, .cache_path = cache };
+    unsigned char *out = NULL;
+    size_t len = 0;
+    const char *mime = NULL;
+    CHECK(lg_cover_read(&rq, &out, &len, &mime) < 0);
+    struct stat st;
+    CHECK(stat(cache, &st) == 0 && st.st_size == 0);
+    CHECK_INT(mtime_ns(cache), mtime_ns(src));
+    CHECK_INT(lg_cover_read(&rq, &out, &len, &mime), LG_EMEDIA);
+    /* Fixed, the source has another time: made now. */
+    spit(src, png, png_len);
+    set_mtime(src, mtime_ns(src) + 1000);
+    CHECK_INT(lg_cover_read(&rq, &out, &len, &mime), 0);
+    CHECK_STR(mime, "image/jpeg");
+    free(out);
+    free(cache);
+    free(png);
+    free(src);
+}
+
 LG_TEST(cover_embedded)
 {
     char *audio = lg_xasprintf("%s/song.flac", tmp);
@@ -404,4 +442,5 @@ LG_TEST(teardown)
 LG_TEST_MAIN(LG_CASE(setup), LG_CASE(sniff), LG_CASE(thumbnail_sizes),
              LG_CASE(thumbnail_alpha_over_white), LG_CASE(thumbnail_bad_sizes),
              LG_CASE(thumbnail_hostile), LG_CASE(cover_original), LG_CASE(cover_cache),
-             LG_CASE(cover_embedded), LG_CASE(placeholder), LG_CASE(teardown))
+             LG_CASE(cover_failure_remembered), LG_CASE(cover_embedded), LG_CASE(placeholder),
+             LG_CASE(teardown))
