@@ -113,7 +113,9 @@ typedef int lg_store_file_fn(void *ud, int64_t id, const char *path, int64_t siz
                              const char *cover_path);
 int lg_store_files_each(struct lg_store *s, lg_store_file_fn *fn, void *ud) LG_MUST_CHECK;
 
-/* Deletes artists and albums left without tracks. Returns how many rows went. */
+/* Deletes artists and albums left without tracks, and clears the
+ * compilation flag of albums none of whose tracks has it (a retag). Returns
+ * how many rows went or changed. */
 int lg_store_prune(struct lg_store *s) LG_MUST_CHECK;
 
 struct lg_store_counts {

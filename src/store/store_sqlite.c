@@ -50,6 +50,7 @@ enum stmt_id {
     S_FILES,
     S_PRUNE_ALBUMS,
     S_PRUNE_ARTISTS,
+    S_ALBUMS_UNFLAG,
     S_COUNTS,
     S_USER_ADD,
     S_USER_BY_NAME,
@@ -102,6 +103,12 @@ static const char *const stmt_sql[S_COUNT_] = {
                        "(SELECT 1 FROM tracks WHERE tracks.album_id = albums.id)",
     [S_PRUNE_ARTISTS] = "DELETE FROM artists WHERE NOT EXISTS "
                         "(SELECT 1 FROM albums WHERE albums.artist_id = artists.id)",
+    /* The upsert only ever sets the flag (an album is a compilation when
+     * any of its tracks says so); a retag that clears it on every track
+     * clears it here. */
+    [S_ALBUMS_UNFLAG] = "UPDATE albums SET compilation = 0 WHERE compilation <> 0 AND NOT EXISTS "
+                        "(SELECT 1 FROM tracks WHERE tracks.album_id = albums.id "
+                        "AND tracks.compilation <> 0)",
     [S_COUNTS] = "SELECT (SELECT count(*) FROM tracks), (SELECT count(*) FROM albums), "
                  "(SELECT count(*) FROM artists), (SELECT count(*) FROM users)",
     [S_USER_ADD] = "INSERT INTO users(name, pass_hash, pass_box, is_admin) VALUES (?1, ?2, ?3, ?4)",
@@ -852,7 +859,7 @@ int lg_store_files_each(struct lg_store *s, lg_store_file_fn *fn, void *ud)
 int lg_store_prune(struct lg_store *s)
 {
     int n = 0;
-    static const enum stmt_id ids[] = { S_PRUNE_ALBUMS, S_PRUNE_ARTISTS };
+    static const enum stmt_id ids[] = { S_PRUNE_ALBUMS, S_PRUNE_ARTISTS, S_ALBUMS_UNFLAG };
     for (size_t i = 0; i < LG_ARRAY_LEN(ids); i++) {
         sqlite3_stmt *st = stmt(s, ids[i]);
         if (!st)

@@ -303,6 +303,42 @@ LG_TEST(link_target_missing_keeps_tracks)
     lg_store_close(s);
 }
 
+/* The first line of sqlite3's answer to query on store name, as a number. */
+static long sql_long(const char *name, const char *query)
+{
+    char *cmd = lg_xasprintf("sqlite3 '%s/%s.db' \"%s\"", tmp, name, query);
+    FILE *p = popen(cmd, "r");
+    long v = -1;
+    if (p && fscanf(p, "%ld", &v) != 1)
+        v = -1;
+    if (p)
+        pclose(p);
+    free(cmd);
+    return v;
+}
+
+/* An album stops being a compilation when a retag clears the flag on every
+ * track: the upsert of a track only ever sets it. */
+LG_TEST(compilation_cleared_by_retag)
+{
+    /* Album artist Y throughout: the album row stays the same. */
+    sh("rm -rf cm && mkdir -p cm && " SINE
+       "-metadata title=A -metadata album=Mix -metadata album_artist=Y -metadata compilation=1 "
+       "cm/a.mp3 && " SINE "-metadata title=B -metadata album=Mix -metadata album_artist=Y "
+       "cm/b.mp3");
+    struct lg_store *s = open_store("cm");
+    scan(s, "cm");
+    CHECK_INT(sql_long("cm", "SELECT count(*) FROM albums WHERE name = 'Mix'"), 1);
+    CHECK_INT(sql_long("cm", "SELECT compilation FROM albums WHERE name = 'Mix'"), 1);
+    sh(SINE "-metadata title=A -metadata album=Mix -metadata album_artist=Y cm/a2.mp3 && "
+            "touch -d '2001-01-01' cm/a2.mp3 && mv cm/a2.mp3 cm/a.mp3");
+    struct lg_scan_stats st = scan(s, "cm");
+    CHECK_INT(st.updated, 1);
+    CHECK_INT(sql_long("cm", "SELECT count(*) FROM albums WHERE name = 'Mix'"), 1);
+    CHECK_INT(sql_long("cm", "SELECT compilation FROM albums WHERE name = 'Mix'"), 0);
+    lg_store_close(s);
+}
+
 LG_TEST(missing_folder)
 {
     struct lg_store *s = open_store("first");
@@ -404,6 +440,6 @@ LG_TEST(background_scanner)
 
 LG_TEST_MAIN(LG_CASE(setup), LG_CASE(first_scan), LG_CASE(incremental),
              LG_CASE(removed_albums_pruned), LG_CASE(cover_added_later), LG_CASE(symlink_loops),
-             LG_CASE(link_target_missing_keeps_tracks), LG_CASE(missing_folder),
-             LG_CASE(unreadable_folder_keeps_tracks), LG_CASE(progress),
+             LG_CASE(link_target_missing_keeps_tracks), LG_CASE(compilation_cleared_by_retag),
+             LG_CASE(missing_folder), LG_CASE(unreadable_folder_keeps_tracks), LG_CASE(progress),
              LG_CASE(background_scanner))
