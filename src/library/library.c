@@ -638,7 +638,7 @@ static int store_job(struct scan *sc, struct job *j)
         .bits_per_sample = mi->bits_per_sample,
         .codec = (char *)mi->codec,
         .suffix = suffix,
-        .content_type = (char *)lg_media_content_type(suffix),
+        .content_type = (char *)lg_media_content_type_of(suffix, mi->codec, mi->container),
         .mb_track_id = mi->mb_track_id,
         .mb_album_id = mi->mb_album_id,
         .mb_artist_id = mi->mb_artist_id,

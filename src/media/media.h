@@ -76,6 +76,11 @@ int lg_media_picture(const char *path, size_t limit_bytes, unsigned char **data,
 /* The MIME type for a lowercase audio file suffix ("mp3" -> "audio/mpeg",
  * "flac" -> "audio/flac", ...); "application/octet-stream" when unknown. */
 const char *lg_media_content_type(const char *suffix);
+/* The MIME type of a file named with suffix whose audio the probe found to be
+ * codec (FFmpeg's name) in container (may be NULL): the suffix's, unless the
+ * suffix stands for one codec and the file holds another (a FLAC named .mp3
+ * is audio/flac). */
+const char *lg_media_content_type_of(const char *suffix, const char *codec, const char *container);
 /* The file suffix for an audio MIME type ("audio/mpeg" -> "mp3"); NULL when
  * unknown. Parameters after ';' are ignored. */
 const char *lg_media_suffix_for_type(const char *content_type);

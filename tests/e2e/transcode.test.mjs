@@ -338,4 +338,8 @@ test('a file whose name lies about its format is transcoded', async () => {
   assert.equal(r.status, 200);
   assert.notEqual(body.subarray(0, 4).toString('latin1'), 'fLaC');
   assert.ok(body.subarray(0, 3).toString('latin1') === 'ID3' || body[0] === 0xff, 'an MP3 stream');
+  // As it is, it says what it holds.
+  const raw = await fetch(url(srv.base, '/rest/stream.view', { ...tokenAuth('ann', 'pw-ann'), id }));
+  assert.equal(raw.headers.get('content-type'), 'audio/flac');
+  assert.equal(Buffer.from(await raw.arrayBuffer()).subarray(0, 4).toString('latin1'), 'fLaC');
 });

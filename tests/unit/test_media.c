@@ -270,6 +270,17 @@ LG_TEST(content_types)
     CHECK_STR(lg_media_suffix_for_type("audio/ogg; codecs=opus"), "ogg");
     CHECK_STR(lg_media_suffix_for_type("audio/x-flac"), "flac");
     CHECK(lg_media_suffix_for_type("video/mp4") == NULL);
+    /* The probed codec wins over a name that stands for another codec. */
+    CHECK_STR(lg_media_content_type_of("mp3", "mp3", "mp3"), "audio/mpeg");
+    CHECK_STR(lg_media_content_type_of("mp3", "flac", "flac"), "audio/flac");
+    CHECK_STR(lg_media_content_type_of("flac", "mp3", "mp3"), "audio/mpeg");
+    CHECK_STR(lg_media_content_type_of("aac", "aac", "mov,mp4,m4a,3gp,3g2,mj2"), "audio/aac");
+    CHECK_STR(lg_media_content_type_of("flac", "aac", "mov,mp4,m4a,3gp,3g2,mj2"), "audio/mp4");
+    CHECK_STR(lg_media_content_type_of("mp3", "pcm_s16le", "wav"), "audio/wav");
+    CHECK_STR(lg_media_content_type_of("ogg", "vorbis", "ogg"), "audio/ogg"); /* many codecs */
+    CHECK_STR(lg_media_content_type_of("m4a", "alac", NULL), "audio/mp4");
+    CHECK_STR(lg_media_content_type_of("mp3", "", NULL), "audio/mpeg");
+    CHECK_STR(lg_media_content_type_of("mp3", "wmav2", "asf"), "audio/mpeg"); /* unknown: name */
 }
 
 /* Decodes a whole file; returns the frames and the mean square of channel 0. */
