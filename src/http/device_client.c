@@ -23,6 +23,7 @@
 #include "http/client.h"
 
 static const char client_id[] = "legato-device";
+enum { INTERVAL_MAX = 60 }; /* the longest wait between polls, s */
 static const char device_grant[] = "urn:ietf:params:oauth:grant-type:device_code";
 
 /* The saved sign-in. */
@@ -30,6 +31,30 @@ struct tokens {
     char *server, *access, *refresh;
     int64_t expires_at;
 };
+
+/* The integer field key of j within [lo, hi], dflt when it is missing or
+ * not positive: the server's numbers set times and sleeps here, and a
+ * hostile one must not overflow them or hang the command. */
+static int64_t bounded(const json_t *j, const char *key, int64_t lo, int64_t hi, int64_t dflt)
+{
+    json_int_t v = json_integer_value(json_object_get(j, key));
+    if (v <= 0)
+        return dflt;
+    return v < lo ? lo : v > hi ? hi : (int64_t)v;
+}
+
+/* s for the terminal: at most cap - 1 bytes, control bytes as '?', so that
+ * a server's text cannot move the cursor or rewrite what was shown. */
+static const char *shown(const char *s, char *buf, size_t cap)
+{
+    size_t n = 0;
+    for (; s && *s && n + 1 < cap; s++) {
+        unsigned char c = (unsigned char)*s;
+        buf[n++] = c < 0x20 || c == 0x7f ? '?' : (char)c;
+    }
+    buf[n] = '\0';
+    return buf;
+}
 
 static void tokens_free(struct tokens *t)
 {
@@ -135,7 +160,7 @@ static int take_tokens(json_t *j, struct tokens *t)
     free(t->refresh);
     t->access = lg_xstrdup(jstr(j, "access_token"));
     t->refresh = lg_xstrdup(jstr(j, "refresh_token"));
-    t->expires_at = (int64_t)time(NULL) + json_integer_value(json_object_get(j, "expires_in"));
+    t->expires_at = (int64_t)time(NULL) + bounded(j, "expires_in", 1, 86400, 3600);
     return 0;
 }
 
@@ -149,7 +174,8 @@ static void show_state(const char *server, const char *device_code, char *last)
         lg_http_form_add(&q, "device_code", device_code) == 0 &&
         call(server, "GET", q.data, NULL, NULL, &j) == 200)
     {
-        const char *s = jstr(j, "state");
+        char buf[32];
+        const char *s = shown(jstr(j, "state"), buf, sizeof(buf));
         if (*s && strcmp(s, last) != 0) {
             snprintf(last, 32, "%s", s);
             printf("state: %s\n", last);
@@ -172,13 +198,14 @@ static int poll_token(const char *server, const char *device_code, int *interval
         lg_http_form_add(&f, "device_code", device_code) == 0 &&
         lg_http_form_add(&f, "client_id", client_id) == 0)
         st = call(server, "POST", "/oauth/token", f.data, NULL, &j);
-    const char *e = jstr(j, "error");
+    char ebuf[64];
+    const char *e = shown(jstr(j, "error"), ebuf, sizeof(ebuf));
     if (st == 200 && take_tokens(j, t) == 0)
         res = 0;
     else if (strcmp(e, "authorization_pending") == 0)
         res = 1;
     else if (strcmp(e, "slow_down") == 0)
-        res = 1, *interval += 5;
+        res = 1, *interval = *interval + 5 > INTERVAL_MAX ? INTERVAL_MAX : *interval + 5;
     else if (*e)
         printf("state: %s\n", strcmp(e, "access_denied") == 0 ? "denied" : e),
             fprintf(stderr, "legato: %s\n", e);
@@ -211,14 +238,13 @@ static int authorize(const char *server, const char *name, json_t **out)
 static int wait_for_approval(const char *server, json_t *a, struct tokens *t)
 {
     const char *code = jstr(a, "device_code");
-    int interval = (int)json_integer_value(json_object_get(a, "interval"));
-    int64_t expires_in = json_integer_value(json_object_get(a, "expires_in"));
-    time_t end = time(NULL) + (expires_in > 0 ? expires_in : 600);
+    int interval = (int)bounded(a, "interval", 1, INTERVAL_MAX, 5);
+    time_t end = time(NULL) + (time_t)bounded(a, "expires_in", 1, 3600, 600);
     char state[32] = "scanning";
     printf("state: scanning\n");
     fflush(stdout);
     for (;;) {
-        sleep((unsigned)(interval > 0 ? interval : 5));
+        sleep((unsigned)interval);
         show_state(server, code, state);
         int r = poll_token(server, code, &interval, t);
         if (r <= 0)
@@ -244,7 +270,9 @@ int lg_device_cli_login(const char *server, const char *name, const char *data_d
     int rc = authorize(t.server, name, &a);
     if (rc == 0) {
         lg_qr_print_terminal(stdout, jstr(a, "verification_uri_complete"));
-        printf("code: %s\nopen: %s\n", jstr(a, "user_code"), jstr(a, "verification_uri"));
+        char code[64], uri[512];
+        printf("code: %s\nopen: %s\n", shown(jstr(a, "user_code"), code, sizeof(code)),
+               shown(jstr(a, "verification_uri"), uri, sizeof(uri)));
         fflush(stdout);
         rc = wait_for_approval(t.server, a, &t);
     }

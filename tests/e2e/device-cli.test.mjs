@@ -79,3 +79,44 @@ test('device signs in by code, plays a track and logs out', { timeout: 60000 }, 
   assert.equal(ping['subsonic-response'].status, 'failed');
   assert.equal(ping['subsonic-response'].error.code, 44);
 });
+
+// A hostile server: escape sequences in what the terminal shows, and an
+// expires_in that would overflow the command's clock (UBSan would report it
+// in the test build). The command shows the text defused and, told
+// access_denied, stops.
+test('device login against a hostile server', { timeout: 30000 }, async () => {
+  const { createServer } = await import('node:http');
+  const huge = 9223372036854775807n.toString();
+  const fake = createServer((req, res) => {
+    let body;
+    if (req.url.startsWith('/oauth/device_authorization')) {
+      body = `{"device_code":"d","user_code":"\\u001b[31mRED\\u001b[0m","verification_uri":"http://x/\\u001b]0;t\\u0007",`
+        + `"verification_uri_complete":"http://x/device?h=abc","expires_in":${huge},"interval":1}`;
+    } else if (req.url.startsWith('/oauth/token')) {
+      res.writeHead(400, { 'content-type': 'application/json' });
+      res.end('{"error":"access_denied"}');
+      return;
+    } else {
+      body = '{"state":"\\u001b[2Jwiped"}';
+    }
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(body);
+  });
+  await new Promise((r) => fake.listen(0, '127.0.0.1', r));
+  const base = `http://127.0.0.1:${fake.address().port}`;
+  try {
+    const proc = spawn(BIN, ['device', '--server', base, '--data', join(dir, 'hostile')],
+      { env: cleanEnv() });
+    let out = '';
+    proc.stdout.on('data', (d) => { out += d; });
+    proc.stderr.on('data', (d) => { out += d; });
+    const code = await new Promise((r) => proc.on('close', r));
+    assert.equal(code, 1, out);
+    assert.ok(!out.includes('\u001b'), `an escape reached the terminal: ${JSON.stringify(out)}`);
+    assert.ok(!out.includes('runtime error'), out);
+    assert.match(out, /code: \?\[31mRED\?\[0m/);
+    assert.match(out, /state: denied/);
+  } finally {
+    fake.close();
+  }
+});
