@@ -104,7 +104,7 @@ static int follow_input(struct lg_decoder *d)
         av_channel_layout_default(&in, channels);
     else if (av_channel_layout_copy(&in, &f->ch_layout) < 0)
         return -ENOMEM;
-    if (f->format == d->in_format && f->sample_rate == d->in_rate &&
+    if (d->swr && f->format == d->in_format && f->sample_rate == d->in_rate &&
         av_channel_layout_compare(&in, &d->in_layout) == 0)
     {
         av_channel_layout_uninit(&in);
@@ -113,8 +113,10 @@ static int follow_input(struct lg_decoder *d)
     swr_free(&d->swr);
     int r = swr_alloc_set_opts2(&d->swr, &d->out_layout, AV_SAMPLE_FMT_FLT, d->rate, &in,
                                 (enum AVSampleFormat)f->format, f->sample_rate, 0, NULL);
-    if (r == 0)
-        r = swr_init(d->swr) < 0 ? LG_EMEDIA : 0;
+    if (r == 0 && swr_init(d->swr) < 0)
+        r = LG_EMEDIA;
+    if (r < 0)
+        swr_free(&d->swr); /* none: the next frame tries again */
     av_channel_layout_uninit(&d->in_layout);
     d->in_layout = in; /* taken */
     d->in_format = f->format;

@@ -12,11 +12,12 @@
  * counted in bytes/entries. Entries being written sit in the map only, which
  * is how one writer per key is enforced, and their files' sizes are counted
  * in writing: bytes + writing stays within max_bytes (a write that would
- * pass it evicts finished entries first, or fails). Each stamp is also written as the file's
- * modification time, so that opening the folder again rebuilds the same order. The mutex covers map
- * updates and the single metadata calls that must agree with them (open, rename, unlink); data
- * writes and fsync run outside it. A reader's descriptor survives eviction because eviction only
- * unlinks.
+ * pass it evicts finished entries first, or fails). Each stamp is also
+ * written as the file's modification time, so that opening the folder again
+ * rebuilds the same order. The mutex covers map updates and the single
+ * metadata calls that must agree with them (open, rename, unlink); data
+ * writes and fsync run outside it. A reader's descriptor survives eviction
+ * because eviction only unlinks.
  */
 #include <errno.h>
 #include <stdatomic.h>
