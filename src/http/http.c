@@ -498,6 +498,19 @@ enum MHD_Result lg_req_not_allowed(struct lg_req *r, const char *allow)
     return lg_req_reply(r, MHD_HTTP_METHOD_NOT_ALLOWED, resp, 19);
 }
 
+json_t *lg_json_text(const char *s)
+{
+    if (!s)
+        return NULL;
+    json_t *v = json_string(s);
+    if (!v) {
+        char *clean = lg_utf8_sanitize(s, strlen(s));
+        v = json_string(clean);
+        free(clean);
+    }
+    return v;
+}
+
 enum MHD_Result lg_req_reply_json(struct lg_req *r, unsigned status, json_t *j, const char *allow)
 {
     char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;

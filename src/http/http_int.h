@@ -121,6 +121,10 @@ enum MHD_Result lg_req_reply_json(struct lg_req *r, unsigned status, json_t *j, 
 /* {"error": error, "error_description": desc} with status, as above. */
 enum MHD_Result lg_req_api_error(struct lg_req *r, unsigned status, const char *error,
                                  const char *desc);
+/* s as a JSON string, cleaned (U+FFFD) when it is not UTF-8: text stored from
+ * outside, which jansson would refuse. NULL for NULL, or on allocation
+ * failure. */
+json_t *lg_json_text(const char *s);
 /* A response that owns len bytes at data (malloc'ed): freed with it, or at
  * once when no response can be made (NULL then). */
 struct MHD_Response *lg_response_owning(void *data, size_t len);

@@ -61,7 +61,6 @@ static const char device_code_grant[] = "urn:ietf:params:oauth:grant-type:device
 static struct lg_ratelimit *guess_session, *guess_ip, *guess_user, *guess_all;
 static pthread_once_t guess_once = PTHREAD_ONCE_INIT;
 
-
 static void guess_init(void)
 {
     guess_session = lg_ratelimit_new(APPROVE_SESSION_PER_MIN, 4096);
@@ -143,21 +142,6 @@ static bool given(const char *v)
     return v && *v;
 }
 
-/* s as a JSON string, cleaned when it is not UTF-8 (a row stored before
- * device fields were checked); NULL for NULL. */
-static json_t *text(const char *s)
-{
-    if (!s)
-        return NULL;
-    json_t *v = json_string(s);
-    if (!v) {
-        char *clean = lg_utf8_sanitize(s, strlen(s));
-        v = json_string(clean);
-        free(clean);
-    }
-    return v;
-}
-
 /* Whether v (NULL: absent, which is fine) is at most max bytes of printable
  * ASCII (ascii_only: RFC 6749's client_id and scope characters) or of UTF-8
  * without control characters (a device's name, shown to its owner). */
@@ -213,7 +197,7 @@ static enum MHD_Result tokens_reply(struct lg_req *r, struct lg_device_tokens *t
 {
     json_t *j = json_pack("{ss ss si ss so?}", "access_token", t->access_token, "token_type",
                           "Bearer", "expires_in", t->expires_in, "refresh_token", t->refresh_token,
-                          "scope", text(t->scope));
+                          "scope", lg_json_text(t->scope));
     free(t->scope);
     sodium_memzero(t, sizeof(*t));
     return lg_req_reply_json(r, MHD_HTTP_OK, j, NULL);
@@ -357,10 +341,12 @@ static const char *bearer(struct lg_req *r)
 
 static json_t *session_json(const struct lg_oauth_device *v)
 {
-    /* "o?": a device may have no name, and old rows no address. */
-    return json_pack("{sI so? ss so? so? sI sI}", "id", (json_int_t)v->id, "name", text(v->name),
-                     "state", lg_device_state_name(v->state), "client_id", text(v->client_id), "ip",
-                     text(v->ip), "created", (json_int_t)(v->created_ms / 1000), "last_seen",
+    /* "o?": a device may have no name, and old rows no address; rows stored
+     * before device fields were checked may hold text that is not UTF-8. */
+    return json_pack("{sI so? ss so? so? sI sI}", "id", (json_int_t)v->id, "name",
+                     lg_json_text(v->name), "state", lg_device_state_name(v->state), "client_id",
+                     lg_json_text(v->client_id), "ip", lg_json_text(v->ip), "created",
+                     (json_int_t)(v->created_ms / 1000), "last_seen",
                      (json_int_t)(v->last_seen_ms / 1000));
 }
 

@@ -22,6 +22,7 @@
 #include <stdalign.h>
 
 #include "core/str.h"
+#include "http/http_int.h"
 
 #include "lg_build.h"
 
@@ -164,16 +165,8 @@ json_t *lg_sub_append(json_t *parent, const char *name)
 
 void lg_sub_set_str(json_t *obj, const char *name, const char *value)
 {
-    if (!value)
-        return;
-    json_t *v = json_string(value);
-    if (!v) {
-        /* Not UTF-8: text stored from outside, cleaned rather than refused. */
-        char *clean = lg_utf8_sanitize(value, strlen(value));
-        v = json_string(clean);
-        free(clean);
-    }
-    set_new(obj, name, v);
+    if (value) /* text stored from outside: cleaned, not refused */
+        set_new(obj, name, lg_json_text(value));
 }
 
 void lg_sub_set_int(json_t *obj, const char *name, int64_t value)

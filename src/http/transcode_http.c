@@ -195,6 +195,14 @@ static enum MHD_Result busy(struct lg_req *r)
     return lg_req_reply(r, MHD_HTTP_SERVICE_UNAVAILABLE, resp, (int64_t)sizeof(text) - 1);
 }
 
+/* The headers of a transcode being made, for GET and HEAD alike. */
+static void live_headers(struct MHD_Response *resp, const char *ctype)
+{
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_ACCEPT_RANGES, "none");
+}
+
 /* The body of a HEAD answer, which MHD never asks for. */
 static ssize_t head_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
@@ -217,19 +225,16 @@ enum MHD_Result lg_http_send_transcode(struct lg_req *r, struct lg_stream_file *
     int64_t csize;
     if (cache && lg_cache_get(cache, key, &cfd, &csize) == 0)
         return send_cached(r, f, cfd, csize, o, key); /* HEAD too: the real length */
+    int64_t length = estimate ? lg_transcode_estimate(o, duration_s - o->offset_s) : -1;
     if (r->head) {
         /* The headers a GET would get, without starting a transcode: the
          * estimated length when asked for, else none (the body's length is
          * not known before it is made). */
         lg_stream_file_close(f);
-        int64_t len = estimate ? lg_transcode_estimate(o, duration_s - o->offset_s) : -1;
         struct MHD_Response *resp = MHD_create_response_from_callback(
-            len >= 0 ? (uint64_t)len : MHD_SIZE_UNKNOWN, READ_BLOCK, head_read, NULL, NULL);
-        if (resp) {
-            MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
-            MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-            MHD_add_response_header(resp, MHD_HTTP_HEADER_ACCEPT_RANGES, "none");
-        }
+            length >= 0 ? (uint64_t)length : MHD_SIZE_UNKNOWN, READ_BLOCK, head_read, NULL, NULL);
+        if (resp)
+            live_headers(resp, ctype);
         return lg_req_reply(r, MHD_HTTP_OK, resp, 0);
     }
     lg_prof_count(LG_PROF_CACHE_MISSES, 1);
@@ -241,7 +246,7 @@ enum MHD_Result lg_http_send_transcode(struct lg_req *r, struct lg_stream_file *
     x->conn = r->conn;
     snprintf(x->what, sizeof(x->what), "track %" PRId64 " %s %dk", track_id,
              lg_format_name(o->format), lg_format_bitrate(o->format, o->bitrate_kbps));
-    x->length = estimate ? lg_transcode_estimate(o, duration_s - o->offset_s) : -1;
+    x->length = length;
     x->send = lg_prof_stage("send", lg_format_name(o->format), "cpu");
     /* The catalogue's file, already opened and checked, by its descriptor. */
     char path[64];
@@ -266,9 +271,7 @@ enum MHD_Result lg_http_send_transcode(struct lg_req *r, struct lg_stream_file *
         tx_free(x);
         return lg_req_reply(r, MHD_HTTP_OK, NULL, 0);
     }
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_ACCEPT_RANGES, "none");
+    live_headers(resp, ctype);
     if (shared)
         MHD_add_response_header(resp, "X-Legato-Transcode", "shared");
     r->sent_track = true;

@@ -498,6 +498,24 @@ const char *lg_media_content_type(const char *suffix)
     return "application/octet-stream";
 }
 
+/* The suffix a file holding codec in container would have; NULL when legato
+ * has no better name for it than the one it has. */
+static const char *codec_suffix(const char *codec, const char *container)
+{
+    bool mp4 = container && strstr(container, "mp4");
+    if (strcmp(codec, "mp3") == 0 || strcmp(codec, "flac") == 0)
+        return codec;
+    if (strcmp(codec, "vorbis") == 0 || strcmp(codec, "opus") == 0)
+        return "ogg";
+    if (strcmp(codec, "alac") == 0)
+        return "m4a";
+    if (strcmp(codec, "aac") == 0)
+        return mp4 ? "m4a" : "aac";
+    if (strncmp(codec, "pcm_", 4) == 0)
+        return container && strstr(container, "aiff") ? "aiff" : "wav";
+    return NULL;
+}
+
 const char *lg_media_content_type_of(const char *suffix, const char *codec, const char *container)
 {
     /* Names that stand for one codec, and the codec. */
@@ -505,29 +523,13 @@ const char *lg_media_content_type_of(const char *suffix, const char *codec, cons
         { "mp3", "mp3" }, { "flac", "flac" }, { "opus", "opus" },
         { "aac", "aac" }, { "ape", "ape" },   { "wv", "wavpack" },
     };
-    const char *by_name = lg_media_content_type(suffix);
-    if (!codec || !*codec)
-        return by_name;
-    for (size_t i = 0; i < LG_ARRAY_LEN(single); i++) {
-        if (lg_str_casecmp(suffix, single[i][0]) != 0)
-            continue;
-        if (strcmp(codec, single[i][1]) == 0)
-            return by_name;
-        if (strcmp(codec, "mp3") == 0)
-            return "audio/mpeg";
-        if (strcmp(codec, "flac") == 0)
-            return "audio/flac";
-        if (strcmp(codec, "vorbis") == 0 || strcmp(codec, "opus") == 0)
-            return "audio/ogg";
-        if (strcmp(codec, "alac") == 0)
-            return "audio/mp4";
-        if (strcmp(codec, "aac") == 0)
-            return container && strstr(container, "mp4") ? "audio/mp4" : "audio/aac";
-        if (strncmp(codec, "pcm_", 4) == 0)
-            return container && strstr(container, "aiff") ? "audio/aiff" : "audio/wav";
-        return by_name;
+    for (size_t i = 0; codec && *codec && i < LG_ARRAY_LEN(single); i++) {
+        if (lg_str_casecmp(suffix, single[i][0]) == 0 && strcmp(codec, single[i][1]) != 0) {
+            const char *truer = codec_suffix(codec, container);
+            return lg_media_content_type(truer ? truer : suffix);
+        }
     }
-    return by_name;
+    return lg_media_content_type(suffix);
 }
 
 const char *lg_media_suffix_for_type(const char *content_type)
