@@ -194,13 +194,21 @@ def stream(torch, T, dev, d, ours, res):
     if lc:
         log(f"  legato cuda (resample + gain + limiter, state kept): {lc['steps_per_s']:.1f} "
             f"steps/s, kernels {lc['kernels_ms']:.3f} ms per step")
+    lr = (ours.get("resample") or {}).get("cuda") or {}
+    if lr:
+        log(f"  legato cuda (resample alone, state kept): {lr['steps_per_s']:.1f} steps/s, "
+            f"kernels {lr['kernels_ms']:.3f} ms per step (summed over its parts), "
+            f"GPU busy {lr['gpu_ms']:.3f} ms per step")
     lg_snr = (res.get("accuracy", {}).get("legato cuda") or {}).get("snr_db", float("nan"))
     log(f"  legato's resampler: signal/error {lg_snr:.1f} dB")
     log("  torchaudio Resample (stateless, resample only):")
     for label, sps, ms, snr in rows:
-        ratio = f", legato cuda / this {lc['steps_per_s'] / sps:.2f}x" if lc else ""
+        ratio = f", legato cuda chain / this {lc['steps_per_s'] / sps:.2f}x" if lc else ""
+        if lr:
+            ratio += f", legato cuda resample / this {lr['steps_per_s'] / sps:.2f}x"
         log(f"    {label:10} {sps:8.1f} steps/s, {ms:.3f} ms per step on resident data, "
             f"signal/error {snr:6.1f} dB{ratio}")
+    res["stream"]["legato_resample"] = lr
 
 
 def accuracy(torch, T, dev, d, res):

@@ -13,7 +13,9 @@
  * speedup, the CUDA breakdown (upload, kernels, download from CUDA events,
  * summed over chunks) and the largest difference of integrated loudness
  * between the two. The first CUDA batch (context and allocations) is a
- * warm-up and not timed.
+ * warm-up and not timed. The tracks are 16-bit samples, measured twice: as
+ * float PCM ("analysis") and as 16-bit PCM ("analysis_s16"), which the GPU
+ * is sent as it is, half the bytes, and makes float itself.
  *
  * stream: --jobs (1000) streaming jobs, each giving a block of 1024 frames
  * per step (44.1 -> 48 kHz stereo, -3 dB gain, -1 dBTP limiter), for
@@ -23,7 +25,8 @@
  * events; the batcher's run() and the host's submit and take), the cost of
  * the events (the same steps with events off, alternating, best of --reps
  * each) and of CUPTI recording every kernel and copy, and job 0's largest
- * difference between the two.
+ * difference between the two. Then the same with resampling alone (no
+ * gain, no limiter: what torchaudio's Resample does, for bench/gpu-torch.py).
  *
  * Benchmarks are functions listed in benches[]. Results go to stdout and,
  * with $OUT set, to $OUT/bench_gpu.txt and $OUT/bench_gpu.json (one member
@@ -145,13 +148,14 @@ static FILE *dump_file(const struct opts *o, const char *name, const char *mode)
 /* ---- analysis ---- */
 
 struct gen_job {
-    struct lg_pcm_track *t;
+    struct lg_pcm_track *t, *t16; /* float, and 16-bit of the same samples */
     const struct opts *o;
     int first, step; /* tracks first, first + step, ... */
     int failed;
 };
 
-/* Noise with a level that steps every 2 s over -40..-8 dBFS. */
+/* Noise with a level that steps every 2 s over -40..-8 dBFS, in 16-bit
+ * steps: the float track holds exactly the 16-bit track's samples. */
 static void *gen_worker(void *arg)
 {
     struct gen_job *g = arg;
@@ -159,7 +163,14 @@ static void *gen_worker(void *arg)
     size_t frames = (size_t)llround(o->seconds * o->rate);
     for (int i = g->first; i < o->tracks; i += g->step) {
         float *x = lg_dsp_host_alloc(frames * (size_t)o->channels * sizeof(float));
-        if (!x) {
+        int16_t *q = lg_dsp_host_alloc(frames * (size_t)o->channels * sizeof(int16_t));
+        g->t[i] = (struct lg_pcm_track){
+            .pcm = x, .frames = frames, .rate = o->rate, .channels = o->channels
+        };
+        g->t16[i] = (struct lg_pcm_track){
+            .s16 = q, .frames = frames, .rate = o->rate, .channels = o->channels
+        };
+        if (!x || !q) {
             g->failed = 1;
             return NULL;
         }
@@ -172,16 +183,16 @@ static void *gen_worker(void *arg)
                 s ^= s << 13;
                 s ^= s >> 17;
                 s ^= s << 5;
-                x[f * (size_t)o->channels + (size_t)c] =
-                    amp * ((float)(s >> 8) / 8388608.0f - 1.0f);
+                size_t k = f * (size_t)o->channels + (size_t)c;
+                q[k] = (int16_t)lrintf(amp * ((float)(s >> 8) / 8388608.0f - 1.0f) * 32767.0f);
+                x[k] = lg_pcm_s16(q[k]);
             }
         }
-        g->t[i] = (struct lg_pcm_track){ x, frames, o->rate, o->channels };
     }
     return NULL;
 }
 
-static int generate(const struct opts *o, struct lg_pcm_track *t)
+static int generate(const struct opts *o, struct lg_pcm_track *t, struct lg_pcm_track *t16)
 {
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     int n = cores > 0 ? (int)cores : 1;
@@ -190,7 +201,7 @@ static int generate(const struct opts *o, struct lg_pcm_track *t)
     n = n > 256 ? 256 : n;
     int failed = 0;
     for (int k = 0; k < n; k++) {
-        jobs[k] = (struct gen_job){ t, o, k, n, 0 };
+        jobs[k] = (struct gen_job){ t, t16, o, k, n, 0 };
         if (pthread_create(&th[k], NULL, gen_worker, &jobs[k]) != 0) {
             gen_worker(&jobs[k]);
             th[k] = pthread_self();
@@ -276,37 +287,38 @@ static void dump_analysis(const struct opts *o, const struct lg_pcm_track *t, in
         fprintf(stderr, "bench_gpu: the analysis dump in %s is incomplete\n", o->dump);
 }
 
-static void bench_analysis(const struct opts *o, struct report *r)
+/* One analysis case over tracks t (float or 16-bit): the CPU, then CUDA;
+ * its JSON member is name. */
+static void analysis_case(const struct opts *o, struct report *r, const struct lg_pcm_track *t,
+                          const char *name)
 {
     int n = o->tracks;
-    struct lg_pcm_track *t = calloc((size_t)n, sizeof(*t));
     struct lg_loudness **cpu = calloc((size_t)n, sizeof(*cpu)),
                        **gpu = calloc((size_t)n, sizeof(*gpu));
-    double t0 = now_s();
-    if (!t || !cpu || !gpu || generate(o, t) < 0) {
-        say(r, "analysis: out of memory for %d tracks\n", n);
+    int s16 = t[0].s16 != NULL;
+    double audio_s = o->seconds * n;
+    double gb = (double)n * (double)t[0].frames * o->channels * (s16 ? 2 : sizeof(float)) / 1e9;
+    if (!cpu || !gpu) {
+        say(r, "%s: out of memory\n", name);
         goto out;
     }
-    double audio_s = o->seconds * n;
-    double gb = (double)n * (double)t[0].frames * o->channels * sizeof(float) / 1e9;
-    say(r,
-        "analysis: %d tracks x %.0f s, %d ch, %d Hz (%.0f s of audio, %.2f GB of PCM, %s), "
-        "generated in %.1f s\n",
-        n, o->seconds, o->channels, o->rate, audio_s, gb, r->cuda ? "page-locked" : "pageable",
-        now_s() - t0);
+    say(r, "%s: %d tracks x %.0f s, %d ch, %d Hz (%.0f s of audio, %.2f GB of %s PCM, %s)\n", name,
+        n, o->seconds, o->channels, o->rate, audio_s, gb, s16 ? "16-bit" : "float",
+        r->cuda ? "page-locked" : "pageable");
     struct lg_dsp_batch_stats st_cpu, st_gpu;
     double s_cpu = timed(LG_DSP_CPU, t, n, o->reps, cpu, &st_cpu);
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     say(r, "  cpu  (%ld threads)  %8.3f s  %9.0fx realtime\n", cores, s_cpu, audio_s / s_cpu);
-    json_member(r, "analysis");
+    json_member(r, name);
     json(r,
-         "{\"tracks\":%d,\"seconds\":%g,\"channels\":%d,\"rate\":%d,\"audio_s\":%g,\"pcm_gb\":%.3f,"
-         "\"cpu\":{\"threads\":%ld,\"wall_s\":%.4f,\"x_realtime\":%.1f}",
-         n, o->seconds, o->channels, o->rate, audio_s, gb, cores, s_cpu, audio_s / s_cpu);
+         "{\"tracks\":%d,\"seconds\":%g,\"channels\":%d,\"rate\":%d,\"audio_s\":%g,\"pcm\":\"%s\","
+         "\"pcm_gb\":%.3f,\"cpu\":{\"threads\":%ld,\"wall_s\":%.4f,\"x_realtime\":%.1f}",
+         n, o->seconds, o->channels, o->rate, audio_s, s16 ? "s16" : "f32", gb, cores, s_cpu,
+         audio_s / s_cpu);
     if (!r->cuda) {
         say(r, "  cuda: not usable here (%s)\n", r->device);
         json(r, ",\"cuda\":null}");
-        if (o->dump)
+        if (o->dump && !s16)
             dump_analysis(o, t, n, cpu, NULL);
         goto out;
     }
@@ -341,18 +353,38 @@ static void bench_analysis(const struct opts *o, struct report *r)
          "\"bytes_up\":%zu,\"warmup_ms\":%.1f,\"max_integrated_diff_lu\":%.6f}}",
          r->device, s_gpu, audio_s / s_gpu, s_cpu / s_gpu, st_gpu.chunks, st_gpu.upload_ms,
          st_gpu.kernels_ms, st_gpu.download_ms, st_gpu.bytes_up, tw * 1e3, worst);
-    if (o->dump)
+    if (o->dump && !s16)
         dump_analysis(o, t, n, cpu, gpu);
 out:
     if (cpu)
         free_meters(cpu, n);
     if (gpu)
         free_meters(gpu, n);
-    for (int i = 0; t && i < n; i++)
-        lg_dsp_host_free((void *)t[i].pcm);
-    free(t);
     free(cpu);
     free(gpu);
+}
+
+/* The same samples as float ("analysis") and as 16-bit PCM ("analysis_s16",
+ * half the bytes to copy: what CD-quality sources decode to). */
+static void bench_analysis(const struct opts *o, struct report *r)
+{
+    int n = o->tracks;
+    struct lg_pcm_track *t = calloc((size_t)n, sizeof(*t)), *t16 = calloc((size_t)n, sizeof(*t16));
+    double t0 = now_s();
+    if (!t || !t16 || generate(o, t, t16) < 0) {
+        say(r, "analysis: out of memory for %d tracks\n", n);
+        goto out;
+    }
+    say(r, "analysis: %d tracks generated in %.1f s\n", n, now_s() - t0);
+    analysis_case(o, r, t, "analysis");
+    analysis_case(o, r, t16, "analysis_s16");
+out:
+    for (int i = 0; t && t16 && i < n; i++) {
+        lg_dsp_host_free((void *)t[i].pcm);
+        lg_dsp_host_free((void *)t16[i].s16);
+    }
+    free(t);
+    free(t16);
 }
 
 /* ---- streaming ---- */
@@ -365,12 +397,15 @@ struct stream_bench {
     float *block[STREAM_BLOCKS]; /* 1024 stereo frames each, at 44.1 kHz */
 };
 
-static struct lg_dsp_job_params stream_job(void)
+/* A job of the whole chain (full), or of resampling alone. */
+static struct lg_dsp_job_params stream_job(int full)
 {
     struct lg_dsp_job_params p = { 0 };
     p.in_rate = 44100;
     p.out_rate = 48000;
     p.channels = 2;
+    if (!full)
+        return p;
     p.gain_db = -3.0;
     p.limit = 1;
     p.ceiling_dbtp = -1.0;
@@ -406,7 +441,7 @@ static int stream_steps(struct lg_dsp_batcher *b, const int *id, int first, int 
 
 struct stream_cpu {
     struct stream_bench *sb;
-    int first, n, steps;
+    int full, first, n, steps;
     float *keep;
     size_t keep_len;
     int failed;
@@ -418,7 +453,7 @@ static void *stream_cpu_worker(void *arg)
     struct stream_cpu *c = arg;
     struct lg_dsp_batcher *b = lg_dsp_batcher_new(LG_DSP_CPU, c->n, STREAM_FRAMES);
     int *id = malloc((size_t)c->n * sizeof(int));
-    struct lg_dsp_job_params p = stream_job();
+    struct lg_dsp_job_params p = stream_job(c->full);
     c->failed = !b || !id;
     for (int k = 0; !c->failed && k < c->n; k++)
         c->failed = (id[k] = lg_dsp_batcher_add(b, &p)) < 0;
@@ -431,7 +466,7 @@ static void *stream_cpu_worker(void *arg)
 }
 
 /* Every core, each with jobs / cores jobs; the wall time of all steps. */
-static double stream_cpu_all(struct stream_bench *sb, int jobs, int steps, float *keep,
+static double stream_cpu_all(struct stream_bench *sb, int full, int jobs, int steps, float *keep,
                              size_t *keep_len)
 {
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
@@ -443,7 +478,7 @@ static double stream_cpu_all(struct stream_bench *sb, int jobs, int steps, float
     int first = 0, failed = 0;
     for (int i = 0; i < n; i++) {
         int share = jobs / n + (i < jobs % n);
-        c[i] = (struct stream_cpu){ sb, first, share, steps, i == 0 ? keep : NULL, 0, 0 };
+        c[i] = (struct stream_cpu){ sb, full, first, share, steps, i == 0 ? keep : NULL, 0, 0 };
         first += share;
         if (pthread_create(&th[i], NULL, stream_cpu_worker, &c[i]) != 0) {
             stream_cpu_worker(&c[i]);
@@ -549,49 +584,27 @@ static void stream_count(const struct lg_dsp_gpu_event *e, void *ctx)
     }
 }
 
-static void bench_stream(const struct opts *o, struct report *r)
+/* One streaming case: full, the whole chain (JSON member "stream"), or
+ * resampling alone ("resample", what torchaudio's Resample does), on the
+ * CPU batchers and on CUDA. */
+static void stream_case(const struct opts *o, struct report *r, struct stream_bench *sb, int full)
 {
     int jobs = o->jobs, steps = o->steps;
-    struct stream_bench sb = { o, { NULL } };
-    uint32_t s = 12345;
-    for (int i = 0; i < STREAM_BLOCKS; i++) {
-        sb.block[i] = malloc(STREAM_FRAMES * 2 * sizeof(float));
-        for (int f = 0; sb.block[i] && f < STREAM_FRAMES * 2; f++) {
-            s ^= s << 13;
-            s ^= s >> 17;
-            s ^= s << 5;
-            double sine = sin(0.05 * (double)(i * STREAM_FRAMES + f / 2));
-            sb.block[i][f] = (float)((i % 4 == 1 ? 1.5 : 0.3) *
-                                     (0.7 * sine + 0.3 * ((double)(s >> 8) / 8388608.0 - 1.0)));
-        }
-    }
-    if (o->dump) {
-        float *all = malloc((size_t)STREAM_BLOCKS * STREAM_FRAMES * 2 * sizeof(float));
-        for (int i = 0; all && i < STREAM_BLOCKS; i++)
-            memcpy(all + (size_t)i * STREAM_FRAMES * 2, sb.block[i],
-                   STREAM_FRAMES * 2 * sizeof(float));
-        if (all)
-            dump_floats(o, "stream.f32", all, (size_t)STREAM_BLOCKS * STREAM_FRAMES * 2);
-        free(all);
-        dump_resample(o, LG_DSP_CPU, "resample_cpu.f32");
-        if (r->cuda)
-            dump_resample(o, LG_DSP_CUDA, "resample_cuda.f32");
-    }
     size_t keep_cap = (size_t)steps * 2 * STREAM_FRAMES + 4096;
     float *keep_cpu = malloc(keep_cap * 2 * sizeof(float));
     float *keep_gpu = malloc(keep_cap * 2 * sizeof(float));
     size_t len_cpu = 0, len_gpu = 0;
     double audio_s = (double)jobs * STREAM_FRAMES * steps / 44100.0;
     say(r,
-        "stream: %d jobs x %d frames per step, 44.1 -> 48 kHz stereo, gain, limiter; %d steps "
-        "(%.0f s of audio)\n",
-        jobs, STREAM_FRAMES, steps, audio_s);
+        "%s: %d jobs x %d frames per step, 44.1 -> 48 kHz stereo%s; %d steps (%.0f s of audio)\n",
+        full ? "stream" : "resample", jobs, STREAM_FRAMES, full ? ", gain, limiter" : " alone",
+        steps, audio_s);
     double s_cpu =
-        keep_cpu && keep_gpu ? stream_cpu_all(&sb, jobs, steps, keep_cpu, &len_cpu) : -1.0;
+        keep_cpu && keep_gpu ? stream_cpu_all(sb, full, jobs, steps, keep_cpu, &len_cpu) : -1.0;
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     say(r, "  cpu  (%ld threads)  %8.1f steps/s  %9.0fx realtime  %.2f ms per step\n", cores,
         steps / s_cpu, audio_s / s_cpu, s_cpu * 1e3 / steps);
-    json_member(r, "stream");
+    json_member(r, full ? "stream" : "resample");
     json(r,
          "{\"jobs\":%d,\"frames\":%d,\"steps\":%d,\"audio_s\":%g,\"cpu\":{\"threads\":%ld,"
          "\"steps_per_s\":%.2f,\"x_realtime\":%.1f}",
@@ -603,7 +616,7 @@ static void bench_stream(const struct opts *o, struct report *r)
     }
     struct lg_dsp_batcher *b = lg_dsp_batcher_new(LG_DSP_CUDA, jobs, STREAM_FRAMES);
     int *id = malloc((size_t)jobs * sizeof(int));
-    struct lg_dsp_job_params p = stream_job();
+    struct lg_dsp_job_params p = stream_job(full);
     for (int k = 0; b && id && k < jobs; k++)
         id[k] = lg_dsp_batcher_add(b, &p);
     if (!b || !id) {
@@ -619,7 +632,7 @@ static void bench_stream(const struct opts *o, struct report *r)
      * then once with CUPTI recording as well. */
     struct stream_gpu_totals t[3];
     memset(t, 0, sizeof(t));
-    stream_steps(b, id, 0, jobs, steps, 0, &sb, keep_gpu, &len_gpu);
+    stream_steps(b, id, 0, jobs, steps, 0, sb, keep_gpu, &len_gpu);
     struct gpu_profile prof = { 0 };
     int cupti = 0, pass = 1;
     char why[256] = "";
@@ -633,7 +646,7 @@ static void bench_stream(const struct opts *o, struct report *r)
                 cupti = lg_dsp_gpu_profile_start(why, sizeof(why)) == 0;
             lg_dsp_batcher_on_run(b, stream_sum, &cur);
             double t0 = now_s();
-            stream_steps(b, id, 0, jobs, steps, steps * pass++, &sb, NULL, NULL);
+            stream_steps(b, id, 0, jobs, steps, steps * pass++, sb, NULL, NULL);
             cur.wall_s = now_s() - t0;
             lg_dsp_batcher_on_run(b, NULL, NULL);
             if (cupti)
@@ -679,10 +692,42 @@ static void bench_stream(const struct opts *o, struct report *r)
     free(id);
     lg_dsp_batcher_free(b);
 out:
-    for (int i = 0; i < STREAM_BLOCKS; i++)
-        free(sb.block[i]);
     free(keep_cpu);
     free(keep_gpu);
+}
+
+
+static void bench_stream(const struct opts *o, struct report *r)
+{
+    struct stream_bench sb = { o, { NULL } };
+    uint32_t s = 12345;
+    for (int i = 0; i < STREAM_BLOCKS; i++) {
+        sb.block[i] = malloc(STREAM_FRAMES * 2 * sizeof(float));
+        for (int f = 0; sb.block[i] && f < STREAM_FRAMES * 2; f++) {
+            s ^= s << 13;
+            s ^= s >> 17;
+            s ^= s << 5;
+            double sine = sin(0.05 * (double)(i * STREAM_FRAMES + f / 2));
+            sb.block[i][f] = (float)((i % 4 == 1 ? 1.5 : 0.3) *
+                                     (0.7 * sine + 0.3 * ((double)(s >> 8) / 8388608.0 - 1.0)));
+        }
+    }
+    if (o->dump) {
+        float *all = malloc((size_t)STREAM_BLOCKS * STREAM_FRAMES * 2 * sizeof(float));
+        for (int i = 0; all && i < STREAM_BLOCKS; i++)
+            memcpy(all + (size_t)i * STREAM_FRAMES * 2, sb.block[i],
+                   STREAM_FRAMES * 2 * sizeof(float));
+        if (all)
+            dump_floats(o, "stream.f32", all, (size_t)STREAM_BLOCKS * STREAM_FRAMES * 2);
+        free(all);
+        dump_resample(o, LG_DSP_CPU, "resample_cpu.f32");
+        if (r->cuda)
+            dump_resample(o, LG_DSP_CUDA, "resample_cuda.f32");
+    }
+    stream_case(o, r, &sb, 1);
+    stream_case(o, r, &sb, 0);
+    for (int i = 0; i < STREAM_BLOCKS; i++)
+        free(sb.block[i]);
 }
 
 /* ---- main ---- */

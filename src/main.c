@@ -848,19 +848,29 @@ static int cmd_profile(struct lg_config *cfg, int argc, char **argv)
         return r;
     struct gpu_seen gpu = { 0 };
     char why[192] = "";
-    r = lg_transcode_batch_new(backend, 1, &o.batch, why, sizeof(why));
-    if (r == 0 && pf_trace && lg_prof_trace_start(1000000) < 0) {
+    /* The trace starts first: opening the batcher copies to the GPU. */
+    lg_prof_thread_name("pipeline");
+    bool tracing = pf_trace && lg_prof_trace_start(1000000) == 0;
+    if (pf_trace && !tracing) {
         snprintf(why, sizeof(why), "a trace is already recording");
         r = LG_EEXIST;
     }
+    if (r == 0)
+        r = lg_transcode_batch_new(backend, 1, &o.batch, why, sizeof(why));
     if (r < 0) {
         fprintf(stderr, "legato: %s\n", why[0] ? why : lg_strerror(r));
         if (pf_gpu_profile)
             lg_dsp_gpu_profile_stop(NULL, NULL);
+        if (tracing) { /* the recording is dropped */
+            struct lg_buf b;
+            lg_buf_init(&b, 1u << 30);
+            int stopped = lg_prof_trace_stop(&b);
+            (void)stopped;
+            lg_buf_free(&b);
+        }
         lg_transcode_batch_free(o.batch);
         return 1;
     }
-    lg_prof_thread_name("pipeline");
     int64_t t0 = lg_prof_now_ns(), bytes = 0;
     double media = 0;
     int failed = 0;

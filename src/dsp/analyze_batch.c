@@ -52,7 +52,7 @@ static int check_tracks(const struct lg_pcm_track *t, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         if (t[i].rate < 8000 || t[i].rate > 768000 || t[i].channels < 1 || t[i].channels > MAX_CH ||
-            (!t[i].pcm && t[i].frames))
+            (!t[i].pcm && !t[i].s16 && t[i].frames) || (t[i].pcm && t[i].s16))
             return -EINVAL;
         uint64_t sub_len = ((uint64_t)t[i].rate + 5) / 10;
         if (t[i].frames > SIZE_MAX / sizeof(float) / (size_t)t[i].channels ||
@@ -87,25 +87,48 @@ struct cpu_pool {
     atomic_int failed; /* 0 or the first error */
 };
 
+/* Frames of a 16-bit track made float at a time on the CPU. */
+#define S16_BLOCK 4096
+
+/* Feeds track t to m and w (either may be NULL); 16-bit PCM block by block
+ * through buf (S16_BLOCK * MAX_CH floats). 0 or what lg_loudness_add gave. */
+static int feed(const struct lg_pcm_track *t, struct lg_loudness *m, struct lg_waveform *w,
+                float *buf)
+{
+    size_t ch = (size_t)t->channels;
+    for (size_t at = 0; at < t->frames;) {
+        size_t n = t->frames - at;
+        const float *x = t->pcm ? t->pcm + at * ch : buf;
+        if (!t->pcm) {
+            n = n < S16_BLOCK ? n : S16_BLOCK;
+            for (size_t k = 0; k < n * ch; k++)
+                buf[k] = lg_pcm_s16(t->s16[at * ch + k]);
+        }
+        if (m && lg_loudness_add(m, x, n) < 0)
+            return -ENOMEM;
+        if (w)
+            lg_waveform_add(w, x, n);
+        at += n;
+    }
+    return 0;
+}
+
 static void *cpu_worker(void *arg)
 {
     struct cpu_pool *p = arg;
+    float *buf = malloc(S16_BLOCK * MAX_CH * sizeof(float));
     for (;;) {
         size_t i = atomic_fetch_add(&p->next, 1);
         if (i >= p->n)
-            return NULL;
+            break;
         const struct lg_pcm_track *t = &p->t[i];
         struct lg_loudness *m = lg_loudness_new(t->rate, t->channels, p->mode);
-        if (m && lg_loudness_add(m, t->pcm, t->frames) < 0) {
+        struct lg_waveform *w = NULL;
+        if (p->waves)
+            w = p->waves[i] = lg_waveform_new(t->channels, p->n_buckets, t->frames);
+        if (m && (p->waves == NULL || w) && ((!t->pcm && !buf) || feed(t, m, w, buf) < 0)) {
             lg_loudness_free(m);
             m = NULL;
-        }
-        struct lg_waveform *w = NULL;
-        if (p->waves) {
-            w = lg_waveform_new(t->channels, p->n_buckets, t->frames);
-            if (w)
-                lg_waveform_add(w, t->pcm, t->frames);
-            p->waves[i] = w;
         }
         if (!m || (p->waves && !w)) {
             int expected = 0;
@@ -113,6 +136,8 @@ static void *cpu_worker(void *arg)
         }
         p->out[i] = m;
     }
+    free(buf);
+    return NULL;
 }
 
 static int run_cpu(const struct lg_pcm_track *t, size_t n, unsigned mode, size_t n_buckets,
@@ -180,19 +205,22 @@ static int plan_batch(struct cuda_batch *b, size_t n)
     if (!b->plans || !b->chunks || !b->first)
         return -ENOMEM;
     struct lg_cuda_chunk *ch = NULL;
+    uint64_t held = 0; /* device bytes of the chunk so far */
     for (size_t i = 0; i < n; i++) {
         const struct lg_pcm_track *t = &b->t[i];
-        /* PCM, and the waveform buckets' peaks and sums with it. */
-        uint64_t bytes = (uint64_t)t->frames * (uint64_t)t->channels * sizeof(float) +
-                         (b->wtmp ? (uint64_t)b->n_buckets * (sizeof(float) + sizeof(double)) : 0);
-        uint64_t held =
-            ch ? ch->cur.pcm * sizeof(float) + ch->cur.waves * (sizeof(float) + sizeof(double)) : 0;
+        /* PCM (16-bit PCM lands beside its floats), and the waveform
+         * buckets' peaks and sums with it. */
+        uint64_t bytes =
+            (uint64_t)t->frames * (uint64_t)t->channels * (sizeof(float) + (t->s16 ? 2 : 0)) +
+            (b->wtmp ? (uint64_t)b->n_buckets * (sizeof(float) + sizeof(double)) : 0);
         if (!ch || (held + bytes > CHUNK_PCM_BYTES && ch->n_tracks > 0)) {
             ch = &b->chunks[b->n_chunks];
             ch->tracks = &b->plans[i];
             ch->pcm = &b->t[i];
             b->first[b->n_chunks++] = i;
+            held = 0;
         }
+        held += bytes;
         lg_kw_plan(&b->plans[i], t->rate, t->channels, t->frames);
         if (b->wtmp)
             lg_kw_plan_wave(&b->plans[i], (uint32_t)b->n_buckets);

@@ -283,7 +283,7 @@ struct table {
     uint32_t half, taps, dense;
     size_t floats;
     float *rows; /* host: row-major, a row per phase (or dense phase) */
-    void *dev;   /* device side: transposed when exact, row-major when dense */
+    void *dev;   /* device side: lg_sk_rs_device_table when exact, row-major when dense */
 };
 
 /* The resampler's own design (resample_int.h): H, the row count and the
@@ -364,8 +364,12 @@ static void host_resample(const struct lg_sk_step *st, const float *in, float *m
             for (uint32_t k = 0; k < len; k++)
                 h[k] = lg_sk_rs_fill(st, in, c, k);
         }
-        for (uint32_t j = 0; j < st->n_mid; j++)
-            lg_sk_rs_out(st, h, in, mid, c, j);
+        if (st->coef_t)
+            for (uint32_t w = 0, n = lg_sk_rs_items(st); w < n; w++)
+                lg_sk_rs_out_t(st, h, mid, c, w);
+        else
+            for (uint32_t j = 0; j < st->n_mid; j++)
+                lg_sk_rs_out(st, h, in, mid, c, j);
     }
 }
 
@@ -636,14 +640,11 @@ static struct table *table_get(struct lg_dsp_batcher *b, uint64_t up, uint64_t d
         const float *src = t->rows;
         float *tr = NULL;
         if (!t->dense) {
-            /* Transposed: the threads of a warp, computing neighbouring
-             * outputs of different phases, read neighbouring floats. */
+            /* The device's layout (kernels_stream.h, lg_sk_rs_out_t). */
             tr = malloc(t->floats * sizeof(float));
             if (!tr)
                 goto fail;
-            for (size_t p = 0; p < up; p++)
-                for (size_t k = 0; k < t->taps; k++)
-                    tr[k * up + p] = t->rows[p * t->taps + k];
+            lg_sk_rs_device_table(tr, t->rows, up, down, t->taps);
             src = tr;
         }
         t->dev = dev_upload(&b->dev, src, t->floats * sizeof(float));
@@ -1140,6 +1141,7 @@ static void fill_steps(struct lg_dsp_batcher *b, int n, int side, struct lg_sk_s
         if (j->tab) {
             st->coef = side == SIDE_DEV ? j->tab->dev : j->tab->rows;
             st->coef_t = side == SIDE_DEV && !j->tab->dense;
+            st->r0 = st->coef_t ? (uint32_t)(j->k_next % j->up) : 0;
         }
         st->parity = j->parity;
         st->n_in = (uint32_t)j->pend_len;

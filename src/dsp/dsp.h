@@ -212,12 +212,22 @@ void lg_dsp_backends(char *out, size_t cap);
 void *lg_dsp_host_alloc(size_t bytes);
 void lg_dsp_host_free(void *p);
 
-/* One track of a batch: interleaved float PCM (borrowed for the call). */
+/* One track of a batch: interleaved PCM (borrowed for the call), float in
+ * pcm or 16-bit in s16 (the other NULL). 16-bit samples are what CD-quality
+ * sources decode to; they take half the memory, and half the copy to a GPU,
+ * and are measured as lg_pcm_s16() makes them float. */
 struct lg_pcm_track {
     const float *pcm;
     size_t frames;
     int rate, channels; /* as lg_loudness_new() accepts */
+    const int16_t *s16;
 };
+
+/* A 16-bit sample as float, exactly (v / 32768), on the CPU and the GPU. */
+static inline LG_HD float lg_pcm_s16(int16_t v)
+{
+    return (float)v * (1.0f / 32768.0f);
+}
 
 /* What a batch analysis did (all times in milliseconds). */
 struct lg_dsp_batch_stats {

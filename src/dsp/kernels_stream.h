@@ -70,8 +70,9 @@ struct lg_sk_slot {
  * start of the run's packed buffers. */
 struct lg_sk_step {
     struct lg_sk_slot *slot; /* the block on the side that runs the step */
-    const float *coef;       /* resampler table: row-major, or transposed (coef_t) */
-    uint32_t coef_t;         /* 1: coef is taps rows of L floats (exact tables only) */
+    const float *coef;       /* resampler table: row-major, or the device's (coef_t) */
+    uint32_t coef_t;         /* 1: the device table of lg_sk_rs_out_t (exact tables only) */
+    uint32_t r0;             /* coef_t: (output 0's index since the start) mod L */
     uint32_t parity;         /* histories: read [parity], write [parity ^ 1] */
     uint32_t n_in;           /* input frames */
     uint32_t n_mid;          /* frames out of the resampler (n_in without one) */
@@ -121,29 +122,9 @@ static inline LG_HD float lg_sk_rs_fill(const struct lg_sk_step *st, const float
     return 0.0f;
 }
 
-/* lg_rs_dot with the taps h[0], h[hs], h[2 hs], ...: the same sums in the
- * same order, so hs == 1 gives lg_rs_dot's result bit for bit. */
-static inline LG_HD float lg_sk_dot(const float *x, const float *h, size_t hs, size_t n)
-{
-    float acc[4][8] = { { 0 } };
-    size_t j = 0;
-    for (; j + 32 <= n; j += 32)
-        for (int b = 0; b < 4; b++)
-            for (int l = 0; l < 8; l++)
-                acc[b][l] += x[j + 8 * b + l] * h[(j + 8 * b + l) * hs];
-    for (; j + 8 <= n; j += 8)
-        for (int l = 0; l < 8; l++)
-            acc[0][l] += x[j + l] * h[(j + l) * hs];
-    float v[8], w[4];
-    for (int l = 0; l < 8; l++)
-        v[l] = (acc[0][l] + acc[1][l]) + (acc[2][l] + acc[3][l]);
-    for (int l = 0; l < 4; l++)
-        w[l] = v[l] + v[l + 4];
-    return (w[0] + w[2]) + (w[1] + w[3]);
-}
-
 /* Output frame j, channel c: from hist (channel c's new history, or a copy
- * of it) into mid; without resampling, the input frame j. */
+ * of it) into mid; without resampling, the input frame j. Row-major tables
+ * (coef_t 0): the CPU resampler's sums, bit for bit. */
 static inline LG_HD void lg_sk_rs_out(const struct lg_sk_step *st, const float *hist,
                                       const float *in, float *mid, uint32_t c, uint32_t j)
 {
@@ -157,8 +138,7 @@ static inline LG_HD void lg_sk_rs_out(const struct lg_sk_step *st, const float *
     uint64_t f = t % s->up;
     const float *x = hist + t / s->up;
     if (!s->dense) {
-        mid[at] = st->coef_t ? lg_sk_dot(x, st->coef + f, (size_t)s->up, s->taps)
-                             : lg_sk_dot(x, st->coef + f * s->taps, 1, s->taps);
+        mid[at] = lg_rs_dot(x, st->coef + f * s->taps, s->taps);
         return;
     }
     /* Dense tables: the two neighbouring rows' results blended linearly. */
@@ -166,9 +146,77 @@ static inline LG_HD void lg_sk_rs_out(const struct lg_sk_step *st, const float *
     size_t p = (size_t)pos;
     float a = (float)(pos - (double)p);
     const float *h0 = st->coef + p * s->taps;
-    float d0 = lg_sk_dot(x, h0, 1, s->taps);
-    float d1 = lg_sk_dot(x, h0 + s->taps, 1, s->taps);
+    float d0 = lg_rs_dot(x, h0, s->taps);
+    float d1 = lg_rs_dot(x, h0 + s->taps, s->taps);
     mid[at] = d0 + a * (d1 - d0);
+}
+
+/* The device's exact tables (coef_t 1). Output k of a stream (k counted
+ * from its start) has phase (k M) mod L, so outputs k and k + L share a row
+ * of coefficients, and consecutive outputs use rows (k M) mod L, ((k + 1) M)
+ * mod L, ... The device table is therefore stored transposed and permuted:
+ * float (tap i, r) is tap i of the row of phase (r M) mod L, at i L + r.
+ * One item computes LG_SK_RS_GROUP outputs j, j + L, j + 2L, ... that share
+ * a row, loading each coefficient once for all of them, and the items of
+ * neighbouring threads take neighbouring j, hence neighbouring floats of
+ * each table row and of the history. Each output sums its taps in four
+ * partial sums (tap i in sum i % 4), not lg_rs_dot's 32: the device's
+ * results differ from the CPU resampler's in the last bits. */
+#define LG_SK_RS_GROUP 4
+
+/* Items of one channel of a step (coef_t 1): P = min(L, n_mid) items per
+ * round, one round per LG_SK_RS_GROUP L outputs. */
+static inline LG_HD uint32_t lg_sk_rs_items(const struct lg_sk_step *st)
+{
+    uint64_t L = st->slot->up, n = st->n_mid;
+    uint64_t p = L < n ? L : n, span = L * LG_SK_RS_GROUP;
+    return (uint32_t)(p * ((n + span - 1) / span));
+}
+
+/* Item w of channel c: outputs j = (w / P) G L + w % P, j + L, ... below
+ * n_mid, from hist into mid. */
+static inline LG_HD void lg_sk_rs_out_t(const struct lg_sk_step *st, const float *hist, float *mid,
+                                        uint32_t c, uint32_t w)
+{
+    enum { G = LG_SK_RS_GROUP };
+    const struct lg_sk_slot *s = st->slot;
+    uint32_t L = (uint32_t)s->up, p = L < st->n_mid ? L : st->n_mid;
+    uint32_t j = (w / p) * G * L + w % p;
+    if (j >= st->n_mid)
+        return;
+    uint32_t n = (st->n_mid - j + L - 1) / L;
+    n = n < G ? n : G;
+    uint64_t t = st->f0 + (uint64_t)j * s->down;
+    const float *x[G];
+    for (uint32_t g = 0; g < G; g++) /* a missing output reads the first one's */
+        x[g] = hist + t / L + (g < n ? (size_t)g * s->down : 0);
+    const float *h = st->coef + (st->r0 + j) % L;
+    float acc[G][4] = { { 0 } };
+    for (uint32_t i = 0; i < s->taps; i += 4) {
+        float h0 = h[(size_t)i * L], h1 = h[(size_t)(i + 1) * L];
+        float h2 = h[(size_t)(i + 2) * L], h3 = h[(size_t)(i + 3) * L];
+        for (uint32_t g = 0; g < G; g++) {
+            acc[g][0] += x[g][i] * h0;
+            acc[g][1] += x[g][i + 1] * h1;
+            acc[g][2] += x[g][i + 2] * h2;
+            acc[g][3] += x[g][i + 3] * h3;
+        }
+    }
+    for (uint32_t g = 0; g < n; g++)
+        mid[st->mid_off + (size_t)(j + g * L) * s->channels + c] =
+            (acc[g][0] + acc[g][1]) + (acc[g][2] + acc[g][3]);
+}
+
+/* The device table (coef_t 1) from the row-major rows of an exact design
+ * (L rows of taps floats) into dst (L * taps floats). */
+static inline void lg_sk_rs_device_table(float *dst, const float *rows, uint64_t up, uint64_t down,
+                                         uint32_t taps)
+{
+    for (uint64_t r = 0; r < up; r++) {
+        const float *row = rows + ((r * down) % up) * taps;
+        for (uint32_t i = 0; i < taps; i++)
+            dst[(size_t)i * up + r] = row[i];
+    }
 }
 
 /* ---- gain ---- */

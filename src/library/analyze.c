@@ -405,7 +405,9 @@ static void measure_batch(struct gpu_pool *p, struct decoded *v, size_t n)
     struct lg_dsp_batch_stats st = { 0 };
     int r = t && m && (w || !buckets) ? 0 : -ENOMEM;
     for (size_t k = 0; r == 0 && k < n; k++)
-        t[k] = (struct lg_pcm_track){ v[k].pcm, v[k].frames, v[k].rate, v[k].channels };
+        t[k] = (struct lg_pcm_track){
+            .pcm = v[k].pcm, .frames = v[k].frames, .rate = v[k].rate, .channels = v[k].channels
+        };
     if (r == 0)
         r = lg_dsp_analyze_batch_wave(p->backend, t, n, LG_LOUDNESS_ALL, buckets, m, w, &st);
     if (r < 0 && r != -ENOMEM && p->backend != LG_DSP_CPU) {

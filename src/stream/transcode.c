@@ -203,7 +203,11 @@ int lg_transcode_batch_new(int backend, int max_jobs, struct lg_transcode_batch 
     tb->max_jobs = max_jobs;
     tb->by_id = calloc((size_t)max_jobs, sizeof(*tb->by_id));
     tb->queued = calloc((size_t)max_jobs, sizeof(*tb->queued));
+    /* A span of its own: on CUDA this uploads the limiter's coefficients,
+     * and a trace shows those copies inside it. */
+    int64_t t0 = lg_prof_begin();
     tb->b = lg_dsp_batcher_new(backend, max_jobs, LG_TRANSCODE_BLOCK_FRAMES);
+    lg_prof_end(NULL, t0, "open");
     if (!tb->by_id || !tb->queued || !tb->b) {
         /* A usable GPU whose batcher did not start: its streams or memory. */
         int rc = tb->by_id && tb->queued && be == LG_DSP_CUDA ? -ENODEV : -ENOMEM;
@@ -313,7 +317,10 @@ static int join_batch(struct lg_transcode *t, struct lg_transcode_batch *tb,
         .release_ms = LIMIT_RELEASE_MS,
     };
     pthread_mutex_lock(&tb->lock);
+    /* On CUDA, adding uploads the job's state and its resampler table. */
+    int64_t t0 = lg_prof_begin();
     int id = tb->err ? tb->err : lg_dsp_batcher_add(tb->b, &p);
+    lg_prof_end(NULL, t0, "join");
     if (id >= 0) {
         tb->by_id[id] = t;
         t->tb = tb;

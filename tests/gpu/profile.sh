@@ -3,8 +3,8 @@
 # generated track, with the binary and libraries tests/gpu/pack-legato.sh
 # packed into .gpu-pack/ here, and a check that the Perfetto trace holds the
 # CPU stages and the GPU's kernels and copies on one time line: GPU records
-# on their own rows, each copy and kernel inside the span of the batch run
-# that queued it. Writes the trace to $OUT/trace.json; the rest goes to
+# on their own rows, each copy and kernel inside the span of the CPU call
+# that queued it (a batch run, the batcher's open or a job's join). Writes the trace to $OUT/trace.json; the rest goes to
 # standard output. BACKEND=cpu GPU_PROFILE=0 runs the same without a GPU (the check then
 # looks at the CPU stages only).
 #
@@ -60,14 +60,21 @@ if sys.argv[2] == "1":
     for e in gpu:
         kinds[e.get("cat", "?")] = kinds.get(e.get("cat", "?"), 0) + 1
     print("gpu records:", ", ".join(f"{k} {v}" for k, v in sorted(kinds.items())) or "none")
-    runs = sorted((e["ts"], e["ts"] + e["dur"]) for e in cpu if e["name"] == "batch")
-    # Each GPU record lies inside a batch run (0.2 ms of slack for the clocks).
+    # The CPU calls that queue GPU work: batch runs, and the batcher's open
+    # (the limiter's coefficients) and a job's join (its state and table).
+    runs = sorted((e["ts"], e["ts"] + e["dur"]) for e in cpu
+                  if e["name"] in ("batch", "open", "join"))
+    # Each GPU record lies inside one of them (0.2 ms of slack for the clocks).
     inside = 0
     for e in gpu:
         a, b = e["ts"], e["ts"] + e["dur"]
         if any(r0 - 200 <= a and b <= r1 + 200 for r0, r1 in runs):
             inside += 1
-    print(f"gpu records inside a batch run on the CPU time line: {inside} of {len(gpu)}")
+    print(f"gpu records inside the CPU call that queued them: {inside} of {len(gpu)}")
+    for e in gpu:
+        a, b = e["ts"], e["ts"] + e["dur"]
+        if not any(r0 - 200 <= a and b <= r1 + 200 for r0, r1 in runs):
+            print("  outside:", e["name"], e.get("cat"), a)
     ok = ok and len(gpu) > 0 and inside == len(gpu) and "kernel" in kinds and "memcpy" in kinds
 print("PASS" if ok else "FAIL", "the CPU stages and the GPU records line up" if ok else "")
 sys.exit(0 if ok else 1)

@@ -12,7 +12,8 @@
  * Tech 3342 cases 1-4 (loudness range), inter-sample true peaks, noise with
  * level steps at several rates and channel counts, tracks shorter than a
  * block, an empty track, a 10-minute track (multi-block segments) and a
- * batch of 300 random tracks of up to 60 s; integrated loudness within 0.01 LU, true peak
+ * batch of 300 random tracks of up to 60 s, a batch of 16-bit and float
+ * tracks together; integrated loudness within 0.01 LU, true peak
  * within 0.05 dB, loudness range within 0.1 LU, sample peak exact.
  *
  * Streaming: the CUDA batcher against the CPU batcher on 200 jobs of ten
@@ -146,7 +147,7 @@ static struct track sine_steps(const char *name, int rate, int channels, double 
             }
         }
     }
-    t.pcm = (struct lg_pcm_track){ x, frames, rate, channels };
+    t.pcm = (struct lg_pcm_track){ .pcm = x, .frames = frames, .rate = rate, .channels = channels };
     return t;
 }
 
@@ -178,7 +179,7 @@ static struct track noise(const char *name, int rate, int channels, double secon
             x[f * (size_t)channels + (size_t)c] = (float)(amp * v);
         }
     }
-    t.pcm = (struct lg_pcm_track){ x, frames, rate, channels };
+    t.pcm = (struct lg_pcm_track){ .pcm = x, .frames = frames, .rate = rate, .channels = channels };
     return t;
 }
 
@@ -282,6 +283,7 @@ static void compare(const char *group, struct track *t, size_t n, int verbose)
         lg_waveform_free(wcpu[i]);
         lg_waveform_free(wgpu[i]);
         free((void *)t[i].pcm.pcm);
+        free((void *)t[i].pcm.s16);
     }
     free(cpu);
     free(gpu);
@@ -359,6 +361,45 @@ static void check_random_batch(void)
     }
     compare("random", t, N, 0);
     free(t);
+}
+
+/* The track as 16-bit PCM (rounded, clipped), as CD-quality sources decode:
+ * uploaded as it is and made float on the GPU, block by block on the CPU. */
+static struct track to_s16(struct track t)
+{
+    size_t len = t.pcm.frames * (size_t)t.pcm.channels;
+    int16_t *q = malloc((len ? len : 1) * sizeof(int16_t));
+    if (!q) {
+        fprintf(stderr, "test_gpu: out of memory\n");
+        exit(1);
+    }
+    for (size_t k = 0; k < len; k++) {
+        long v = lrint(t.pcm.pcm[k] * 32768.0);
+        q[k] = (int16_t)(v > 32767 ? 32767 : v < -32768 ? -32768 : v);
+    }
+    free((void *)t.pcm.pcm);
+    t.pcm.pcm = NULL;
+    t.pcm.s16 = q;
+    return t;
+}
+
+/* 16-bit and float tracks in one batch, in chunks of both. */
+static void check_s16(void)
+{
+    enum { N = 40 };
+    static const int rates[] = { 8000, 44100, 48000, 96000 };
+    struct track t[N];
+    uint32_t seed = 1616;
+    for (int i = 0; i < N; i++) {
+        char name[48];
+        int rate = rates[i % 4], ch = 1 + (int)(rng(&seed) % 6);
+        double sec = i == 7 ? 0.0 : (double)(rng(&seed) % 40000) / 1000.0;
+        snprintf(name, sizeof(name), "%s %d (%d Hz, %d ch)", i % 3 ? "s16" : "f32", i, rate, ch);
+        t[i] = noise(name, rate, ch, sec, i & 1, 1.0 + (double)(i % 3), seed);
+        if (i % 3)
+            t[i] = to_s16(t[i]);
+    }
+    compare("s16", t, N, 0);
 }
 
 /* ---- streaming DSP: the CUDA batcher against the CPU batcher ---- */
@@ -616,6 +657,7 @@ static const struct group groups[] = {
     { "analysis: EBU Tech 3341/3342 and true peak", check_ebu },
     { "analysis: noise, rates, channels, lengths", check_noise },
     { "analysis: 300 random tracks in one batch", check_random_batch },
+    { "analysis: 16-bit and float tracks in one batch", check_s16 },
     { "stream: CUDA batcher against the CPU batcher", check_stream_batcher },
     { "stream: auto moving jobs between CPU and GPU", check_stream_auto },
     { "stream: CUPTI records of the batcher's runs", check_stream_cupti },

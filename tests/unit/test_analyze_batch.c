@@ -4,6 +4,7 @@
  * the CUDA kernels run (src/dsp/kernels_scan.h), on the CPU:
  *   - the CPU backend gives exactly the streaming meters' results;
  *   - bad batches are refused and leave out[] untouched;
+ *   - 16-bit tracks give what float tracks of the same samples give;
  *   - the segment scan (zero-state responses, transitions, a Hillis-Steele
  *     scan of affine maps, reruns from the scanned states) reproduces the
  *     sequential K-weighting within 1e-9 over random segmentations;
@@ -74,6 +75,7 @@ static const struct spec specs[] = {
 static void make_tracks(struct lg_pcm_track *t, const struct spec *s, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
+        t[i] = (struct lg_pcm_track){ 0 };
         t[i].rate = s[i].rate;
         t[i].channels = s[i].channels;
         t[i].frames = (size_t)llround(s[i].seconds * s[i].rate);
@@ -180,8 +182,11 @@ LG_TEST(bad_batches)
     };
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
         struct lg_pcm_track t[2] = {
-            { pcm, 480, 48000, 2 },
-            { rows[i].null_pcm ? NULL : pcm, 100, rows[i].rate, rows[i].channels },
+            { .pcm = pcm, .frames = 480, .rate = 48000, .channels = 2 },
+            { .pcm = rows[i].null_pcm ? NULL : pcm,
+              .frames = 100,
+              .rate = rows[i].rate,
+              .channels = rows[i].channels },
         };
         struct lg_loudness *out[2] = { sentinel, sentinel };
         CHECK_INT(lg_dsp_analyze_batch(rows[i].backend, t, 2, LG_LOUDNESS_ALL, out), -EINVAL);
@@ -538,6 +543,54 @@ LG_TEST(cpu_batch_waveforms)
     free_tracks(t, N_SPECS);
 }
 
+/* 16-bit tracks: the same meters and waveforms as float tracks holding
+ * lg_pcm_s16() of the same samples, bit for bit (fed block by block), with
+ * the extremes -32768 and 32767 in them. */
+LG_TEST(cpu_batch_s16)
+{
+    struct lg_pcm_track f[N_SPECS], h[N_SPECS];
+    make_tracks(f, specs, N_SPECS);
+    for (size_t i = 0; i < N_SPECS; i++) {
+        size_t len = f[i].frames * (size_t)f[i].channels;
+        int16_t *q = malloc((len ? len : 1) * sizeof(int16_t));
+        float *x = (float *)f[i].pcm;
+        for (size_t k = 0; k < len; k++) {
+            long v = lrint(x[k] * 32768.0 * 2.0); /* past full scale here and there */
+            q[k] = (int16_t)(v > 32767 ? 32767 : v < -32768 ? -32768 : v);
+            q[k] = k == 0 ? -32768 : k == 1 ? 32767 : q[k];
+            x[k] = lg_pcm_s16(q[k]);
+        }
+        h[i] = f[i];
+        h[i].pcm = NULL;
+        h[i].s16 = q;
+    }
+    struct lg_loudness *mf[N_SPECS], *mh[N_SPECS];
+    struct lg_waveform *wf[N_SPECS], *wh[N_SPECS];
+    CHECK_INT(lg_dsp_analyze_batch_wave(LG_DSP_CPU, f, N_SPECS, LG_LOUDNESS_ALL, WAVE_BUCKETS, mf,
+                                        wf, NULL),
+              0);
+    CHECK_INT(lg_dsp_analyze_batch_wave(LG_DSP_CPU, h, N_SPECS, LG_LOUDNESS_ALL, WAVE_BUCKETS, mh,
+                                        wh, NULL),
+              0);
+    for (size_t i = 0; i < N_SPECS; i++) {
+        compare_meters(mh[i], mf[i], f[i].channels, 0.0, 0.0);
+        compare_waves(wh[i], wf[i], 0.0);
+        double peak = 1.0;
+        if (i == 0) /* -32768 is full scale */
+            CHECK(lg_loudness_sample_peak(mh[i], -1, &peak) == 0 && peak == 0.0);
+        lg_loudness_free(mf[i]);
+        lg_loudness_free(mh[i]);
+        lg_waveform_free(wf[i]);
+        lg_waveform_free(wh[i]);
+    }
+    /* Both formats in one track is an error. */
+    h[0].pcm = f[0].pcm;
+    CHECK_INT(lg_dsp_analyze_batch(LG_DSP_CPU, h, 1, LG_LOUDNESS_ALL, mh), -EINVAL);
+    for (size_t i = 0; i < N_SPECS; i++)
+        free((void *)h[i].s16);
+    free_tracks(f, N_SPECS);
+}
+
 /* k_wave: a warp of 32 lanes per bucket over the batch's PCM, each lane's
  * share by lg_kw_wave_part, combined as the warp does (max of peaks, sums
  * added pairwise); then lg_waveform_from_parts, as analyze_batch.c builds
@@ -601,4 +654,4 @@ LG_TEST(emulated_cuda_waveforms)
 LG_TEST_MAIN(LG_CASE(cpu_batch_equals_single_meters), LG_CASE(bad_batches),
              LG_CASE(scan_matches_sequential_filter), LG_CASE(transition_power_is_silence),
              LG_CASE(emulated_cuda_pipeline_equals_cpu), LG_CASE(cpu_batch_waveforms),
-             LG_CASE(emulated_cuda_waveforms))
+             LG_CASE(emulated_cuda_waveforms), LG_CASE(cpu_batch_s16))

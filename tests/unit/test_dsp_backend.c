@@ -144,7 +144,7 @@ LG_TEST(batch_refuses_unusable_cuda)
     if (lg_dsp_cuda_status(why, sizeof(why)))
         return; /* usable: test_gpu covers this machine */
     float pcm[4800] = { 0 };
-    struct lg_pcm_track t = { pcm, 4800, 48000, 1 };
+    struct lg_pcm_track t = { .pcm = pcm, .frames = 4800, .rate = 48000, .channels = 1 };
     struct lg_loudness *out[1] = { (struct lg_loudness *)&out }; /* must stay untouched */
     struct lg_dsp_batch_stats st;
     CHECK_INT(lg_dsp_analyze_batch_stats(LG_DSP_CUDA, &t, 1, LG_LOUDNESS_ALL, out, &st), -ENODEV);

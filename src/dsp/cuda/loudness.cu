@@ -205,11 +205,19 @@ __global__ void k_wave(const lg_kw_track *t, uint32_t n, uint64_t waves, const f
     }
 }
 
+/* 16-bit PCM, uploaded as it is, made float on the device. */
+__global__ void k_from_s16(const int16_t *in, float *out, uint64_t n)
+{
+    uint64_t i = (uint64_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n)
+        out[i] = lg_pcm_s16(in[i]);
+}
+
 /* ---- host side ---- */
 
-/* Sizes of the largest chunk, per array. */
+/* Sizes of the largest chunk, per array (s16: of a chunk with 16-bit PCM). */
 struct sizes {
-    uint64_t pcm, items, sums, res, chans, tracks, waves;
+    uint64_t pcm, items, sums, res, chans, tracks, waves, s16;
 };
 
 /* One set of buffers and a stream: two of them alternate between chunks. */
@@ -217,6 +225,7 @@ struct set {
     cudaStream_t stream;
     cudaEvent_t ev[4]; /* before upload, after upload, after kernels, after download */
     float *d_pcm;
+    int16_t *d_s16; /* 16-bit PCM as uploaded, at the offsets of d_pcm */
     lg_kw_track *d_tracks;
     double *d_zs, *d_states, *d_sums, *d_res;
     unsigned *d_peaks;
@@ -267,6 +276,9 @@ static sizes max_sizes(const lg_cuda_chunk *chunks, size_t n)
         m.chans = c.chans > m.chans ? c.chans : m.chans;
         m.tracks = chunks[i].n_tracks > m.tracks ? chunks[i].n_tracks : m.tracks;
         m.waves = c.waves > m.waves ? c.waves : m.waves;
+        for (uint32_t k = 0; k < chunks[i].n_tracks; k++)
+            if (chunks[i].pcm[k].s16)
+                m.s16 = c.pcm > m.s16 ? c.pcm : m.s16;
     }
     return m;
 }
@@ -290,6 +302,8 @@ static int set_init(run *r, set *s, const sizes &m)
     for (int i = 0; i < 4; i++)
         TRY(r, "cudaEventCreate", cudaEventCreate(&s->ev[i]));
     TRY(r, "cudaMalloc", dev_alloc(&s->d_pcm, m.pcm));
+    if (m.s16)
+        TRY(r, "cudaMalloc", dev_alloc(&s->d_s16, m.s16));
     TRY(r, "cudaMalloc", dev_alloc(&s->d_tracks, m.tracks));
     TRY(r, "cudaMalloc", dev_alloc(&s->d_zs, m.items * 4));
     TRY(r, "cudaMalloc", dev_alloc(&s->d_states, m.items * 4));
@@ -320,6 +334,7 @@ static void set_free(set *s)
             cudaEventDestroy(s->ev[i]);
     }
     cudaFree(s->d_pcm);
+    cudaFree(s->d_s16);
     cudaFree(s->d_tracks);
     cudaFree(s->d_zs);
     cudaFree(s->d_states);
@@ -381,13 +396,23 @@ static int enqueue(run *r, set *s, size_t i)
                         cudaMemcpyHostToDevice, st));
     uint64_t bytes = ch->n_tracks * sizeof(lg_kw_track);
     for (uint32_t k = 0; k < ch->n_tracks; k++) {
-        size_t len = ch->tracks[k].frames * ch->tracks[k].channels * sizeof(float);
-        if (len == 0)
+        uint64_t off = ch->tracks[k].pcm_off;
+        uint64_t samples = (uint64_t)ch->tracks[k].frames * ch->tracks[k].channels;
+        if (samples == 0)
             continue;
+        if (!ch->pcm[k].s16) {
+            TRY(r, "cudaMemcpyAsync",
+                cudaMemcpyAsync(s->d_pcm + off, ch->pcm[k].pcm, samples * sizeof(float),
+                                cudaMemcpyHostToDevice, st));
+            bytes += samples * sizeof(float);
+            continue;
+        }
+        /* Counted with the upload: the PCM is on the device once it is float. */
         TRY(r, "cudaMemcpyAsync",
-            cudaMemcpyAsync(s->d_pcm + ch->tracks[k].pcm_off, ch->pcm[k].pcm, len,
+            cudaMemcpyAsync(s->d_s16 + off, ch->pcm[k].s16, samples * sizeof(int16_t),
                             cudaMemcpyHostToDevice, st));
-        bytes += len;
+        k_from_s16<<<grid_of(samples), THREADS, 0, st>>>(s->d_s16 + off, s->d_pcm + off, samples);
+        bytes += samples * sizeof(int16_t);
     }
     TRY(r, "cudaEventRecord", cudaEventRecord(s->ev[1], st));
     int rc = launch(r, s, ch);

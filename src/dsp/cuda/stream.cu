@@ -12,10 +12,12 @@
  * CUDA stream, and goes upload -> resample -> gain -> limit -> download as
  * soon as batch.c has packed its input, so one part's copies overlap
  * another's kernels and the host's packing and unpacking overlap the GPU.
- * Each stage is one launch per part across all its jobs: a block per (job, channel) for the
- * resampler (its history copied to shared memory when it fits), a block per job for the gain and
- * the limiter (the limiter's hold and smoothing, sequential, run on one thread of the block between
- * two parallel phases).
+ * Each stage is one launch per part across all its jobs: a block per (job,
+ * channel) for the resampler (its history copied to shared memory when it
+ * fits; a thread computes outputs that share a row of coefficients, from
+ * lg_sk_rs_device_table's layout), a block per job for the gain and the
+ * limiter (the limiter's hold and smoothing, sequential, run on one thread
+ * of the block between two parallel phases).
  *
  * Buffers grow to the largest run seen and are kept: page-locked host
  * buffers for steps, input and output (batch.c writes into them directly),
@@ -86,8 +88,12 @@ extern "C" __global__ void __launch_bounds__(THREADS, 2)
         __syncthreads();
         h = use_sh ? sh : dst;
     }
-    for (uint32_t j = threadIdx.x; j < st.n_mid; j += blockDim.x)
-        lg_sk_rs_out(&st, h, in, mid, c, j);
+    if (st.coef_t)
+        for (uint32_t w = threadIdx.x, n = lg_sk_rs_items(&st); w < n; w += blockDim.x)
+            lg_sk_rs_out_t(&st, h, mid, c, w);
+    else
+        for (uint32_t j = threadIdx.x; j < st.n_mid; j += blockDim.x)
+            lg_sk_rs_out(&st, h, in, mid, c, j);
 }
 
 /* One block per job. */
