@@ -208,11 +208,11 @@ static int plan_batch(struct cuda_batch *b, size_t n)
     uint64_t held = 0; /* device bytes of the chunk so far */
     for (size_t i = 0; i < n; i++) {
         const struct lg_pcm_track *t = &b->t[i];
-        /* PCM (16-bit PCM lands beside its floats), and the waveform
-         * buckets' peaks and sums with it. */
-        uint64_t bytes =
-            (uint64_t)t->frames * (uint64_t)t->channels * (sizeof(float) + (t->s16 ? 2 : 0)) +
-            (b->wtmp ? (uint64_t)b->n_buckets * (sizeof(float) + sizeof(double)) : 0);
+        /* PCM as float, and the waveform buckets' peaks and sums with it.
+         * 16-bit PCM is uploaded beside its floats: its chunks take up to
+         * half as much device memory again. */
+        uint64_t bytes = (uint64_t)t->frames * (uint64_t)t->channels * sizeof(float) +
+                         (b->wtmp ? (uint64_t)b->n_buckets * (sizeof(float) + sizeof(double)) : 0);
         if (!ch || (held + bytes > CHUNK_PCM_BYTES && ch->n_tracks > 0)) {
             ch = &b->chunks[b->n_chunks];
             ch->tracks = &b->plans[i];

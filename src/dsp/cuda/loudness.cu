@@ -398,21 +398,31 @@ static int enqueue(run *r, set *s, size_t i)
     for (uint32_t k = 0; k < ch->n_tracks; k++) {
         uint64_t off = ch->tracks[k].pcm_off;
         uint64_t samples = (uint64_t)ch->tracks[k].frames * ch->tracks[k].channels;
-        if (samples == 0)
-            continue;
-        if (!ch->pcm[k].s16) {
+        size_t size = ch->pcm[k].s16 ? sizeof(int16_t) : sizeof(float);
+        if (samples)
             TRY(r, "cudaMemcpyAsync",
-                cudaMemcpyAsync(s->d_pcm + off, ch->pcm[k].pcm, samples * sizeof(float),
-                                cudaMemcpyHostToDevice, st));
-            bytes += samples * sizeof(float);
-            continue;
+                ch->pcm[k].s16 ? cudaMemcpyAsync(s->d_s16 + off, ch->pcm[k].s16, samples * size,
+                                                 cudaMemcpyHostToDevice, st)
+                               : cudaMemcpyAsync(s->d_pcm + off, ch->pcm[k].pcm, samples * size,
+                                                 cudaMemcpyHostToDevice, st));
+        bytes += samples * size;
+    }
+    /* 16-bit PCM made float, a launch per run of neighbouring 16-bit tracks
+     * once all copies are queued (a kernel between two copies of a stream
+     * would hold the second back); counted with the upload. */
+    for (uint32_t k = 0; k < ch->n_tracks;) {
+        uint32_t e = k;
+        while (e < ch->n_tracks && ch->pcm[e].s16)
+            e++;
+        if (e > k) {
+            uint64_t off = ch->tracks[k].pcm_off;
+            uint64_t end = ch->tracks[e - 1].pcm_off +
+                           (uint64_t)ch->tracks[e - 1].frames * ch->tracks[e - 1].channels;
+            if (end > off)
+                k_from_s16<<<grid_of(end - off), THREADS, 0, st>>>(s->d_s16 + off, s->d_pcm + off,
+                                                                   end - off);
         }
-        /* Counted with the upload: the PCM is on the device once it is float. */
-        TRY(r, "cudaMemcpyAsync",
-            cudaMemcpyAsync(s->d_s16 + off, ch->pcm[k].s16, samples * sizeof(int16_t),
-                            cudaMemcpyHostToDevice, st));
-        k_from_s16<<<grid_of(samples), THREADS, 0, st>>>(s->d_s16 + off, s->d_pcm + off, samples);
-        bytes += samples * sizeof(int16_t);
+        k = e > k ? e : k + 1;
     }
     TRY(r, "cudaEventRecord", cudaEventRecord(s->ev[1], st));
     int rc = launch(r, s, ch);
