@@ -47,6 +47,17 @@ static inline LG_HD double lg_rs_kernel(double tau, double fc, double half_width
     return 2.0 * fc * s * w;
 }
 
+/* lg_rs_dot's 32 partial sums combined, in its fixed order. */
+static inline LG_HD float lg_rs_dot_sum(float acc[4][8])
+{
+    float v[8], w[4];
+    for (int l = 0; l < 8; l++)
+        v[l] = (acc[0][l] + acc[1][l]) + (acc[2][l] + acc[3][l]);
+    for (int l = 0; l < 4; l++)
+        w[l] = v[l] + v[l + 4];
+    return (w[0] + w[2]) + (w[1] + w[3]);
+}
+
 /* One output sample: sum of x[j] * h[j] for j < n (n a multiple of 8), in
  * float with 32 partial sums (tap j in block (j / 8) % 4, lane j % 8; taps
  * past the last whole 32 go to block 0) combined in a fixed order: the order
@@ -63,12 +74,7 @@ static inline LG_HD float lg_rs_dot(const float *x, const float *h, size_t n)
     for (; j + 8 <= n; j += 8)
         for (int l = 0; l < 8; l++)
             acc[0][l] += x[j + l] * h[j + l];
-    float v[8], w[4];
-    for (int l = 0; l < 8; l++)
-        v[l] = (acc[0][l] + acc[1][l]) + (acc[2][l] + acc[3][l]);
-    for (int l = 0; l < 4; l++)
-        w[l] = v[l] + v[l + 4];
-    return (w[0] + w[2]) + (w[1] + w[3]);
+    return lg_rs_dot_sum(acc);
 }
 
 #endif

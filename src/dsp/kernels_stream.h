@@ -155,14 +155,16 @@ static inline LG_HD void lg_sk_rs_out(const struct lg_sk_step *st, const float *
  * from its start) has phase (k M) mod L, so outputs k and k + L share a row
  * of coefficients, and consecutive outputs use rows (k M) mod L, ((k + 1) M)
  * mod L, ... The device table is therefore stored transposed and permuted:
- * float (tap i, r) is tap i of the row of phase (r M) mod L, at i L + r.
- * One item computes LG_SK_RS_GROUP outputs j, j + L, j + 2L, ... that share
- * a row, loading each coefficient once for all of them, and the items of
- * neighbouring threads take neighbouring j, hence neighbouring floats of
- * each table row and of the history. Each output sums its taps in four
- * partial sums (tap i in sum i % 4), not lg_rs_dot's 32: the device's
- * results differ from the CPU resampler's in the last bits. */
-#define LG_SK_RS_GROUP 4
+ * float (tap i, r) is tap i of the row of phase (r M) mod L, at i L + r, and
+ * neighbouring threads, computing neighbouring outputs, read neighbouring
+ * floats of each table row and of the history. One item computes
+ * LG_SK_RS_GROUP outputs j, j + L, j + 2L, ... that share a row, loading
+ * each coefficient once for all of them. Each output sums its taps as
+ * lg_rs_dot does, in the same order: the device's samples are the CPU
+ * resampler's, bit for bit. */
+#ifndef LG_SK_RS_GROUP /* 2 was the fastest on an H100; from 3 on, the sums spill */
+#define LG_SK_RS_GROUP 2
+#endif
 
 /* Items of one channel of a step (coef_t 1): P = min(L, n_mid) items per
  * round, one round per LG_SK_RS_GROUP L outputs. */
@@ -191,20 +193,30 @@ static inline LG_HD void lg_sk_rs_out_t(const struct lg_sk_step *st, const float
     for (uint32_t g = 0; g < G; g++) /* a missing output reads the first one's */
         x[g] = hist + t / L + (g < n ? (size_t)g * s->down : 0);
     const float *h = st->coef + (st->r0 + j) % L;
-    float acc[G][4] = { { 0 } };
-    for (uint32_t i = 0; i < s->taps; i += 4) {
-        float h0 = h[(size_t)i * L], h1 = h[(size_t)(i + 1) * L];
-        float h2 = h[(size_t)(i + 2) * L], h3 = h[(size_t)(i + 3) * L];
-        for (uint32_t g = 0; g < G; g++) {
-            acc[g][0] += x[g][i] * h0;
-            acc[g][1] += x[g][i + 1] * h1;
-            acc[g][2] += x[g][i + 2] * h2;
-            acc[g][3] += x[g][i + 3] * h3;
+    /* lg_rs_dot's 32 partial sums per output: tap i in block (i / 8) % 4,
+     * lane i % 8; taps past the last whole 32 in block 0. */
+    float acc[G][4][8] = { { { 0 } } };
+    uint32_t i = 0, full = s->taps & ~31u;
+    for (; i < full; i += 32) {
+        for (int b = 0; b < 4; b++) {
+            float hv[8];
+            for (int l = 0; l < 8; l++)
+                hv[l] = h[(size_t)(i + 8 * b + l) * L];
+            for (uint32_t g = 0; g < G; g++)
+                for (int l = 0; l < 8; l++)
+                    acc[g][b][l] += x[g][i + 8 * b + l] * hv[l];
         }
     }
+    for (; i < s->taps; i += 8) {
+        float hv[8];
+        for (int l = 0; l < 8; l++)
+            hv[l] = h[(size_t)(i + l) * L];
+        for (uint32_t g = 0; g < G; g++)
+            for (int l = 0; l < 8; l++)
+                acc[g][0][l] += x[g][i + l] * hv[l];
+    }
     for (uint32_t g = 0; g < n; g++)
-        mid[st->mid_off + (size_t)(j + g * L) * s->channels + c] =
-            (acc[g][0] + acc[g][1]) + (acc[g][2] + acc[g][3]);
+        mid[st->mid_off + (size_t)(j + g * L) * s->channels + c] = lg_rs_dot_sum(acc[g]);
 }
 
 /* The device table (coef_t 1) from the row-major rows of an exact design

@@ -241,9 +241,14 @@ int lg_analyze_files(const char *const *paths, size_t n, int n_threads, struct l
 #define QUEUE_BYTES ((size_t)1 << 30)
 #define FILE_BYTES  ((size_t)512 << 20)
 
+/* A decoded file is held as 16-bit PCM while every sample is exactly a
+ * 16-bit value (as FLAC, WAV and ALAC of CD quality decode), which takes
+ * half the memory and half the copy to a GPU for the same results, and as
+ * float from the first sample that is not. */
 struct decoded {
-    size_t i; /* file index */
-    float *pcm;
+    size_t i;     /* file index */
+    float *pcm;   /* float PCM, or NULL ... */
+    int16_t *s16; /* ... 16-bit PCM (NULL too before the first frame) */
     size_t frames;
     int rate, channels;
     struct lg_loudness *meter;    /* measured on the CPU already (pcm NULL) */
@@ -266,11 +271,35 @@ struct gpu_pool {
     int decoding; /* decoder threads still running */
 };
 
+/* Bytes of PCM that dec holds. */
+static size_t held_bytes(const struct decoded *dec)
+{
+    size_t size = dec->pcm ? sizeof(float) : sizeof(int16_t);
+    return dec->frames * (size_t)dec->channels * size;
+}
+
+/* dec's 16-bit PCM made float, with room for cap frames. */
+static int to_float(struct decoded *dec, size_t cap)
+{
+    size_t len = dec->frames * (size_t)dec->channels;
+    float *x = malloc((cap ? cap : 1) * (size_t)dec->channels * sizeof(float));
+    if (!x)
+        return -ENOMEM;
+    for (size_t k = 0; k < len; k++)
+        x[k] = lg_pcm_s16(dec->s16[k]);
+    free(dec->s16);
+    dec->s16 = NULL;
+    dec->pcm = x;
+    return 0;
+}
+
 /* For a file too long to hold: a CPU meter (and waveform) takes the frames
  * held in dec, the block just read and the rest of the stream. */
 static int measure_on_cpu(struct lg_decoder *d, struct decoded *dec, const float *pcm, int n,
                           const struct lg_analyze_opts *o)
 {
+    if (!dec->pcm && to_float(dec, dec->frames) < 0)
+        return -ENOMEM;
     struct lg_loudness *m = lg_loudness_new(dec->rate, dec->channels, LG_LOUDNESS_ALL);
     struct lg_waveform *w =
         o && o->waveform_buckets ? lg_waveform_new(dec->channels, o->waveform_buckets, 0) : NULL;
@@ -301,20 +330,44 @@ static int measure_on_cpu(struct lg_decoder *d, struct decoded *dec, const float
     return 0;
 }
 
-/* Appends n frames to dec->pcm, growing it by doubling. */
+/* Whether every sample of x[0..len) is exactly a 16-bit value. */
+static bool all_16bit(const float *x, size_t len)
+{
+    for (size_t k = 0; k < len; k++) {
+        float v = x[k] * 32768.0f;
+        if (!(v >= -32768.0f && v <= 32767.0f && v == (float)(int32_t)v))
+            return false;
+    }
+    return true;
+}
+
+/* Appends n frames to dec (16-bit while they allow it), growing its PCM by
+ * doubling. */
 static int append(struct decoded *dec, size_t *cap, const float *pcm, int n)
 {
-    size_t fsize = sizeof(float) * (size_t)dec->channels;
+    size_t ch = (size_t)dec->channels, len = (size_t)n * ch;
+    bool s16 = !dec->pcm && all_16bit(pcm, len);
+    if (!s16 && !dec->pcm && to_float(dec, *cap) < 0)
+        return -ENOMEM;
+    size_t size = s16 ? sizeof(int16_t) : sizeof(float);
     if (dec->frames + (size_t)n > *cap) {
         size_t want = *cap ? 2 * *cap : (size_t)dec->rate * 60;
         want = want < dec->frames + (size_t)n ? dec->frames + (size_t)n : want;
-        float *grown = realloc(dec->pcm, want * fsize);
+        void *grown = realloc(s16 ? (void *)dec->s16 : (void *)dec->pcm, want * ch * size);
         if (!grown)
             return -ENOMEM;
-        dec->pcm = grown;
+        if (s16)
+            dec->s16 = grown;
+        else
+            dec->pcm = grown;
         *cap = want;
     }
-    memcpy(dec->pcm + dec->frames * (size_t)dec->channels, pcm, (size_t)n * fsize);
+    size_t at = dec->frames * ch;
+    if (s16)
+        for (size_t k = 0; k < len; k++)
+            dec->s16[at + k] = (int16_t)(pcm[k] * 32768.0f);
+    else
+        memcpy(dec->pcm + at, pcm, len * sizeof(float));
     dec->frames += (size_t)n;
     return 0;
 }
@@ -351,7 +404,9 @@ static int decode_file(struct gpu_pool *p, size_t i, struct decoded *dec)
                  : r == -ECANCELED ? "cancelled"
                                    : "decoding failed");
         free(dec->pcm);
+        free(dec->s16);
         dec->pcm = NULL;
+        dec->s16 = NULL;
     }
     return r;
 }
@@ -384,7 +439,7 @@ static void *gpu_decoder(void *arg)
         pthread_mutex_lock(&p->lock);
         if (r == 0 && !dec.meter) {
             p->ready[p->n_ready++] = dec;
-            p->ready_bytes += dec.frames * (size_t)dec.channels * sizeof(float);
+            p->ready_bytes += held_bytes(&dec);
             pthread_cond_broadcast(&p->changed);
         }
     }
@@ -405,9 +460,11 @@ static void measure_batch(struct gpu_pool *p, struct decoded *v, size_t n)
     struct lg_dsp_batch_stats st = { 0 };
     int r = t && m && (w || !buckets) ? 0 : -ENOMEM;
     for (size_t k = 0; r == 0 && k < n; k++)
-        t[k] = (struct lg_pcm_track){
-            .pcm = v[k].pcm, .frames = v[k].frames, .rate = v[k].rate, .channels = v[k].channels
-        };
+        t[k] = (struct lg_pcm_track){ .pcm = v[k].pcm,
+                                      .s16 = v[k].s16,
+                                      .frames = v[k].frames,
+                                      .rate = v[k].rate,
+                                      .channels = v[k].channels };
     if (r == 0)
         r = lg_dsp_analyze_batch_wave(p->backend, t, n, LG_LOUDNESS_ALL, buckets, m, w, &st);
     if (r < 0 && r != -ENOMEM && p->backend != LG_DSP_CPU) {
@@ -439,6 +496,7 @@ static void measure_batch(struct gpu_pool *p, struct decoded *v, size_t n)
                      st.note[0] ? st.note : "out of memory");
         }
         free(v[k].pcm);
+        free(v[k].s16);
     }
     free(t);
     free(m);

@@ -4,8 +4,9 @@
  * (decoder threads fill memory, the calling thread measures batches) run
  * with the CPU batch backend (LG_ANALYZE_BATCHED) agrees with the streaming
  * path on every file, reports the same failures for files that are not
- * audio or missing, and --backend values are checked. Files are float WAVs
- * written here.
+ * audio or missing, and --backend values are checked. Files are WAVs
+ * written here: float, 16-bit (held as 16-bit PCM by the batched path) and
+ * float whose first half holds 16-bit values (held as 16-bit, then float).
  */
 #include <errno.h>
 #include <math.h>
@@ -28,23 +29,31 @@ static void put_le(FILE *f, uint32_t v, int bytes)
         fputc((int)((v >> (8 * i)) & 0xff), f);
 }
 
-/* A float32 WAV of a sine with level steps and a little noise. */
-static void write_wav(const char *path, int rate, int channels, double seconds, uint32_t seed)
+enum wav_kind {
+    WAV_FLOAT, /* float32 */
+    WAV_S16,   /* 16-bit integer PCM: held as 16-bit by the batched path */
+    WAV_MIXED, /* float32, 16-bit values in its first half only */
+};
+
+/* A WAV of a sine with level steps and a little noise. */
+static void write_wav(const char *path, int rate, int channels, double seconds, uint32_t seed,
+                      enum wav_kind kind)
 {
     FILE *f = fopen(path, "wb");
     lg_assert(f != NULL);
     uint32_t frames = (uint32_t)llround(seconds * rate);
-    uint32_t data = frames * (uint32_t)channels * 4;
+    uint32_t size = kind == WAV_S16 ? 2 : 4;
+    uint32_t data = frames * (uint32_t)channels * size;
     fputs("RIFF", f);
     put_le(f, 36 + data, 4);
     fputs("WAVEfmt ", f);
     put_le(f, 16, 4);
-    put_le(f, 3, 2); /* IEEE float */
+    put_le(f, kind == WAV_S16 ? 1 : 3, 2); /* integer PCM or IEEE float */
     put_le(f, (uint32_t)channels, 2);
     put_le(f, (uint32_t)rate, 4);
-    put_le(f, (uint32_t)rate * (uint32_t)channels * 4, 4);
-    put_le(f, (uint32_t)channels * 4, 2);
-    put_le(f, 32, 2);
+    put_le(f, (uint32_t)rate * (uint32_t)channels * size, 4);
+    put_le(f, (uint32_t)channels * size, 2);
+    put_le(f, size * 8, 2);
     fputs("data", f);
     put_le(f, data, 4);
     for (uint32_t i = 0; i < frames; i++) {
@@ -54,7 +63,13 @@ static void write_wav(const char *path, int rate, int channels, double seconds, 
             seed = seed * 1664525u + 1013904223u;
             float v = (float)(amp * (0.8 * sin(2.0 * PI * (300.0 + 50.0 * c) * t) +
                                      0.2 * ((double)(seed >> 8) / 8388608.0 - 1.0)));
-            fwrite(&v, sizeof(v), 1, f);
+            int16_t q = (int16_t)lrintf(v * 32767.0f);
+            if (kind == WAV_S16)
+                fwrite(&q, sizeof(q), 1, f);
+            else if (kind == WAV_MIXED && i < frames / 2)
+                fwrite(&(float){ lg_pcm_s16(q) }, sizeof(float), 1, f);
+            else
+                fwrite(&v, sizeof(v), 1, f);
         }
     }
     fclose(f);
@@ -77,7 +92,8 @@ LG_TEST(batched_path_equals_streaming)
             fputs("not audio at all", f);
             fclose(f);
         } else if (i < N - 1) {
-            write_wav(paths[i], i % 3 ? 48000 : 44100, 1 + i % 2, 0.05 + 0.37 * i, (uint32_t)i);
+            write_wav(paths[i], i % 3 ? 48000 : 44100, 1 + i % 2, 0.05 + 0.37 * i, (uint32_t)i,
+                      (enum wav_kind)((i / 2) % 3));
         } /* the last one is missing */
     }
     struct lg_analysis a[N], b[N];

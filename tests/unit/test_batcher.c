@@ -4,9 +4,8 @@
  * rates, channel counts, gains and limiters, fed in random block sizes,
  * must give exactly what the CPU objects (lg_resampler, lg_gain,
  * lg_limiter) give per job, with exact lengths after flush; on the CPU
- * backend, and within DEV_TOL on the CUDA path run on the host
- * (LG_DSP_BATCH_EMULATE: the same steps, state blocks, device tables and
- * copies as on a GPU) and
+ * backend, on the CUDA path run on the host (LG_DSP_BATCH_EMULATE: the
+ * same steps, state blocks, device tables and copies as on a GPU) and
  * on the auto backend switching sides between runs. Also slots added and
  * removed while others run, the flush policy on a synthetic clock, the
  * auto cost model's choices on injected costs, stats and errors.
@@ -277,17 +276,6 @@ static uint64_t expected_len(const struct lg_dsp_job_params *p, uint64_t n)
 }
 
 /* n_jobs jobs through backend for runs runs, then flushed; all compared. */
-/* The CUDA path's tables sum each output in four partial sums, the CPU
- * resampler in 32: the device side (emulated here) differs from the CPU
- * objects in the last bits (1.7e-6 at most here), within the GPU's
- * tolerance. A wrong phase, tap or history frame is off by far more. */
-#define DEV_TOL 1e-5
-
-static double side_tol(int backend)
-{
-    return backend == LG_DSP_CPU ? 0.0 : DEV_TOL;
-}
-
 static void run_mix(int backend, int n_jobs, int runs, int max_block, int simd)
 {
     struct drive *d = calloc(1, sizeof(*d));
@@ -312,7 +300,7 @@ static void run_mix(int backend, int n_jobs, int runs, int max_block, int simd)
     int same = 0;
     for (int k = 0; k < n_jobs; k++) {
         drive_take(d, k);
-        same += drive_same(d, k, side_tol(backend));
+        same += drive_same(d, k, 0);
         CHECK_INT(d->got_len[k], expected_len(&d->ref[k].p, d->ref[k].fed));
         CHECK(lg_dsp_batcher_done(d->b, d->ids[k]));
     }
@@ -331,8 +319,8 @@ LG_TEST(test_many_jobs_cpu)
     run_mix(LG_DSP_CPU, 50, 8, 600, 1);
 }
 
-/* The CUDA path's steps on the host: its tables, items and sums, within
- * DEV_TOL of the CPU objects. */
+/* The CUDA path's steps on the host against the portable resampler kernel:
+ * the same floats in the same order, so bit for bit. */
 LG_TEST(test_many_jobs_emulated_cuda)
 {
     run_mix(LG_DSP_CUDA | LG_DSP_BATCH_EMULATE, 50, 8, 600, 0);
@@ -380,7 +368,7 @@ LG_TEST(test_auto_switches_sides)
     int same = 0;
     for (int k = 0; k < n_jobs; k++) {
         drive_take(d, k);
-        same += drive_same(d, k, DEV_TOL);
+        same += drive_same(d, k, 0);
     }
     CHECK_INT(same, n_jobs);
     drive_free(d);
@@ -438,7 +426,7 @@ static void churn(int backend, int simd)
         if (d->ids[k] < 0)
             continue;
         drive_take(d, k);
-        same += drive_same(d, k, side_tol(backend));
+        same += drive_same(d, k, 0);
         CHECK_INT(d->got_len[k], expected_len(&d->ref[k].p, d->ref[k].fed));
     }
     CHECK_INT(same, live);
@@ -713,7 +701,7 @@ static int cuda_check(void)
     int same = 0;
     for (int k = 0; k < 50; k++) {
         drive_take(d, k);
-        same += drive_same(d, k, DEV_TOL);
+        same += drive_same(d, k, 1e-5);
     }
     CHECK_INT(same, 50);
     struct lg_dsp_batcher_stats st;
