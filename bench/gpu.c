@@ -696,7 +696,6 @@ out:
     free(keep_gpu);
 }
 
-
 static void bench_stream(const struct opts *o, struct report *r)
 {
     struct stream_bench sb = { o, { NULL } };

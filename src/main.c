@@ -850,10 +850,12 @@ static int cmd_profile(struct lg_config *cfg, int argc, char **argv)
     char why[192] = "";
     /* The trace starts first: opening the batcher copies to the GPU. */
     lg_prof_thread_name("pipeline");
-    bool tracing = pf_trace && lg_prof_trace_start(1000000) == 0;
-    if (pf_trace && !tracing) {
-        snprintf(why, sizeof(why), "a trace is already recording");
-        r = LG_EEXIST;
+    int tr = pf_trace ? lg_prof_trace_start(1000000) : 0;
+    bool tracing = pf_trace && tr == 0;
+    if (tr < 0) {
+        snprintf(why, sizeof(why), "%s",
+                 tr == LG_EEXIST ? "a trace is already recording" : "no memory for the trace");
+        r = tr;
     }
     if (r == 0)
         r = lg_transcode_batch_new(backend, 1, &o.batch, why, sizeof(why));

@@ -5,8 +5,9 @@
  * loudness.c on a thread per core, one track per thread at a time, so its
  * results are the streaming meters' own. The CUDA backend plans the batch
  * (kernels_scan.h: filter coefficients, segments and the offsets of every
- * array), cuts it into chunks of about CHUNK_PCM_BYTES of PCM so that device
- * memory stays bounded and uploads overlap kernels, runs the kernels
+ * array), cuts it into chunks of about CHUNK_PCM_BYTES of PCM as float (16-bit
+ * PCM is uploaded beside it, half as much again) so that device memory stays
+ * bounded and uploads overlap kernels, runs the kernels
  * (cuda/loudness.cu) and turns each track's energies and peaks into a meter
  * with lg_loudness_from_parts(), which applies the gates as the streaming
  * meter does. AUTO takes CUDA when it is usable and falls back to the CPU
@@ -91,7 +92,7 @@ struct cpu_pool {
 #define S16_BLOCK 4096
 
 /* Feeds track t to m and w (either may be NULL); 16-bit PCM block by block
- * through buf (S16_BLOCK * MAX_CH floats). 0 or what lg_loudness_add gave. */
+ * through buf (S16_BLOCK * MAX_CH floats). 0, or lg_loudness_add's error. */
 static int feed(const struct lg_pcm_track *t, struct lg_loudness *m, struct lg_waveform *w,
                 float *buf)
 {
@@ -104,8 +105,9 @@ static int feed(const struct lg_pcm_track *t, struct lg_loudness *m, struct lg_w
             for (size_t k = 0; k < n * ch; k++)
                 buf[k] = lg_pcm_s16(t->s16[at * ch + k]);
         }
-        if (m && lg_loudness_add(m, x, n) < 0)
-            return -ENOMEM;
+        int r = m ? lg_loudness_add(m, x, n) : 0;
+        if (r < 0)
+            return r;
         if (w)
             lg_waveform_add(w, x, n);
         at += n;
@@ -126,7 +128,7 @@ static void *cpu_worker(void *arg)
         struct lg_waveform *w = NULL;
         if (p->waves)
             w = p->waves[i] = lg_waveform_new(t->channels, p->n_buckets, t->frames);
-        if (m && (p->waves == NULL || w) && ((!t->pcm && !buf) || feed(t, m, w, buf) < 0)) {
+        if (m && (p->waves == NULL || w) && ((t->s16 && !buf) || feed(t, m, w, buf) < 0)) {
             lg_loudness_free(m);
             m = NULL;
         }

@@ -124,7 +124,7 @@ static inline LG_HD float lg_sk_rs_fill(const struct lg_sk_step *st, const float
 
 /* Output frame j, channel c: from hist (channel c's new history, or a copy
  * of it) into mid; without resampling, the input frame j. Row-major tables
- * (coef_t 0): the CPU resampler's sums, bit for bit. */
+ * (coef_t 0): the CPU resampler's sums, bit for bit on the host. */
 static inline LG_HD void lg_sk_rs_out(const struct lg_sk_step *st, const float *hist,
                                       const float *in, float *mid, uint32_t c, uint32_t j)
 {
@@ -160,8 +160,10 @@ static inline LG_HD void lg_sk_rs_out(const struct lg_sk_step *st, const float *
  * floats of each table row and of the history. One item computes
  * LG_SK_RS_GROUP outputs j, j + L, j + 2L, ... that share a row, loading
  * each coefficient once for all of them. Each output sums its taps as
- * lg_rs_dot does, in the same order: the device's samples are the CPU
- * resampler's, bit for bit. */
+ * lg_rs_dot does, in the same order: run on the host (no fused multiply-add)
+ * that is the portable resampler's result bit for bit; on the device, whose
+ * multiply-adds are fused (nvcc --fmad=true), the AVX2 resampler's, which
+ * fuses them too (bit-equal on an H100, bench/gpu). */
 #ifndef LG_SK_RS_GROUP /* 2 was the fastest on an H100; from 3 on, the sums spill */
 #define LG_SK_RS_GROUP 2
 #endif
@@ -207,7 +209,7 @@ static inline LG_HD void lg_sk_rs_out_t(const struct lg_sk_step *st, const float
                     acc[g][b][l] += x[g][i + 8 * b + l] * hv[l];
         }
     }
-    for (; i < s->taps; i += 8) {
+    for (; i + 8 <= s->taps; i += 8) {
         float hv[8];
         for (int l = 0; l < 8; l++)
             hv[l] = h[(size_t)(i + l) * L];

@@ -298,17 +298,28 @@ static int to_float(struct decoded *dec, size_t cap)
 static int measure_on_cpu(struct lg_decoder *d, struct decoded *dec, const float *pcm, int n,
                           const struct lg_analyze_opts *o)
 {
-    if (!dec->pcm && to_float(dec, dec->frames) < 0)
-        return -ENOMEM;
     struct lg_loudness *m = lg_loudness_new(dec->rate, dec->channels, LG_LOUDNESS_ALL);
     struct lg_waveform *w =
         o && o->waveform_buckets ? lg_waveform_new(dec->channels, o->waveform_buckets, 0) : NULL;
-    int r = m && (w || !o || !o->waveform_buckets) ? lg_loudness_add(m, dec->pcm, dec->frames)
-                                                   : LG_EMEDIA;
-    if (r == 0 && w)
-        lg_waveform_add(w, dec->pcm, dec->frames);
+    int r = m && (w || !o || !o->waveform_buckets) ? 0 : LG_EMEDIA;
+    /* The frames held, 16-bit ones made float a block at a time. */
+    size_t ch = (size_t)dec->channels, block = dec->pcm ? dec->frames : 4096;
+    float *buf = dec->pcm ? dec->pcm : malloc(block * ch * sizeof(float));
+    r = r == 0 && !buf && dec->frames ? -ENOMEM : r;
+    for (size_t at = 0; r == 0 && at < dec->frames; at += block) {
+        size_t k = dec->frames - at < block ? dec->frames - at : block;
+        for (size_t s = 0; !dec->pcm && s < k * ch; s++)
+            buf[s] = lg_pcm_s16(dec->s16[at * ch + s]);
+        r = lg_loudness_add(m, buf, k);
+        if (r == 0 && w)
+            lg_waveform_add(w, buf, k);
+    }
+    if (buf != dec->pcm)
+        free(buf);
     free(dec->pcm);
+    free(dec->s16);
     dec->pcm = NULL;
+    dec->s16 = NULL;
     do {
         if (r == 0)
             r = lg_loudness_add(m, pcm, (size_t)n);

@@ -4,8 +4,9 @@
 # packed into .gpu-pack/ here, and a check that the Perfetto trace holds the
 # CPU stages and the GPU's kernels and copies on one time line: GPU records
 # on their own rows, each copy and kernel inside the span of the CPU call
-# that queued it (a batch run, the batcher's open or a job's join). Writes the trace to $OUT/trace.json; the rest goes to
-# standard output. BACKEND=cpu GPU_PROFILE=0 runs the same without a GPU (the check then
+# that queued it (a batch run, the batcher's open or a job's join). Writes
+# the trace to $OUT/trace.json; the rest goes to standard output.
+# BACKEND=cpu GPU_PROFILE=0 runs the same without a GPU (the check then
 # looks at the CPU stages only).
 #
 #   tests/gpu/profile.sh

@@ -42,7 +42,7 @@ build() {
     say "== build ($("$NVCC" --version | grep release), $("$CC" --version | head -1))"
     start=$(date +%s)
     CFLAGS="-std=c17 -O2 -g -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -DLG_HAVE_CUDA=1 -Isrc -pthread -Wall -Wextra"
-    NVFLAGS="-O3 -std=c++17 --expt-relaxed-constexpr -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90 -Xcompiler -fPIC,-fno-threadsafe-statics,-fno-exceptions -Isrc"
+    NVFLAGS="-O3 -std=c++17 --expt-relaxed-constexpr --fmad=true -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90 -Xcompiler -fPIC,-fno-threadsafe-statics,-fno-exceptions -Isrc"
     objs=""
     pids=""
     for f in src/dsp/cuda/*.cu; do

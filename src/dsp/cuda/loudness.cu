@@ -2,6 +2,7 @@
 /*
  * Batch loudness analysis on the GPU: for each chunk of tracks, the PCM and
  * the plan (struct lg_kw_track, kernels_scan.h) go up, then
+ *   k_from_s16    makes 16-bit PCM float, in place beside its upload;
  *   k_zero_state  runs every segment (track, channel, k) of the K-weighting
  *                 cascade from rest: its zero-state response r;
  *   k_scan        one block per (track, channel) composes the segments' affine
@@ -14,6 +15,8 @@
  *                 3 s short-term windows every 1 s;
  *   k_peaks       sample peak and 4x true peak per channel (warp reductions,
  *                 then atomics on the bit patterns of non-negative floats);
+ *   k_wave        the waveform buckets' peaks and sums of squares, a warp
+ *                 per bucket;
  * and the energies and peaks come down; the host gates them (loudness.c).
  * Double precision where the CPU meter uses it. Two chunks are in flight on
  * two streams with their own buffers, so one chunk's upload overlaps the
