@@ -474,7 +474,10 @@ static enum MHD_Result post_decide(struct lg_req *r)
 
 /* POST /device/logout: ends the browser's session (its CSRF field must
  * match) and clears the cookie, then 303 to "/", the sign-in form. Without a
- * session there is nothing to end, and the answer is the same. */
+ * session there is nothing to end: the same 303, and a cookie that came
+ * with the request (a session that ended) is cleared. A request without
+ * the cookie, as another site's form sends it (SameSite=Strict), changes
+ * nothing: no cookie is set, so it cannot sign the browser out. */
 static enum MHD_Result post_logout(struct lg_req *r)
 {
     const char *token;
@@ -487,14 +490,14 @@ static enum MHD_Result post_logout(struct lg_req *r)
     char clear[128];
     struct lg_buf b;
     lg_buf_init(&b, LG_WEB_PAGE_MAX);
-    if (lg_web_cookie(r, LG_WEB_SESSION_COOKIE, "", 0, clear, sizeof(clear)) < 0 ||
+    if ((token && lg_web_cookie(r, LG_WEB_SESSION_COOKIE, "", 0, clear, sizeof(clear)) < 0) ||
         lg_buf_puts(&b, "See other\n") < 0)
     {
         lg_buf_free(&b);
         return MHD_NO;
     }
     const char *cookies[] = { clear, NULL };
-    return lg_web_send(r, MHD_HTTP_SEE_OTHER, &b, LG_WEB_FORMS, "/", cookies);
+    return lg_web_send(r, MHD_HTTP_SEE_OTHER, &b, LG_WEB_FORMS, "/", token ? cookies : NULL);
 }
 
 enum MHD_Result lg_device_page_route(struct lg_req *r)

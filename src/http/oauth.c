@@ -142,9 +142,27 @@ static bool given(const char *v)
     return v && *v;
 }
 
+/* Whether the UTF-8 at p starts with a C1 control (U+0080-009F) or a
+ * character that reorders or breaks the text around it: U+061C, U+200E,
+ * U+200F, U+2028-202E, U+2066-2069. A device's name with one could show
+ * its owner another name than the one it has ("...\u202Egpj.exe"). */
+static bool format_char(const unsigned char *p)
+{
+    if (p[0] == 0xc2)
+        return p[1] >= 0x80 && p[1] <= 0x9f;
+    if (p[0] == 0xd8)
+        return p[1] == 0x9c;
+    if (p[0] == 0xe2 && p[1] == 0x80)
+        return p[2] == 0x8e || p[2] == 0x8f || (p[2] >= 0xa8 && p[2] <= 0xae);
+    if (p[0] == 0xe2 && p[1] == 0x81)
+        return p[2] >= 0xa6 && p[2] <= 0xa9;
+    return false;
+}
+
 /* Whether v (NULL: absent, which is fine) is at most max bytes of printable
  * ASCII (ascii_only: RFC 6749's client_id and scope characters) or of UTF-8
- * without control characters (a device's name, shown to its owner). */
+ * without control or format characters (a device's name, shown to its
+ * owner). */
 static bool field_ok(const char *v, size_t max, bool ascii_only)
 {
     if (!v)
@@ -154,7 +172,8 @@ static bool field_ok(const char *v, size_t max, bool ascii_only)
         return false;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)v[i];
-        if (c < 0x20 || c == 0x7f || (ascii_only && c > 0x7e))
+        if (c < 0x20 || c == 0x7f || (ascii_only && c > 0x7e) ||
+            format_char((const unsigned char *)v + i))
             return false;
     }
     return true;

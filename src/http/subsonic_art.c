@@ -20,7 +20,9 @@
 #include "store/store.h"
 #include "stream/stream.h"
 
-#define CACHE_CONTROL    "public, max-age=86400"
+/* A browser keeps a cover a day; shared caches do not (covers are served
+ * to signed-in users and share links, which can end). */
+#define CACHE_CONTROL    "private, max-age=86400"
 #define NOT_FOUND        "Cover art not found"
 #define PLACEHOLDER_SIDE 512 /* the stand-in's size when no size is asked */
 
@@ -109,6 +111,7 @@ static enum MHD_Result send_image(struct lg_sub_ctx *c, const char *etag, unsign
     if (!resp)
         return MHD_NO;
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, mime);
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_X_CONTENT_TYPE_OPTIONS, "nosniff");
     add_validators(resp, etag);
     return lg_req_reply(c->req, MHD_HTTP_OK, resp, (int64_t)len);
 }

@@ -72,24 +72,9 @@ static void add_headers(struct MHD_Response *resp, const struct lg_stream_file *
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_DISPOSITION, buf);
 }
 
-enum MHD_Result lg_http_send_track_id(struct lg_req *r, int64_t id, bool download)
-{
-    static const char *const ctype = "text/plain; charset=utf-8";
-    if (!r->http->stream)
-        return lg_req_reply_static(r, MHD_HTTP_SERVICE_UNAVAILABLE, ctype, "no music folder\n");
-    struct lg_stream_file f;
-    int rc = lg_stream_open_track(r->http->stream, id, &f);
-    if (rc == LG_ENOTFOUND)
-        return lg_req_reply_static(r, MHD_HTTP_NOT_FOUND, ctype, "track not found\n");
-    if (rc < 0) {
-        lg_log(&media_log, LG_LOG_ERROR, "opening track %lld: %s", (long long)id, lg_strerror(rc));
-        return lg_req_reply_static(r, MHD_HTTP_INTERNAL_SERVER_ERROR, ctype,
-                                   "cannot open the track\n");
-    }
-    return lg_http_send_track(r, &f, download);
-}
-
-enum MHD_Result lg_http_send_track(struct lg_req *r, struct lg_stream_file *f, bool download)
+/* page: for the web player and share pages, kept by the browser alone. */
+static enum MHD_Result send_track(struct lg_req *r, struct lg_stream_file *f, bool download,
+                                  bool page)
 {
     struct lg_stream_cond cond = {
         .range = lg_req_header(r, MHD_HTTP_HEADER_RANGE),
@@ -112,8 +97,34 @@ enum MHD_Result lg_http_send_track(struct lg_req *r, struct lg_stream_file *f, b
     lg_stream_file_close(f);
     if (resp)
         add_headers(resp, f, &plan, download);
+    if (resp && page) {
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "private");
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_X_CONTENT_TYPE_OPTIONS, "nosniff");
+    }
     r->sent_track = resp && plan.length > 0;
     return lg_req_reply(r, (unsigned)plan.status, resp, plan.length);
+}
+
+enum MHD_Result lg_http_send_track_id(struct lg_req *r, int64_t id, bool download)
+{
+    static const char *const ctype = "text/plain; charset=utf-8";
+    if (!r->http->stream)
+        return lg_req_reply_static(r, MHD_HTTP_SERVICE_UNAVAILABLE, ctype, "no music folder\n");
+    struct lg_stream_file f;
+    int rc = lg_stream_open_track(r->http->stream, id, &f);
+    if (rc == LG_ENOTFOUND)
+        return lg_req_reply_static(r, MHD_HTTP_NOT_FOUND, ctype, "track not found\n");
+    if (rc < 0) {
+        lg_log(&media_log, LG_LOG_ERROR, "opening track %lld: %s", (long long)id, lg_strerror(rc));
+        return lg_req_reply_static(r, MHD_HTTP_INTERNAL_SERVER_ERROR, ctype,
+                                   "cannot open the track\n");
+    }
+    return send_track(r, &f, download, true);
+}
+
+enum MHD_Result lg_http_send_track(struct lg_req *r, struct lg_stream_file *f, bool download)
+{
+    return send_track(r, f, download, false);
 }
 
 #define PREFS_MEMO_NS INT64_C(2000000000)  /* how long stream_prefs trusts its answer */

@@ -23,7 +23,8 @@ enum MHD_Result lg_sub_download(struct lg_sub_ctx *c);
 enum MHD_Result lg_http_send_track(struct lg_req *r, struct lg_stream_file *f, bool download);
 /* The track of catalogue id, as lg_http_send_track sends it; plain-text 503
  * without a music folder, 404 for an unknown id, 500 (logged) when it
- * cannot be opened. For the web pages, whose errors are not Subsonic's. */
+ * cannot be opened, and Cache-Control: private (a share can end; no shared
+ * cache keeps it). For the web pages, whose errors are not Subsonic's. */
 enum MHD_Result lg_http_send_track_id(struct lg_req *r, int64_t id, bool download);
 
 #endif

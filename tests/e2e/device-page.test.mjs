@@ -197,6 +197,11 @@ test('sign out: the home page\'s form ends the session, with its CSRF field', as
   // The old cookie no longer signs in, even if a browser kept it.
   assert.match((await req('/', { cookie })).text, /action="\/device\/login"/);
   assert.equal((await req('/device/logout', { method: 'GET' })).status, 405);
+  // Another site's form comes without the cookie (SameSite=Strict): the
+  // answer sets none, so it cannot sign a browser out.
+  const cross = await req('/device/logout', { method: 'POST', body: {} });
+  assert.equal(cross.status, 303);
+  assert.equal(cross.headers.get('set-cookie'), null);
 });
 
 // On a server of its own, so that the limits start from zero.

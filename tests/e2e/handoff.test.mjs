@@ -424,6 +424,7 @@ test('the start page plays the saved queue; /web/stream needs the session', asyn
   const audio = await fetch(`${srv.base}${tracks[2].src}`, { headers: { cookie } });
   assert.equal(audio.status, 200);
   assert.equal(audio.headers.get('content-type'), 'audio/mpeg');
+  assert.equal(audio.headers.get('cache-control'), 'private');
   assert.ok(Buffer.from(await audio.arrayBuffer()).equals(file));
   const part = await fetch(`${srv.base}${tracks[2].src}`,
     { headers: { cookie, range: 'bytes=100-199' } });
@@ -437,4 +438,7 @@ test('the start page plays the saved queue; /web/stream needs the session', asyn
   const cover = await fetch(`${srv.base}/web/cover/${id.Gamma}`, { headers: { cookie } });
   assert.equal(cover.status, 200);
   assert.match(cover.headers.get('content-type'), /^image\//);
+  // Kept by the browser, never by a shared cache.
+  assert.equal(cover.headers.get('cache-control'), 'private, max-age=86400');
+  assert.equal(cover.headers.get('x-content-type-options'), 'nosniff');
 });

@@ -154,7 +154,7 @@ test('RFC 6749 §5.2 errors, as JSON with no-store', async () => {
   assert.equal(r.body.error, 'invalid_request');
 });
 
-test('device_authorization refuses odd fields: non-UTF-8 or control bytes, too long', async () => {
+test('device_authorization refuses odd fields: non-UTF-8, control or bidi characters, too long', async () => {
   const start = async (body) => {
     const r = await fetch(`${srv.base}/oauth/device_authorization`, {
       method: 'POST', body, headers: { 'content-type': 'application/x-www-form-urlencoded' },
@@ -162,7 +162,13 @@ test('device_authorization refuses odd fields: non-UTF-8 or control bytes, too l
     return { status: r.status, body: await r.json() };
   };
   for (const body of ['client_id=x&device_name=%FFEvil', 'client_id=x&device_name=a%0Ab',
-    `client_id=${'x'.repeat(129)}`, 'client_id=x&scope=%C3%A9', `client_id=x&device_name=${'n'.repeat(129)}`]) {
+    `client_id=${'x'.repeat(129)}`, 'client_id=x&scope=%C3%A9', `client_id=x&device_name=${'n'.repeat(129)}`,
+    // A right-to-left override shows "TV exe.gpj" as "TV jpg.exe"; C1
+    // controls, isolates and line separators are no name either.
+    `client_id=x&device_name=${encodeURIComponent('TV \u202Egpj.exe')}`,
+    `client_id=x&device_name=${encodeURIComponent('a\u0085b')}`,
+    `client_id=x&device_name=${encodeURIComponent('a\u2067b')}`,
+    `client_id=x&device_name=${encodeURIComponent('a\u2028b')}`]) {
     const r = await start(body);
     assert.equal(r.status, 400, body);
     assert.equal(r.body.error, 'invalid_request', body);

@@ -227,6 +227,8 @@ test('a shared track streams with Range and validators as /rest/stream; others a
   assert.equal(part.status, 206);
   assert.equal(part.headers.get('content-range'), `bytes 100-199/${bytes.length}`);
   assert.ok(part.body.equals(bytes.subarray(100, 200)));
+  // A share can end: no shared cache keeps its audio or covers.
+  assert.equal(part.headers.get('cache-control'), 'private');
   // The same validators as the Subsonic stream of the same track.
   const rest = await get(`${ctx.srv.base}/rest/stream?${new URLSearchParams({
     ...creds(ctx, USER), v: '1.16.1', c: 'e2e', id })}`, { range: 'bytes=100-199' });
@@ -247,6 +249,7 @@ test('a shared track streams with Range and validators as /rest/stream; others a
   const cover = await get(`${ctx.srv.base}${pagePath(s)}/cover/${id}`);
   assert.equal(cover.status, 200);
   assert.match(cover.headers.get('content-type'), /^image\//);
+  assert.equal(cover.headers.get('cache-control'), 'private, max-age=86400');
   assert.equal((await get(`${ctx.srv.base}${pagePath(s)}/cover/${ctx.ids.songs['Night Owl']}`)).status, 404);
 });
 
