@@ -395,9 +395,27 @@ static int list_dir(DIR *d, struct entry **out, size_t *n_out)
     return rc;
 }
 
+/* Whether name in dfd is an image file: a regular file (links followed)
+ * whose first bytes are an image's. A folder, a FIFO, an empty file, a
+ * dangling link or a link to something else named cover.jpg is no cover:
+ * the server would hand its bytes to whoever asks for the cover. */
+static bool image_file(int dfd, const char *name)
+{
+    int fd = openat(dfd, name, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    struct stat st;
+    unsigned char head[16];
+    bool ok = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0;
+    ssize_t got = ok ? pread(fd, head, sizeof(head), 0) : -1;
+    close(fd);
+    return got > 0 && lg_image_sniff(head, (size_t)got) != NULL;
+}
+
 /* The sidecar cover among a directory's entries: cover, folder, front (in
- * that order), each .jpg, .jpeg or .png, in any case. NULL when none. */
-static const char *find_cover(const struct entry *v, size_t n)
+ * that order), each .jpg, .jpeg or .png, in any case, and an image file
+ * (image_file). NULL when none. */
+static const char *find_cover(int dfd, const struct entry *v, size_t n)
 {
     static const char *const stems[] = { "cover", "folder", "front" };
     static const char *const exts[] = { "jpg", "jpeg", "png" };
@@ -408,7 +426,7 @@ static const char *find_cover(const struct entry *v, size_t n)
             if (strncasecmp(name, stems[s], sl) != 0 || name[sl] != '.')
                 continue;
             for (size_t e = 0; e < LG_ARRAY_LEN(exts); e++) {
-                if (lg_str_casecmp(name + sl + 1, exts[e]) == 0)
+                if (lg_str_casecmp(name + sl + 1, exts[e]) == 0 && image_file(dfd, name))
                     return name;
             }
         }
@@ -505,7 +523,7 @@ static void walk_dir(struct scan *sc, int dfd, struct relpath *rel, int depth)
     int rc = list_dir(d, &v, &n);
     if (rc < 0)
         mark_unreadable(sc, rel->buf, -rc);
-    const char *cover_name = find_cover(v, n);
+    const char *cover_name = find_cover(dfd, v, n);
     char *cover = NULL;
     if (cover_name)
         cover = *rel->buf ? lg_xasprintf("%s/%s", rel->buf, cover_name) : lg_xstrdup(cover_name);
@@ -723,6 +741,79 @@ static int consume_job(struct scan *sc, struct batch *b, struct job *j)
     return 0;
 }
 
+/* --- files moved or renamed --- */
+
+struct sig {
+    int64_t size, mtime_ns;
+    size_t i; /* known slot or job */
+};
+
+static int sig_cmp(const void *a, const void *b)
+{
+    const struct sig *x = a, *y = b;
+    if (x->size != y->size)
+        return x->size < y->size ? -1 : 1;
+    return x->mtime_ns < y->mtime_ns ? -1 : x->mtime_ns > y->mtime_ns;
+}
+
+/* Whether v[i] has the same size and time as a neighbour. */
+static bool sig_shared(const struct sig *v, size_t n, size_t i)
+{
+    return (i > 0 && sig_cmp(&v[i - 1], &v[i]) == 0) ||
+           (i + 1 < n && sig_cmp(&v[i], &v[i + 1]) == 0);
+}
+
+/* A new file with the size and modification time (to the nanosecond) of
+ * exactly one known track whose file is gone, when no other new file has
+ * them, is that track's file moved or renamed (mv and rsync keep both).
+ * The track keeps its id, and with it its stars, plays, playlist entries
+ * and shares: it is renamed in the store now, and the probe that follows
+ * updates the rest as for a changed file. */
+static int find_moves(struct scan *sc, struct batch *b)
+{
+    size_t nv = 0, nn = 0;
+    for (size_t i = 0; i < sc->known.cap; i++)
+        nv += sc->known.slots[i].path && !sc->known.slots[i].seen;
+    for (size_t i = 0; i < sc->n_jobs; i++)
+        nn += sc->jobs[i].id == 0;
+    if (nv == 0 || nn == 0)
+        return 0;
+    struct sig *v = lg_xmalloc(nv * sizeof(*v)), *n = lg_xmalloc(nn * sizeof(*n));
+    nv = nn = 0;
+    for (size_t i = 0; i < sc->known.cap; i++) {
+        const struct known *k = &sc->known.slots[i];
+        if (k->path && !k->seen)
+            v[nv++] = (struct sig){ k->size, k->mtime_ns, i };
+    }
+    for (size_t i = 0; i < sc->n_jobs; i++) {
+        if (sc->jobs[i].id == 0)
+            n[nn++] = (struct sig){ sc->jobs[i].size, sc->jobs[i].mtime_ns, i };
+    }
+    qsort(v, nv, sizeof(*v), sig_cmp);
+    qsort(n, nn, sizeof(*n), sig_cmp);
+    int r = 0;
+    for (size_t x = 0, y = 0; x < nn && r == 0; x++) {
+        while (y < nv && sig_cmp(&v[y], &n[x]) < 0)
+            y++;
+        if (y == nv || sig_cmp(&v[y], &n[x]) != 0 || sig_shared(v, nv, y) || sig_shared(n, nn, x))
+            continue;
+        struct known *k = &sc->known.slots[v[y].i];
+        struct job *j = &sc->jobs[n[x].i];
+        r = batch_step(b);
+        if (r == 0)
+            r = lg_store_track_rename(sc->store, k->id, j->rel);
+        if (r == 0) {
+            lg_log(&scan_log, LG_LOG_DEBUG, "%s moved to %s", k->path, j->rel);
+            j->id = k->id;
+            k->seen = true;
+            sc->stats.moved++;
+        }
+    }
+    free(v);
+    free(n);
+    return r;
+}
+
 static int start_workers(struct scan *sc, int n_threads, pthread_t *tids)
 {
     int n = 0;
@@ -828,11 +919,11 @@ static void log_summary(const struct scan *sc, int r)
         return;
     }
     lg_log(&scan_log, LG_LOG_INFO,
-           "scan of %s%s: %lld files, %lld added, %lld updated, %lld removed, %lld unchanged, "
-           "%lld failed, %.2f s",
+           "scan of %s%s: %lld files, %lld added, %lld updated (%lld moved), %lld removed, "
+           "%lld unchanged, %lld failed, %.2f s",
            sc->root, r < 0 ? " stopped" : "", (long long)st->files, (long long)st->added,
-           (long long)st->updated, (long long)st->removed, (long long)st->unchanged,
-           (long long)st->failed, st->seconds);
+           (long long)st->updated, (long long)st->moved, (long long)st->removed,
+           (long long)st->unchanged, (long long)st->failed, st->seconds);
 }
 
 /* The scan, stopped early (with -ECANCELED) when *cancel becomes true. */
@@ -853,16 +944,29 @@ static int scan_run(struct lg_store *s, const char *music_dir, int n_threads,
     int r = lg_store_files_each(s, known_add, &sc->known);
     if (r == 0)
         r = walk_root(sc);
+    if (r == 0 && !cancelled(sc))
+        r = find_moves(sc, &b);
     if (r == 0) {
         report(sc, sc->stats.unchanged, sc->stats.files);
         r = probe_and_store(sc, n_threads > 0 ? n_threads : default_threads(), &b);
     }
-    if (r == 0 && !cancelled(sc))
+    /* A folder that held tracks and now holds no audio file at all is an
+     * unplugged disk or a share that is down far more often than a library
+     * emptied on purpose: removing its tracks would take every star,
+     * playlist entry and share of them along. They stay until a scan finds
+     * files again. */
+    bool gone = sc->stats.files == 0 && sc->known.n > 0;
+    if (gone)
+        lg_log(&scan_log, LG_LOG_WARN,
+               "%s holds no audio files now (not mounted?): keeping its %zu tracks", sc->root,
+               sc->known.n);
+    if (r == 0 && !cancelled(sc) && !gone)
         r = remove_vanished(sc, &b);
     r = batch_end(&b, r);
     /* M3U playlists name tracks, so they come after the tracks' batches. */
-    if (r == 0 && !cancelled(sc))
-        r = lg_library_import_playlists(s, music_dir, sc->stats.added + sc->stats.removed > 0);
+    if (r == 0 && !cancelled(sc) && !gone)
+        r = lg_library_import_playlists(s, music_dir,
+                                        sc->stats.added + sc->stats.removed + sc->stats.moved > 0);
     if (r == 0 && cancelled(sc))
         r = -ECANCELED;
     sc->stats.seconds = now_s() - t0;

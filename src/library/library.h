@@ -26,6 +26,7 @@ struct lg_scan_stats {
     int64_t updated;   /* changed tracks re-probed */
     int64_t unchanged; /* skipped: same size and mtime */
     int64_t removed;   /* tracks whose file vanished */
+    int64_t moved;     /* tracks whose file moved (counted as updated too) */
     int64_t failed;    /* files that could not be read (logged) */
     double seconds;
 };

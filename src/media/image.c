@@ -404,8 +404,14 @@ static int read_original(const struct lg_cover_req *rq, unsigned char **data, si
     int r = read_file(rq->path, PICTURE_MAX, data, len, NULL);
     if (r < 0)
         return r;
-    const char *m = lg_image_sniff(*data, *len);
-    *mime = m ? m : "application/octet-stream";
+    /* Only an image: the file may have been replaced since the scan (by a
+     * link to any file the server can read). */
+    *mime = lg_image_sniff(*data, *len);
+    if (!*mime) {
+        free(*data);
+        *data = NULL;
+        return LG_EMEDIA;
+    }
     return 0;
 }
 

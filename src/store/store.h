@@ -103,6 +103,9 @@ int lg_store_track_get(struct lg_store *s, int64_t id, struct lg_track *out) LG_
 int lg_store_track_upsert(struct lg_store *s, const struct lg_track *t,
                           int64_t *id_out) LG_MUST_CHECK;
 int lg_store_track_delete(struct lg_store *s, int64_t id) LG_MUST_CHECK;
+/* Moves track id to path (its file was moved or renamed): the id, and all
+ * that refers to it, stay. path must be no other track's. */
+int lg_store_track_rename(struct lg_store *s, int64_t id, const char *path) LG_MUST_CHECK;
 /* Changes the sidecar cover of a track whose file did not change. */
 int lg_store_track_set_cover(struct lg_store *s, int64_t id, const char *cover_path) LG_MUST_CHECK;
 
@@ -113,9 +116,10 @@ typedef int lg_store_file_fn(void *ud, int64_t id, const char *path, int64_t siz
                              const char *cover_path);
 int lg_store_files_each(struct lg_store *s, lg_store_file_fn *fn, void *ud) LG_MUST_CHECK;
 
-/* Deletes artists and albums left without tracks, and clears the
- * compilation flag of albums none of whose tracks has it (a retag). Returns
- * how many rows went or changed. */
+/* Deletes artists and albums left without tracks, clears the compilation
+ * flag of albums none of whose tracks has it (a retag), and sets each
+ * album's genre, year and MusicBrainz id from its tracks. Returns how many
+ * rows went or changed. */
 int lg_store_prune(struct lg_store *s) LG_MUST_CHECK;
 
 struct lg_store_counts {

@@ -45,12 +45,14 @@ enum stmt_id {
     S_TRACK_UPSERT,
     S_TRACK_DELETE,
     S_TRACK_SET_COVER,
+    S_TRACK_RENAME,
     S_ARTIST_UPSERT,
     S_ALBUM_UPSERT,
     S_FILES,
     S_PRUNE_ALBUMS,
     S_PRUNE_ARTISTS,
     S_ALBUMS_UNFLAG,
+    S_ALBUMS_REFRESH,
     S_COUNTS,
     S_USER_ADD,
     S_USER_BY_NAME,
@@ -87,6 +89,7 @@ static const char *const stmt_sql[S_COUNT_] = {
     [S_TRACK_DELETE] = "DELETE FROM tracks WHERE id = ?1",
     [S_TRACK_SET_COVER] =
         "UPDATE tracks SET cover_path = ?2, updated_at = unixepoch() WHERE id = ?1",
+    [S_TRACK_RENAME] = "UPDATE tracks SET path = ?2, updated_at = unixepoch() WHERE id = ?1",
     [S_ARTIST_UPSERT] = "INSERT INTO artists(name, mbid) VALUES (?1, ?2) "
                         "ON CONFLICT(name) DO UPDATE SET mbid = CASE WHEN excluded.mbid <> '' "
                         "THEN excluded.mbid ELSE mbid END RETURNING id",
@@ -109,6 +112,19 @@ static const char *const stmt_sql[S_COUNT_] = {
     [S_ALBUMS_UNFLAG] = "UPDATE albums SET compilation = 0 WHERE compilation <> 0 AND NOT EXISTS "
                         "(SELECT 1 FROM tracks WHERE tracks.album_id = albums.id "
                         "AND tracks.compilation <> 0)",
+    /* An album's genre and MusicBrainz id are its tracks' most common
+     * (ties: the first by name), its year their latest: what the tracks say
+     * now, not what the last track written said (the upsert keeps a value
+     * when a track has none, so a tag removed from every track stayed). */
+    [S_ALBUMS_REFRESH] =
+        "UPDATE albums SET genre = g.genre, year = g.year, mbid = g.mbid FROM (SELECT album_id, "
+        "coalesce((SELECT t2.genre FROM tracks t2 WHERE t2.album_id = t.album_id AND "
+        "t2.genre <> '' GROUP BY t2.genre ORDER BY count(*) DESC, t2.genre LIMIT 1), '') AS genre, "
+        "max(t.year) AS year, coalesce((SELECT t3.mb_album_id FROM tracks t3 WHERE "
+        "t3.album_id = t.album_id AND t3.mb_album_id <> '' GROUP BY t3.mb_album_id "
+        "ORDER BY count(*) DESC, t3.mb_album_id LIMIT 1), '') AS mbid "
+        "FROM tracks t GROUP BY t.album_id) AS g WHERE albums.id = g.album_id AND "
+        "(albums.genre <> g.genre OR albums.year <> g.year OR albums.mbid <> g.mbid)",
     [S_COUNTS] = "SELECT (SELECT count(*) FROM tracks), (SELECT count(*) FROM albums), "
                  "(SELECT count(*) FROM artists), (SELECT count(*) FROM users)",
     [S_USER_ADD] = "INSERT INTO users(name, pass_hash, pass_box, is_admin) VALUES (?1, ?2, ?3, ?4)",
@@ -834,6 +850,16 @@ int lg_store_track_set_cover(struct lg_store *s, int64_t id, const char *cover_p
     return lg_store_step_done(st);
 }
 
+int lg_store_track_rename(struct lg_store *s, int64_t id, const char *path)
+{
+    sqlite3_stmt *st = stmt(s, S_TRACK_RENAME);
+    if (!st)
+        return LG_ESTORE;
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_text(st, 2, path, -1, SQLITE_STATIC);
+    return lg_store_step_done(st);
+}
+
 int lg_store_files_each(struct lg_store *s, lg_store_file_fn *fn, void *ud)
 {
     sqlite3_stmt *st = stmt(s, S_FILES);
@@ -859,7 +885,8 @@ int lg_store_files_each(struct lg_store *s, lg_store_file_fn *fn, void *ud)
 int lg_store_prune(struct lg_store *s)
 {
     int n = 0;
-    static const enum stmt_id ids[] = { S_PRUNE_ALBUMS, S_PRUNE_ARTISTS, S_ALBUMS_UNFLAG };
+    static const enum stmt_id ids[] = { S_PRUNE_ALBUMS, S_PRUNE_ARTISTS, S_ALBUMS_UNFLAG,
+                                        S_ALBUMS_REFRESH };
     for (size_t i = 0; i < LG_ARRAY_LEN(ids); i++) {
         sqlite3_stmt *st = stmt(s, ids[i]);
         if (!st)

@@ -67,7 +67,10 @@ function library() {
       title: `Song ${i}`, artist: 'Ann', album: 'First', track: `${i}/3`, date: '2020',
     });
   }
-  writeFileSync(join(album, 'Folder.JPG'), 'not really a jpeg');
+  // A cover must be an image; cover.jpg, text, is passed over.
+  ffmpeg(['-f', 'lavfi', '-i', 'color=c=red:s=8x8', '-frames:v', '1', '-update', '1', '-f', 'mjpeg',
+    join(album, 'Folder.JPG')]);
+  writeFileSync(join(album, 'cover.jpg'), 'not really a jpeg');
   mkdirSync(join(base, 'Bob'));
   tone(join(base, 'Bob', 'b.m4a'), 1, { title: 'Bee', artist: 'Bob', album: 'Second' });
   tone(join(base, 'untagged song.mp3'), 1);

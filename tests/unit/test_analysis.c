@@ -245,7 +245,10 @@ LG_TEST(changed_and_failed)
 LG_TEST(cascade)
 {
     struct lg_store *s = open_store("cascade");
-    sh("mkdir -p cas && cp m/Ann/First/1.flac cas/");
+    /* keep.flac, of another album, stays: a folder left with no audio file
+     * at all keeps its tracks (a disk not mounted). */
+    sh("mkdir -p cas && cp m/Ann/First/1.flac cas/ && ffmpeg -nostdin -loglevel error -y -i "
+       "m/Ann/First/1.flac -metadata album=Other -c copy cas/keep.flac");
     scan(s, "cas");
     pass(s, "cas");
     int64_t id = id_of(s, "1.flac");

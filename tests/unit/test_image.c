@@ -299,6 +299,15 @@ LG_TEST(cover_original)
     free(data);
     rq.path = "/nonexistent/cover.jpg";
     CHECK_INT(lg_cover_read(&rq, &data, &len, &mime), LG_ENOTFOUND);
+    /* A cover file replaced by something else since the scan (a link to a
+     * key, say) is not handed out. */
+    char *text = lg_xasprintf("%s/not-an-image.jpg", tmp);
+    spit(text, (const unsigned char *)"secret key bytes", 16);
+    rq.path = text;
+    data = NULL;
+    CHECK_INT(lg_cover_read(&rq, &data, &len, &mime), LG_EMEDIA);
+    CHECK(data == NULL);
+    free(text);
 }
 
 LG_TEST(cover_cache)

@@ -89,7 +89,8 @@ static struct lg_scan_stats scan(struct lg_store *s, const char *dir)
     return st;
 }
 
-#define SINE "ffmpeg -nostdin -loglevel error -y -f lavfi -i sine=duration=0.5 "
+#define SINE  "ffmpeg -nostdin -loglevel error -y -f lavfi -i sine=duration=0.5 "
+#define IMAGE "ffmpeg -nostdin -loglevel error -y -f lavfi -i color=c=red:s=8x8 -frames:v 1 "
 
 LG_TEST(setup)
 {
@@ -103,9 +104,11 @@ LG_TEST(setup)
     sh(SINE "-metadata title=One -metadata artist=Ann -metadata album=First -metadata track=1 "
             "one.mp3 && " SINE "-metadata title=Two -metadata artist=Ann -metadata album=First "
             "-metadata track=2 two.flac && " SINE "-metadata title=Changed -metadata artist=Ann "
-            "-metadata album=First -metadata track=1 -b:a 64k changed.mp3 && " SINE "plain.mp3");
+            "-metadata album=First -metadata track=1 -b:a 64k changed.mp3 && " SINE
+            "plain.mp3 && " IMAGE "red.jpg && " IMAGE "red.png");
     sh("mkdir -p m/Ann/First m/.hidden m/Other && cp one.mp3 m/Ann/First/01.mp3 && "
-       "cp two.flac m/Ann/First/02.FLAC && : > m/Ann/First/cover.JPG && : > m/Ann/First/folder.png "
+       "cp two.flac m/Ann/First/02.FLAC && cp red.jpg m/Ann/First/cover.JPG && "
+       "cp red.png m/Ann/First/folder.png "
        "&& cp plain.mp3 'm/My Song.mp3' && cp plain.mp3 m/.hidden/h.mp3 && cp plain.mp3 m/.h.mp3 "
        "&& echo notes > m/notes.txt && : > m/Other/empty.mp3 && echo text > m/Other/text.mp3 && "
        "head -c 300 two.flac > m/Other/cut.flac && cp plain.mp3 m/Other/front.png");
@@ -207,20 +210,46 @@ LG_TEST(incremental)
 
 LG_TEST(removed_albums_pruned)
 {
-    sh("rm -rf pr && mkdir -p pr/a && cp one.mp3 pr/a/ && cp two.flac pr/");
+    sh("rm -rf pr && mkdir -p pr/a pr/b && cp one.mp3 pr/a/ && cp two.flac pr/ && "
+       "cp plain.mp3 pr/b/");
     struct lg_store *s = open_store("pr");
     scan(s, "pr");
     struct lg_store_counts c;
     CHECK_INT(lg_store_counts(s, &c), 0);
-    CHECK_INT(c.tracks, 2);
-    CHECK_INT(c.albums, 1);
+    CHECK_INT(c.tracks, 3);
+    int albums = (int)c.albums, artists = (int)c.artists;
     sh("rm -rf pr/a pr/two.flac");
     struct lg_scan_stats st = scan(s, "pr");
     CHECK_INT(st.removed, 2);
     CHECK_INT(lg_store_counts(s, &c), 0);
-    CHECK_INT(c.tracks, 0);
-    CHECK_INT(c.albums, 0);
-    CHECK_INT(c.artists, 0);
+    CHECK_INT(c.tracks, 1); /* plain.mp3, untagged */
+    CHECK_INT(c.albums, albums - 1);
+    CHECK_INT(c.artists, artists - 1);
+    lg_store_close(s);
+}
+
+/* A music folder that held tracks and now holds no audio file (a disk not
+ * mounted, its mount point left empty) keeps them, and their ids; once it
+ * holds files again, what is gone is removed. */
+LG_TEST(emptied_folder_keeps_tracks)
+{
+    sh("rm -rf ef ef.off && mkdir -p ef/a && cp one.mp3 ef/a/ && cp two.flac ef/");
+    struct lg_store *s = open_store("ef");
+    scan(s, "ef");
+    int64_t id = id_of(s, "a/one.mp3", NULL);
+    CHECK(id > 0);
+    sh("mv ef ef.off && mkdir -p ef/lost+found && echo x > ef/notes.txt");
+    struct lg_scan_stats st = scan(s, "ef");
+    CHECK_INT(st.files, 0);
+    CHECK_INT(st.removed, 0);
+    int n = 0;
+    CHECK_INT(id_of(s, "a/one.mp3", &n), id);
+    CHECK_INT(n, 2);
+    sh("rm -rf ef && mv ef.off ef && rm ef/two.flac");
+    st = scan(s, "ef");
+    CHECK_INT(st.removed, 1);
+    CHECK_INT(id_of(s, "a/one.mp3", &n), id);
+    CHECK_INT(n, 1);
     lg_store_close(s);
 }
 
@@ -235,7 +264,7 @@ LG_TEST(cover_added_later)
     CHECK_STR(t.cover_path, "");
     lg_track_free(&t);
     /* A cover placed beside an unchanged file is picked up without a probe. */
-    sh(": > cv/a/Folder.jpg");
+    sh("cp red.jpg cv/a/Folder.jpg");
     struct lg_scan_stats st = scan(s, "cv");
     CHECK_INT(st.unchanged, 1);
     CHECK_INT(lg_store_track_get(s, id, &t), 0);
@@ -246,6 +275,61 @@ LG_TEST(cover_added_later)
     CHECK_INT(lg_store_track_get(s, id, &t), 0);
     CHECK_STR(t.cover_path, "");
     lg_track_free(&t);
+    lg_store_close(s);
+}
+
+/* Only an image file is a cover: not a link to another file (the server
+ * would hand its bytes out), an empty file, a folder, a FIFO or text. */
+LG_TEST(cover_must_be_an_image)
+{
+    sh("rm -rf cx && mkdir -p cx/a cx/a/Cover.png && cp one.mp3 cx/a/ && echo secret > "
+       "cx/secret.key && ln -s ../secret.key cx/a/cover.jpg && : > cx/a/folder.jpg && "
+       "echo text > cx/a/folder.png && mkfifo cx/a/front.jpeg && cp red.png cx/a/Front.PNG");
+    struct lg_store *s = open_store("cx");
+    scan(s, "cx");
+    struct lg_track t = { 0 };
+    CHECK_INT(lg_store_track_get(s, id_of(s, "a/one.mp3", NULL), &t), 0);
+    CHECK_STR(t.cover_path, "a/Front.PNG");
+    lg_track_free(&t);
+    sh("rm cx/a/Front.PNG");
+    scan(s, "cx");
+    CHECK_INT(lg_store_track_get(s, id_of(s, "a/one.mp3", NULL), &t), 0);
+    CHECK_STR(t.cover_path, "");
+    lg_track_free(&t);
+    lg_store_close(s);
+}
+
+/* A file moved or renamed (same size and time to the nanosecond) keeps its
+ * track id, so what refers to it stays; two files that look alike are not
+ * guessed at: removed and added. */
+LG_TEST(moved_files_keep_ids)
+{
+    sh("rm -rf mv && mkdir -p mv/a && cp one.mp3 mv/a/ && cp two.flac mv/ && cp plain.mp3 mv/p.mp3 "
+       "&& cp plain.mp3 mv/q.mp3 && touch -r mv/p.mp3 mv/q.mp3");
+    struct lg_store *s = open_store("mv");
+    scan(s, "mv");
+    int64_t one = id_of(s, "a/one.mp3", NULL), two = id_of(s, "two.flac", NULL);
+    int64_t p = id_of(s, "p.mp3", NULL);
+    CHECK(one > 0 && two > 0 && p > 0);
+    sh("mv mv/a mv/b && mv mv/two.flac mv/b/deux.flac && mv mv/p.mp3 mv/r.mp3 && "
+       "mv mv/q.mp3 mv/s.mp3");
+    struct lg_scan_stats st = scan(s, "mv");
+    CHECK_INT(st.moved, 2);
+    CHECK_INT(st.updated, 2);
+    CHECK_INT(st.added, 2); /* r.mp3 and s.mp3: which was which? */
+    CHECK_INT(st.removed, 2);
+    CHECK_INT(id_of(s, "b/one.mp3", NULL), one);
+    CHECK_INT(id_of(s, "b/deux.flac", NULL), two);
+    CHECK_INT(id_of(s, "a/one.mp3", NULL), 0);
+    CHECK(id_of(s, "r.mp3", NULL) != p && id_of(s, "s.mp3", NULL) != p);
+    struct lg_track t = { 0 };
+    CHECK_INT(lg_store_track_get(s, two, &t), 0);
+    CHECK_STR(t.title, "Two");
+    CHECK_STR(t.suffix, "flac");
+    lg_track_free(&t);
+    /* Nothing moves on a scan that changes nothing. */
+    st = scan(s, "mv");
+    CHECK_INT(st.moved + st.added + st.removed + st.updated, 0);
     lg_store_close(s);
 }
 
@@ -319,6 +403,29 @@ static long sql_long(const char *name, const char *query)
 
 /* An album stops being a compilation when a retag clears the flag on every
  * track: the upsert of a track only ever sets it. */
+/* An album's genre, year and MusicBrainz id follow its tracks: the most
+ * common genre (ties: the first by name), the latest year; a tag removed
+ * from every track leaves the album without it. */
+LG_TEST(album_tags_follow_tracks)
+{
+    sh("rm -rf at && mkdir -p at && " SINE
+       "-metadata title=A -metadata album=Tags -metadata artist=Z -metadata genre=Rock "
+       "-metadata date=1999 at/a.mp3 && " SINE "-metadata title=B -metadata album=Tags "
+       "-metadata artist=Z -metadata genre=Jazz -metadata date=2005 at/b.mp3");
+    struct lg_store *s = open_store("at");
+    scan(s, "at");
+    CHECK_INT(
+        sql_long("at", "SELECT genre = 'Jazz' AND year = 2005 FROM albums WHERE name = 'Tags'"), 1);
+    sh(SINE "-metadata title=A -metadata album=Tags -metadata artist=Z at/a2.mp3 && " SINE
+            "-metadata title=B -metadata album=Tags -metadata artist=Z at/b2.mp3 && "
+            "touch -d '2001-01-01' at/a2.mp3 at/b2.mp3 && mv at/a2.mp3 at/a.mp3 && "
+            "mv at/b2.mp3 at/b.mp3");
+    struct lg_scan_stats st = scan(s, "at");
+    CHECK_INT(st.updated, 2);
+    CHECK_INT(sql_long("at", "SELECT genre = '' AND year = 0 FROM albums WHERE name = 'Tags'"), 1);
+    lg_store_close(s);
+}
+
 LG_TEST(compilation_cleared_by_retag)
 {
     /* Album artist Y throughout: the album row stays the same. */
@@ -439,7 +546,10 @@ LG_TEST(background_scanner)
 }
 
 LG_TEST_MAIN(LG_CASE(setup), LG_CASE(first_scan), LG_CASE(incremental),
-             LG_CASE(removed_albums_pruned), LG_CASE(cover_added_later), LG_CASE(symlink_loops),
-             LG_CASE(link_target_missing_keeps_tracks), LG_CASE(compilation_cleared_by_retag),
-             LG_CASE(missing_folder), LG_CASE(unreadable_folder_keeps_tracks), LG_CASE(progress),
+             LG_CASE(removed_albums_pruned), LG_CASE(emptied_folder_keeps_tracks),
+             LG_CASE(cover_added_later), LG_CASE(cover_must_be_an_image),
+             LG_CASE(moved_files_keep_ids), LG_CASE(symlink_loops),
+             LG_CASE(link_target_missing_keeps_tracks), LG_CASE(album_tags_follow_tracks),
+             LG_CASE(compilation_cleared_by_retag), LG_CASE(missing_folder),
+             LG_CASE(unreadable_folder_keeps_tracks), LG_CASE(progress),
              LG_CASE(background_scanner))
