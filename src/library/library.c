@@ -40,7 +40,8 @@
 #include "media/media.h"
 #include "store/store.h"
 
-#define BATCH_TRACKS  500  /* upserts or deletes per transaction */
+#define BATCH_TRACKS  500  /* upserts or deletes per transaction, at most ... */
+#define BATCH_SECONDS 0.2  /* ... and seconds a transaction stays open, at most */
 #define PROBE_WINDOW  1024 /* how far probing may run ahead of the writer */
 #define MAX_DEPTH     64   /* directory nesting followed */
 #define MAX_REL_PATH  4000 /* bytes of a relative path */
@@ -206,6 +207,7 @@ struct scan {
     void *ud;
     atomic_bool *cancel; /* may be NULL */
     struct known_table known;
+    struct known **by_path; /* known tracks sorted by path, made by keep_known */
     struct dir_set dirs;
     struct deferred *deferred; /* links to directories, walked last */
     size_t n_deferred;
@@ -279,17 +281,46 @@ static void warn_file(struct scan *sc, const char *rel, const char *reason)
  * such as an unmounted disk), the files may be back next time, and deleting
  * them would lose their ids and with them playlists, stars and shares.
  * Returns how many there are. */
+static int known_cmp(const void *a, const void *b)
+{
+    return strcmp((*(struct known *const *)a)->path, (*(struct known *const *)b)->path);
+}
+
 static size_t keep_known(struct scan *sc, const char *rel)
 {
-    size_t n = strlen(rel), kept = 0;
-    for (size_t i = 0; i < sc->known.cap; i++) {
-        struct known *k = &sc->known.slots[i];
-        if (k->path && (n == 0 || (strncmp(k->path, rel, n) == 0 &&
-                                   (k->path[n] == '/' || k->path[n] == '\0'))))
-        {
-            k->seen = true;
-            kept++;
-        }
+    size_t n = strlen(rel), kept = 0, count = sc->known.n;
+    if (!sc->by_path && count > 0) {
+        /* Sorted once, so that each failing entry (thousands of links to
+         * a disk not mounted) costs a search, not a pass over the library. */
+        sc->by_path = lg_xmalloc(count * sizeof(*sc->by_path));
+        size_t m = 0;
+        for (size_t i = 0; i < sc->known.cap; i++)
+            if (sc->known.slots[i].path)
+                sc->by_path[m++] = &sc->known.slots[i];
+        qsort(sc->by_path, m, sizeof(*sc->by_path), known_cmp);
+    }
+    /* rel itself, then the paths under rel/: a run in sorted order that
+     * starts at the first path not below rel. */
+    struct known *k = n ? known_find(&sc->known, rel) : NULL;
+    if (k) {
+        k->seen = true;
+        kept++;
+    }
+    size_t lo = 0, hi = count;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strncmp(sc->by_path[mid]->path, rel, n);
+        if (c < 0 || (c == 0 && n > 0 && (unsigned char)sc->by_path[mid]->path[n] < '/'))
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (size_t i = lo; i < count; i++) {
+        k = sc->by_path[i];
+        if (strncmp(k->path, rel, n) != 0 || (n > 0 && k->path[n] != '/'))
+            break;
+        k->seen = true;
+        kept++;
     }
     return kept;
 }
@@ -669,18 +700,26 @@ static int store_job(struct scan *sc, struct job *j)
     return r;
 }
 
-/* --- writing: transactions of BATCH_TRACKS writes --- */
+/* --- writing: transactions of BATCH_TRACKS writes or BATCH_SECONDS --- */
 
+/* The write lock is the database's: a transaction held while slow probes
+ * trickle in (a NAS, a spinning disk) would hold up every other writer (a
+ * star, a scrobble, a playlist saved) and could outlast their busy
+ * timeout; a writer that commits and at once begins again lets none of
+ * them in. So the scan writes probe results in bursts (next_job), and a
+ * transaction ends when the next result is not ready, after BATCH_SECONDS,
+ * or after BATCH_TRACKS writes. */
 struct batch {
     struct lg_store *store;
     int n;
     bool open;
+    double opened_s;
 };
 
 /* Makes room for one more write in the current transaction. */
 static int batch_step(struct batch *b)
 {
-    if (b->open && b->n >= BATCH_TRACKS) {
+    if (b->open && (b->n >= BATCH_TRACKS || now_s() - b->opened_s > BATCH_SECONDS)) {
         b->open = false;
         int r = lg_store_commit(b->store);
         if (r < 0)
@@ -692,6 +731,7 @@ static int batch_step(struct batch *b)
             return r;
         b->open = true;
         b->n = 0;
+        b->opened_s = now_s();
     }
     b->n++;
     return 0;
@@ -709,15 +749,47 @@ static int batch_end(struct batch *b, int r)
     return lg_store_commit(b->store);
 }
 
-/* Marks job i consumed and waits for job i + 1 (when there is one). */
-static void next_job(struct scan *sc, size_t i)
+/* Probe results written in one go, at most, and how long the writer waits
+ * for that many before it writes what is there (see struct batch). */
+#define BURST      256
+#define BURST_WAIT 1.0 /* seconds */
+
+/* Marks job i consumed and waits for job i (when there is one). With a
+ * transaction open the writer takes only results that are ready: when job
+ * i is not, the transaction ends first. Without one, it waits until the
+ * next BURST jobs are done (or BURST_WAIT has passed with job i done), so
+ * that the write lock is held while results are written, not while files
+ * are probed. 0 or the commit's error. */
+static int next_job(struct scan *sc, size_t i, struct batch *b)
 {
+    int r = 0;
     pthread_mutex_lock(&sc->lock);
     sc->consumed = i;
     pthread_cond_broadcast(&sc->cond_room);
+    if (i < sc->n_jobs && !sc->jobs[i].done && b->open) {
+        pthread_mutex_unlock(&sc->lock);
+        r = batch_end(b, 0);
+        pthread_mutex_lock(&sc->lock);
+    }
+    size_t want = sc->n_jobs - i < BURST ? sc->n_jobs : i + BURST;
+    double deadline = now_s() + BURST_WAIT;
+    while (r == 0 && i < sc->n_jobs && !b->open) {
+        size_t k = i;
+        while (k < want && sc->jobs[k].done)
+            k++;
+        if (k == want || (k > i && now_s() >= deadline))
+            break;
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += 100 * 1000000L; /* rechecks the deadline */
+        until.tv_sec += until.tv_nsec / 1000000000L;
+        until.tv_nsec %= 1000000000L;
+        pthread_cond_timedwait(&sc->cond_done, &sc->lock, &until);
+    }
     while (i < sc->n_jobs && !sc->jobs[i].done)
         pthread_cond_wait(&sc->cond_done, &sc->lock);
     pthread_mutex_unlock(&sc->lock);
+    return r;
 }
 
 static int consume_job(struct scan *sc, struct batch *b, struct job *j)
@@ -836,8 +908,9 @@ static int probe_and_store(struct scan *sc, int n_threads, struct batch *b)
     int r = n > 0 ? 0 : -EAGAIN;
     int64_t total = sc->stats.files;
     for (size_t i = 0; i < sc->n_jobs && r == 0 && n > 0 && !cancelled(sc); i++) {
-        next_job(sc, i);
-        r = consume_job(sc, b, &sc->jobs[i]);
+        r = next_job(sc, i, b);
+        if (r == 0)
+            r = consume_job(sc, b, &sc->jobs[i]);
         if ((i + 1) % JOB_PROGRESS == 0)
             report(sc, sc->stats.unchanged + (int64_t)i + 1, total);
     }
@@ -898,6 +971,7 @@ static void scan_free(struct scan *sc)
         free(sc->deferred[i].rel);
     free(sc->deferred);
     known_free(&sc->known);
+    free(sc->by_path);
     free(sc->dirs.keys);
     pthread_cond_destroy(&sc->cond_room);
     pthread_cond_destroy(&sc->cond_done);

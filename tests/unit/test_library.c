@@ -426,6 +426,27 @@ LG_TEST(album_tags_follow_tracks)
     lg_store_close(s);
 }
 
+/* A dangling link keeps the tracks below its own path only: a-1/ and a0/
+ * sort around a/ (byte by byte, '-' < '/' < '0') and are not kept when
+ * their files are gone. */
+LG_TEST(dangling_link_keeps_its_own_tracks)
+{
+    sh("rm -rf kp kp.store && mkdir -p kp/a-1 kp/a0 kp.store && cp one.mp3 kp.store/x.mp3 && "
+       "ln -s ../kp.store kp/a && cp two.flac kp/a-1/y.flac && cp plain.mp3 kp/a0/z.mp3 && "
+       "cp changed.mp3 kp/b.mp3");
+    struct lg_store *s = open_store("kp");
+    struct lg_scan_stats st = scan(s, "kp");
+    CHECK_INT(st.added, 4);
+    int64_t x = id_of(s, "a/x.mp3", NULL);
+    sh("rm -rf kp.store kp/a-1/y.flac kp/a0/z.mp3");
+    st = scan(s, "kp");
+    CHECK_INT(st.removed, 2);
+    int n = 0;
+    CHECK_INT(id_of(s, "a/x.mp3", &n), x);
+    CHECK_INT(n, 2);
+    lg_store_close(s);
+}
+
 LG_TEST(compilation_cleared_by_retag)
 {
     /* Album artist Y throughout: the album row stays the same. */
@@ -550,6 +571,6 @@ LG_TEST_MAIN(LG_CASE(setup), LG_CASE(first_scan), LG_CASE(incremental),
              LG_CASE(cover_added_later), LG_CASE(cover_must_be_an_image),
              LG_CASE(moved_files_keep_ids), LG_CASE(symlink_loops),
              LG_CASE(link_target_missing_keeps_tracks), LG_CASE(album_tags_follow_tracks),
-             LG_CASE(compilation_cleared_by_retag), LG_CASE(missing_folder),
-             LG_CASE(unreadable_folder_keeps_tracks), LG_CASE(progress),
+             LG_CASE(dangling_link_keeps_its_own_tracks), LG_CASE(compilation_cleared_by_retag),
+             LG_CASE(missing_folder), LG_CASE(unreadable_folder_keeps_tracks), LG_CASE(progress),
              LG_CASE(background_scanner))
