@@ -58,8 +58,10 @@ struct known {
     int64_t id;
     int64_t size;
     int64_t mtime_ns;
-    char *cover;     /* sidecar cover as stored, "" for none */
-    char *new_cover; /* sidecar cover found now when it differs, else NULL */
+    int64_t ctime_ns;  /* 0: not known (a row from before the column) */
+    char *cover;       /* sidecar cover as stored, "" for none */
+    char *new_cover;   /* sidecar cover found now when it differs, else NULL */
+    int64_t new_ctime; /* the file's ctime to record, when ctime_ns is 0 */
     bool seen;
 };
 
@@ -105,7 +107,7 @@ static void known_slot_free(struct known *k)
 }
 
 static int known_add(void *ud, int64_t id, const char *path, int64_t size, int64_t mtime_ns,
-                     const char *cover)
+                     int64_t ctime_ns, const char *cover)
 {
     struct known_table *t = ud;
     if (2 * (t->n + 1) > t->cap)
@@ -116,7 +118,13 @@ static int known_add(void *ud, int64_t id, const char *path, int64_t size, int64
         t->n++;
     else
         known_slot_free(k);
-    *k = (struct known){ lg_xstrdup(path), h, id, size, mtime_ns, lg_xstrdup(cover), NULL, false };
+    *k = (struct known){ .path = lg_xstrdup(path),
+                         .hash = h,
+                         .id = id,
+                         .size = size,
+                         .mtime_ns = mtime_ns,
+                         .ctime_ns = ctime_ns,
+                         .cover = lg_xstrdup(cover) };
     return 0;
 }
 
@@ -186,7 +194,7 @@ struct job {
     char *cover; /* sidecar cover, relative, or NULL */
     int64_t id;  /* known track id, 0 when new */
     int64_t size;
-    int64_t mtime_ns;
+    int64_t mtime_ns, ctime_ns;
     bool done;
     int status; /* 0 or the probe's error */
     struct lg_media_info mi;
@@ -337,6 +345,11 @@ static int64_t mtime_ns_of(const struct stat *st)
     return (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
 }
 
+static int64_t ctime_ns_of(const struct stat *st)
+{
+    return (int64_t)st->st_ctim.tv_sec * 1000000000 + st->st_ctim.tv_nsec;
+}
+
 static void add_job(struct scan *sc, const char *rel, const char *cover, const struct known *k,
                     const struct stat *st)
 {
@@ -351,6 +364,7 @@ static void add_job(struct scan *sc, const char *rel, const char *cover, const s
     j->id = k ? k->id : 0;
     j->size = st->st_size;
     j->mtime_ns = mtime_ns_of(st);
+    j->ctime_ns = ctime_ns_of(st);
 }
 
 /* One audio file found by the walk. */
@@ -362,10 +376,18 @@ static void visit_file(struct scan *sc, const char *rel, const char *cover, cons
     struct known *k = known_find(&sc->known, rel);
     if (k) {
         k->seen = true;
-        if (k->size == st->st_size && k->mtime_ns == mtime_ns_of(st)) {
+        /* Unchanged: the same size and times. The status change time
+         * catches a retag that kept the modification time (a tagger's
+         * option); a row from before it was recorded has it filled in. */
+        int64_t ctime = ctime_ns_of(st);
+        if (k->size == st->st_size && k->mtime_ns == mtime_ns_of(st) &&
+            (k->ctime_ns == ctime || k->ctime_ns == 0))
+        {
             /* A cover image added or removed beside an unchanged file. */
             if (strcmp(k->cover, cover ? cover : "") != 0)
                 k->new_cover = lg_xstrdup(cover ? cover : "");
+            if (k->ctime_ns == 0)
+                k->new_ctime = ctime;
             sc->stats.unchanged++;
             return;
         }
@@ -670,6 +692,7 @@ static int store_job(struct scan *sc, struct job *j)
         .path = j->rel,
         .size = j->size,
         .mtime_ns = j->mtime_ns,
+        .ctime_ns = j->ctime_ns,
         .title = title ? title : mi->title,
         .artist = mi->artist,
         .album_artist = mi->album_artist,
@@ -933,16 +956,20 @@ static int remove_vanished(struct scan *sc, struct batch *b)
     int64_t covers = 0;
     for (size_t i = 0; i < sc->known.cap && r == 0; i++) {
         const struct known *k = &sc->known.slots[i];
-        if (!k->path || (k->seen && !k->new_cover))
+        if (!k->path || (k->seen && !k->new_cover && !k->new_ctime))
             continue;
         r = batch_step(b);
         if (r == 0 && !k->seen) {
             r = lg_store_track_delete(sc->store, k->id);
             sc->stats.removed += r == 0;
-        } else if (r == 0) {
+            continue;
+        }
+        if (r == 0 && k->new_cover) {
             r = lg_store_track_set_cover(sc->store, k->id, k->new_cover);
             covers += r == 0;
         }
+        if (r == 0 && k->new_ctime)
+            r = lg_store_track_set_ctime(sc->store, k->id, k->new_ctime);
     }
     if (r < 0 || sc->stats.added + sc->stats.updated + sc->stats.removed + covers == 0)
         return r;

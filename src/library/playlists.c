@@ -368,8 +368,15 @@ static void walk_entry(struct walk *w, int dfd, const struct dirent *de, const c
     if (de->d_type != DT_DIR && de->d_type != DT_LNK && de->d_type != DT_UNKNOWN && !playlist)
         return;
     struct stat st;
-    if (de->d_type != DT_DIR && fstatat(dfd, de->d_name, &st, 0) != 0)
-        return; /* vanished, or a dangling link */
+    if (de->d_type != DT_DIR && fstatat(dfd, de->d_name, &st, 0) != 0) {
+        /* Vanished since listed: nothing. A link whose target is missing
+         * (a disk not mounted) or an entry that cannot be read: the
+         * playlists below it are kept, as the tracks are. */
+        if (errno != ENOENT || fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+            push_str(&w->unreadable, &w->n_unreadable, &w->cap_unreadable,
+                     join_rel(rel, de->d_name));
+        return;
+    }
     char *child = join_rel(rel, de->d_name);
     if (de->d_type == DT_LNK && S_ISDIR(st.st_mode)) {
         push_str(&w->deferred, &w->n_deferred, &w->cap_deferred, child);
@@ -392,10 +399,15 @@ static void walk_dir(struct walk *w, int dfd, const char *rel, int depth)
         return;
     }
     struct dirent *de;
-    while ((de = readdir(d)) != NULL) {
+    for (;;) {
+        errno = 0;
+        if ((de = readdir(d)) == NULL)
+            break;
         if (de->d_name[0] != '.')
             walk_entry(w, dirfd(d), de, rel, depth);
     }
+    if (errno != 0) /* the listing broke off: what it did not list is kept */
+        push_str(&w->unreadable, &w->n_unreadable, &w->cap_unreadable, lg_xstrdup(rel));
     closedir(d);
 }
 

@@ -60,6 +60,7 @@ struct lg_track {
     char *path;         /* relative to the music folder, '/'-separated */
     int64_t size;       /* bytes */
     int64_t mtime_ns;   /* modification time, ns since the epoch */
+    int64_t ctime_ns;   /* status change time, ns (0: not known) */
     char *title;        /* never NULL once stored: file name without suffix when untagged */
     char *artist;       /* track artist as tagged, "" when untagged */
     char *album_artist; /* as tagged, "" when untagged */
@@ -108,12 +109,15 @@ int lg_store_track_delete(struct lg_store *s, int64_t id) LG_MUST_CHECK;
 int lg_store_track_rename(struct lg_store *s, int64_t id, const char *path) LG_MUST_CHECK;
 /* Changes the sidecar cover of a track whose file did not change. */
 int lg_store_track_set_cover(struct lg_store *s, int64_t id, const char *cover_path) LG_MUST_CHECK;
+/* Records the status change time of a track whose file did not change (a
+ * row from before the column). */
+int lg_store_track_set_ctime(struct lg_store *s, int64_t id, int64_t ctime_ns) LG_MUST_CHECK;
 
-/* Calls fn for each known file (id, path, size, mtime_ns, cover_path), in no
- * set order. The strings are valid during the call only. A non-zero return
- * from fn stops the iteration and is returned. */
+/* Calls fn for each known file (id, path, size, mtime_ns, ctime_ns,
+ * cover_path), in no set order. The strings are valid during the call
+ * only. A non-zero return from fn stops the iteration and is returned. */
 typedef int lg_store_file_fn(void *ud, int64_t id, const char *path, int64_t size, int64_t mtime_ns,
-                             const char *cover_path);
+                             int64_t ctime_ns, const char *cover_path);
 int lg_store_files_each(struct lg_store *s, lg_store_file_fn *fn, void *ud) LG_MUST_CHECK;
 
 /* Deletes artists and albums left without tracks, clears the compilation

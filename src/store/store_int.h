@@ -24,7 +24,7 @@
     L(duration_ms) I(bitrate_kbps) I(sample_rate) I(channels)                  \
     I(bits_per_sample) T(codec) T(suffix) T(content_type) T(mb_track_id)       \
     T(mb_album_id) T(mb_artist_id) T(mb_album_artist_id) I(has_picture)        \
-    T(cover_path)
+    T(cover_path) L(ctime_ns)
 /* clang-format on */
 
 /* The statement for sql on this thread's connection, reset and with its

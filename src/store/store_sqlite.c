@@ -46,6 +46,7 @@ enum stmt_id {
     S_TRACK_DELETE,
     S_TRACK_SET_COVER,
     S_TRACK_RENAME,
+    S_TRACK_SET_CTIME,
     S_ARTIST_UPSERT,
     S_ALBUM_UPSERT,
     S_FILES,
@@ -90,6 +91,7 @@ static const char *const stmt_sql[S_COUNT_] = {
     [S_TRACK_SET_COVER] =
         "UPDATE tracks SET cover_path = ?2, updated_at = unixepoch() WHERE id = ?1",
     [S_TRACK_RENAME] = "UPDATE tracks SET path = ?2, updated_at = unixepoch() WHERE id = ?1",
+    [S_TRACK_SET_CTIME] = "UPDATE tracks SET ctime_ns = ?2 WHERE id = ?1",
     [S_ARTIST_UPSERT] = "INSERT INTO artists(name, mbid) VALUES (?1, ?2) "
                         "ON CONFLICT(name) DO UPDATE SET mbid = CASE WHEN excluded.mbid <> '' "
                         "THEN excluded.mbid ELSE mbid END RETURNING id",
@@ -101,7 +103,7 @@ static const char *const stmt_sql[S_COUNT_] = {
                        "compilation = excluded.compilation OR compilation, "
                        "mbid = CASE WHEN excluded.mbid <> '' THEN excluded.mbid ELSE mbid END "
                        "RETURNING id",
-    [S_FILES] = "SELECT id, path, size, mtime_ns, cover_path FROM tracks",
+    [S_FILES] = "SELECT id, path, size, mtime_ns, ctime_ns, cover_path FROM tracks",
     [S_PRUNE_ALBUMS] = "DELETE FROM albums WHERE NOT EXISTS "
                        "(SELECT 1 FROM tracks WHERE tracks.album_id = albums.id)",
     [S_PRUNE_ARTISTS] = "DELETE FROM artists WHERE NOT EXISTS "
@@ -850,6 +852,16 @@ int lg_store_track_set_cover(struct lg_store *s, int64_t id, const char *cover_p
     return lg_store_step_done(st);
 }
 
+int lg_store_track_set_ctime(struct lg_store *s, int64_t id, int64_t ctime_ns)
+{
+    sqlite3_stmt *st = stmt(s, S_TRACK_SET_CTIME);
+    if (!st)
+        return LG_ESTORE;
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_int64(st, 2, ctime_ns);
+    return lg_store_step_done(st);
+}
+
 int lg_store_track_rename(struct lg_store *s, int64_t id, const char *path)
 {
     sqlite3_stmt *st = stmt(s, S_TRACK_RENAME);
@@ -869,10 +881,10 @@ int lg_store_files_each(struct lg_store *s, lg_store_file_fn *fn, void *ud)
     int r = 0;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         const unsigned char *path = sqlite3_column_text(st, 1);
-        const unsigned char *cover = sqlite3_column_text(st, 4);
+        const unsigned char *cover = sqlite3_column_text(st, 5);
         r = fn(ud, sqlite3_column_int64(st, 0), path ? (const char *)path : "",
                sqlite3_column_int64(st, 2), sqlite3_column_int64(st, 3),
-               cover ? (const char *)cover : "");
+               sqlite3_column_int64(st, 4), cover ? (const char *)cover : "");
         if (r != 0)
             break;
     }

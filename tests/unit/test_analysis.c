@@ -48,7 +48,7 @@ struct find {
 };
 
 static int find_fn(void *ud, int64_t id, const char *path, int64_t size, int64_t mtime_ns,
-                   const char *cover)
+                   int64_t ctime_ns, const char *cover)
 {
     struct find *f = ud;
     if (strcmp(path, f->path) == 0)

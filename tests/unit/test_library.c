@@ -58,7 +58,7 @@ struct find {
 };
 
 static int find_fn(void *ud, int64_t id, const char *path, int64_t size, int64_t mtime_ns,
-                   const char *cover)
+                   int64_t ctime_ns, const char *cover)
 {
     (void)cover;
     struct find *f = ud;
@@ -447,6 +447,36 @@ LG_TEST(dangling_link_keeps_its_own_tracks)
     lg_store_close(s);
 }
 
+/* A retag that keeps the modification time (a tagger's option) at the same
+ * size is seen by the status change time; rows from before that column
+ * get it on the next scan without a probe. */
+LG_TEST(retag_keeping_mtime)
+{
+    sh("rm -rf rt && mkdir -p rt && " SINE "-metadata title=Tyop rt/a.mp3 && " SINE
+       "-metadata title=Typo rt/b.mp3 && touch -r rt/a.mp3 rt/b.mp3");
+    struct lg_store *s = open_store("rt");
+    scan(s, "rt");
+    int64_t id = id_of(s, "a.mp3", NULL);
+    /* The same size (one letter swapped) and the old time, kept. */
+    sh("sleep 0.05 && cp rt/b.mp3 rt/a2.mp3 && touch -r rt/a.mp3 rt/a2.mp3 && rm rt/b.mp3 && "
+       "cat rt/a2.mp3 > rt/a.mp3 && touch -r rt/a2.mp3 rt/a.mp3 && rm rt/a2.mp3");
+    struct lg_scan_stats st = scan(s, "rt");
+    CHECK_INT(st.updated, 1);
+    struct lg_track t = { 0 };
+    CHECK_INT(lg_store_track_get(s, id, &t), 0);
+    CHECK_STR(t.title, "Typo");
+    lg_track_free(&t);
+    /* A row without the time (made before it was kept) is filled in. */
+    CHECK_INT(sql_long("rt", "UPDATE tracks SET ctime_ns = 0 RETURNING 0"), 0);
+    st = scan(s, "rt");
+    CHECK_INT(st.unchanged, 1);
+    CHECK_INT(st.updated, 0);
+    CHECK_INT(sql_long("rt", "SELECT count(*) FROM tracks WHERE ctime_ns <> 0"), 1);
+    st = scan(s, "rt");
+    CHECK_INT(st.unchanged, 1);
+    lg_store_close(s);
+}
+
 LG_TEST(compilation_cleared_by_retag)
 {
     /* Album artist Y throughout: the album row stays the same. */
@@ -571,6 +601,7 @@ LG_TEST_MAIN(LG_CASE(setup), LG_CASE(first_scan), LG_CASE(incremental),
              LG_CASE(cover_added_later), LG_CASE(cover_must_be_an_image),
              LG_CASE(moved_files_keep_ids), LG_CASE(symlink_loops),
              LG_CASE(link_target_missing_keeps_tracks), LG_CASE(album_tags_follow_tracks),
-             LG_CASE(dangling_link_keeps_its_own_tracks), LG_CASE(compilation_cleared_by_retag),
-             LG_CASE(missing_folder), LG_CASE(unreadable_folder_keeps_tracks), LG_CASE(progress),
+             LG_CASE(dangling_link_keeps_its_own_tracks), LG_CASE(retag_keeping_mtime),
+             LG_CASE(compilation_cleared_by_retag), LG_CASE(missing_folder),
+             LG_CASE(unreadable_folder_keeps_tracks), LG_CASE(progress),
              LG_CASE(background_scanner))

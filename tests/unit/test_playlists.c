@@ -518,6 +518,23 @@ LG_TEST(m3u_import)
     CHECK_INT(find_playlist(s, bob, "Road Trip", NULL), 0);
     CHECK_INT(find_playlist(s, bob, "Abs", NULL), abs_id);
     CHECK_INT(find_playlist(s, bob, "Mine", NULL), mine);
+    /* A playlist under a linked folder whose target is missing (a disk not
+     * mounted) stays, with its id, as the tracks there do. */
+    cmd =
+        lg_xasprintf("mkdir -p '%s/usb.disk/Album' && ln -s '%s/usb.disk' '%s/usb'", tmp, tmp, dir);
+    CHECK_INT(system(cmd), 0);
+    free(cmd);
+    char *usb = lg_xasprintf("%s/usb.disk", tmp);
+    write_file(usb, "Album/pl.m3u", "../../A/1.mp3\n", 1000);
+    CHECK_INT(lg_library_import_playlists(s, dir, true), 0);
+    int64_t usb_id = find_playlist(s, bob, "pl", NULL);
+    CHECK(usb_id > 0);
+    cmd = lg_xasprintf("mv '%s' '%s.off'", usb, usb);
+    CHECK_INT(system(cmd), 0);
+    free(cmd);
+    CHECK_INT(lg_library_import_playlists(s, dir, true), 0);
+    CHECK_INT(find_playlist(s, bob, "pl", NULL), usb_id);
+    free(usb);
     /* A missing music folder changes nothing. */
     char *nowhere = lg_xasprintf("%s/nowhere", tmp);
     CHECK_INT(lg_library_import_playlists(s, nowhere, false), 0);

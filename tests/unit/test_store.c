@@ -147,13 +147,14 @@ LG_TEST(grouping)
 }
 
 static int count_files(void *ud, int64_t id, const char *path, int64_t size, int64_t mtime_ns,
-                       const char *cover_path)
+                       int64_t ctime_ns, const char *cover_path)
 {
     (void)cover_path;
     (void)id;
     (void)path;
     (void)size;
     (void)mtime_ns;
+    (void)ctime_ns;
     (*(int *)ud)++;
     return 0;
 }
