@@ -72,6 +72,13 @@ enum stmt_id {
     "(podcast_role << 8) | (share_role << 9) | (video_conversion_role << 10) | "                 \
     "(scrobbling_enabled << 11))"
 
+/* The id a new row of tbl (tracks, albums, artists) gets: one above both
+ * its largest id and the largest ever deleted (migration 0014), so that an
+ * id a client still holds never names another song. */
+#define NEXT_ID(tbl)                                                                    \
+    "(SELECT max(ifnull((SELECT max(id) FROM " tbl "), 0), ifnull((SELECT max_id FROM " \
+    "retired_ids WHERE tbl = '" tbl "'), 0)) + 1)"
+
 /* Filled in once by build_track_sql(). */
 static char track_get_sql[2048];
 static char track_upsert_sql[4096];
@@ -92,17 +99,20 @@ static const char *const stmt_sql[S_COUNT_] = {
         "UPDATE tracks SET cover_path = ?2, updated_at = unixepoch() WHERE id = ?1",
     [S_TRACK_RENAME] = "UPDATE tracks SET path = ?2, updated_at = unixepoch() WHERE id = ?1",
     [S_TRACK_SET_CTIME] = "UPDATE tracks SET ctime_ns = ?2 WHERE id = ?1",
-    [S_ARTIST_UPSERT] = "INSERT INTO artists(name, mbid) VALUES (?1, ?2) "
-                        "ON CONFLICT(name) DO UPDATE SET mbid = CASE WHEN excluded.mbid <> '' "
-                        "THEN excluded.mbid ELSE mbid END RETURNING id",
-    [S_ALBUM_UPSERT] = "INSERT INTO albums(artist_id, name, year, genre, compilation, mbid) "
-                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6) "
-                       "ON CONFLICT(artist_id, name) DO UPDATE SET "
-                       "year = CASE WHEN excluded.year > 0 THEN excluded.year ELSE year END, "
-                       "genre = CASE WHEN excluded.genre <> '' THEN excluded.genre ELSE genre END, "
-                       "compilation = excluded.compilation OR compilation, "
-                       "mbid = CASE WHEN excluded.mbid <> '' THEN excluded.mbid ELSE mbid END "
-                       "RETURNING id",
+    [S_ARTIST_UPSERT] = "INSERT INTO artists(id, name, mbid) VALUES (" NEXT_ID(
+        "artists") ", ?1, ?2) "
+                   "ON CONFLICT(name) DO UPDATE SET mbid = CASE WHEN excluded.mbid <> '' "
+                   "THEN excluded.mbid ELSE mbid END RETURNING id",
+    [S_ALBUM_UPSERT] =
+        "INSERT INTO albums(id, artist_id, name, year, genre, compilation, mbid) "
+        "VALUES (" NEXT_ID(
+            "albums") ", ?1, ?2, ?3, ?4, ?5, ?6) "
+                      "ON CONFLICT(artist_id, name) DO UPDATE SET "
+                      "year = CASE WHEN excluded.year > 0 THEN excluded.year ELSE year END, "
+                      "genre = CASE WHEN excluded.genre <> '' THEN excluded.genre ELSE genre END, "
+                      "compilation = excluded.compilation OR compilation, "
+                      "mbid = CASE WHEN excluded.mbid <> '' THEN excluded.mbid ELSE mbid END "
+                      "RETURNING id",
     [S_FILES] = "SELECT id, path, size, mtime_ns, ctime_ns, cover_path FROM tracks",
     [S_PRUNE_ALBUMS] = "DELETE FROM albums WHERE NOT EXISTS "
                        "(SELECT 1 FROM tracks WHERE tracks.album_id = albums.id)",
@@ -208,10 +218,13 @@ static void build_track_sql(void)
     for (int i = 0; i < N_TRACK_COLS; i++)
         pn += (size_t)snprintf(plain + pn, sizeof(plain) - pn, "%s%s", i ? ", " : "",
                                track_cols[i].name);
-    snprintf(track_upsert_sql, sizeof(track_upsert_sql),
-             "INSERT INTO tracks(%s, album_id) VALUES (%s, ?%d) ON CONFLICT(path) DO UPDATE SET "
-             "%s, album_id = excluded.album_id, updated_at = unixepoch() RETURNING id",
-             plain, params, N_TRACK_COLS + 1, sets);
+    snprintf(
+        track_upsert_sql, sizeof(track_upsert_sql),
+        "INSERT INTO tracks(id, %s, album_id) VALUES (" NEXT_ID(
+            "tracks") ", %s, ?%d) "
+                      "ON CONFLICT(path) DO UPDATE SET "
+                      "%s, album_id = excluded.album_id, updated_at = unixepoch() RETURNING id",
+        plain, params, N_TRACK_COLS + 1, sets);
 }
 
 /* --- connections --- */

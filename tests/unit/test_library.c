@@ -477,6 +477,26 @@ LG_TEST(retag_keeping_mtime)
     lg_store_close(s);
 }
 
+/* An id is never given out twice: after the newest track is deleted, the
+ * next new file gets an id of its own (clients keep ids), and so do albums
+ * and artists. */
+LG_TEST(ids_not_reused)
+{
+    sh("rm -rf ir && mkdir -p ir && cp plain.mp3 ir/ && cp two.flac ir/");
+    struct lg_store *s = open_store("ir");
+    scan(s, "ir");
+    int64_t two = id_of(s, "two.flac", NULL);
+    long album = sql_long("ir", "SELECT album_id FROM tracks WHERE path = 'two.flac'");
+    CHECK(two > id_of(s, "plain.mp3", NULL));
+    sh("rm ir/two.flac");
+    CHECK_INT(scan(s, "ir").removed, 1);
+    sh("cp changed.mp3 ir/new.mp3");
+    CHECK_INT(scan(s, "ir").added, 1);
+    CHECK(id_of(s, "new.mp3", NULL) > two);
+    CHECK(sql_long("ir", "SELECT album_id FROM tracks WHERE path = 'new.mp3'") > album);
+    lg_store_close(s);
+}
+
 LG_TEST(compilation_cleared_by_retag)
 {
     /* Album artist Y throughout: the album row stays the same. */
@@ -602,6 +622,6 @@ LG_TEST_MAIN(LG_CASE(setup), LG_CASE(first_scan), LG_CASE(incremental),
              LG_CASE(moved_files_keep_ids), LG_CASE(symlink_loops),
              LG_CASE(link_target_missing_keeps_tracks), LG_CASE(album_tags_follow_tracks),
              LG_CASE(dangling_link_keeps_its_own_tracks), LG_CASE(retag_keeping_mtime),
-             LG_CASE(compilation_cleared_by_retag), LG_CASE(missing_folder),
-             LG_CASE(unreadable_folder_keeps_tracks), LG_CASE(progress),
+             LG_CASE(ids_not_reused), LG_CASE(compilation_cleared_by_retag),
+             LG_CASE(missing_folder), LG_CASE(unreadable_folder_keeps_tracks), LG_CASE(progress),
              LG_CASE(background_scanner))
