@@ -454,12 +454,14 @@ static int list_dir(DIR *d, struct entry **out, size_t *n_out)
  * the server would hand its bytes to whoever asks for the cover. */
 static bool image_file(int dfd, const char *name)
 {
-    int fd = openat(dfd, name, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    struct stat st;
+    if (fstatat(dfd, name, &st, 0) != 0 || !S_ISREG(st.st_mode) || st.st_size == 0)
+        return false; /* checked before opening: no device behind a link is opened */
+    int fd = openat(dfd, name, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
     if (fd < 0)
         return false;
-    struct stat st;
     unsigned char head[16];
-    bool ok = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0;
+    bool ok = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
     ssize_t got = ok ? pread(fd, head, sizeof(head), 0) : -1;
     close(fd);
     return got > 0 && lg_image_sniff(head, (size_t)got) != NULL;
@@ -747,6 +749,10 @@ static int batch_step(struct batch *b)
         int r = lg_store_commit(b->store);
         if (r < 0)
             return r;
+        /* A pause before the next BEGIN: a writer waiting for the lock
+         * (the store's busy handler retries every millisecond) gets in. */
+        struct timespec pause = { 0, 5 * 1000000L };
+        nanosleep(&pause, NULL);
     }
     if (!b->open) {
         int r = lg_store_begin(b->store);
@@ -971,7 +977,8 @@ static int remove_vanished(struct scan *sc, struct batch *b)
         if (r == 0 && k->new_ctime)
             r = lg_store_track_set_ctime(sc->store, k->id, k->new_ctime);
     }
-    if (r < 0 || sc->stats.added + sc->stats.updated + sc->stats.removed + covers == 0)
+    if (r < 0 ||
+        sc->stats.added + sc->stats.updated + sc->stats.removed + sc->stats.moved + covers == 0)
         return r;
     r = batch_step(b);
     if (r == 0)

@@ -458,12 +458,14 @@ static int walk_root(struct walk *w)
     return walk_fd < 0 ? -EMFILE : 0;
 }
 
-/* Whether rel lies below a directory that could not be read. */
+/* Whether rel lies below an entry that could not be read, or is one. */
 static bool below_unreadable(const struct walk *w, const char *rel)
 {
     for (size_t i = 0; i < w->n_unreadable; i++) {
         size_t n = strlen(w->unreadable[i]);
-        if (n == 0 || (strncmp(rel, w->unreadable[i], n) == 0 && rel[n] == '/'))
+        /* Below it, or the entry itself (a playlist that is a link to a
+         * missing file). */
+        if (n == 0 || (strncmp(rel, w->unreadable[i], n) == 0 && (rel[n] == '/' || rel[n] == '\0')))
             return true;
     }
     return false;

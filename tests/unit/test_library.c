@@ -401,8 +401,6 @@ static long sql_long(const char *name, const char *query)
     return v;
 }
 
-/* An album stops being a compilation when a retag clears the flag on every
- * track: the upsert of a track only ever sets it. */
 /* An album's genre, year and MusicBrainz id follow its tracks: the most
  * common genre (ties: the first by name), the latest year; a tag removed
  * from every track leaves the album without it. */
@@ -497,6 +495,8 @@ LG_TEST(ids_not_reused)
     lg_store_close(s);
 }
 
+/* An album stops being a compilation when a retag clears the flag on every
+ * track: the upsert of a track only ever sets it. */
 LG_TEST(compilation_cleared_by_retag)
 {
     /* Album artist Y throughout: the album row stays the same. */

@@ -534,6 +534,19 @@ LG_TEST(m3u_import)
     free(cmd);
     CHECK_INT(lg_library_import_playlists(s, dir, true), 0);
     CHECK_INT(find_playlist(s, bob, "pl", NULL), usb_id);
+    /* So does a playlist that is itself a link to a missing file. */
+    cmd = lg_xasprintf("mv '%s.off' '%s' && ln -s '%s/Album/pl.m3u' '%s/linked.m3u'", usb, usb, usb,
+                       dir);
+    CHECK_INT(system(cmd), 0);
+    free(cmd);
+    CHECK_INT(lg_library_import_playlists(s, dir, true), 0);
+    int64_t linked = find_playlist(s, bob, "linked", NULL);
+    CHECK(linked > 0);
+    cmd = lg_xasprintf("mv '%s' '%s.off'", usb, usb);
+    CHECK_INT(system(cmd), 0);
+    free(cmd);
+    CHECK_INT(lg_library_import_playlists(s, dir, true), 0);
+    CHECK_INT(find_playlist(s, bob, "linked", NULL), linked);
     free(usb);
     /* A missing music folder changes nothing. */
     char *nowhere = lg_xasprintf("%s/nowhere", tmp);
