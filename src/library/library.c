@@ -744,15 +744,17 @@ struct batch {
 /* Makes room for one more write in the current transaction. */
 static int batch_step(struct batch *b)
 {
-    if (b->open && (b->n >= BATCH_TRACKS || now_s() - b->opened_s > BATCH_SECONDS)) {
+    bool held_long = b->open && now_s() - b->opened_s > BATCH_SECONDS;
+    if (b->open && (b->n >= BATCH_TRACKS || held_long)) {
         b->open = false;
         int r = lg_store_commit(b->store);
         if (r < 0)
             return r;
-        /* A pause before the next BEGIN: a writer waiting for the lock
-         * (the store's busy handler retries every millisecond) gets in. */
-        struct timespec pause = { 0, 5 * 1000000L };
-        nanosleep(&pause, NULL);
+        /* After holding the lock a while, a pause before the next BEGIN: a
+         * writer waiting for it (the store's busy handler retries every
+         * millisecond) gets in. */
+        if (held_long)
+            nanosleep(&(struct timespec){ 0, 5 * 1000000L }, NULL);
     }
     if (!b->open) {
         int r = lg_store_begin(b->store);
