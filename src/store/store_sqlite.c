@@ -855,14 +855,20 @@ int lg_store_track_delete(struct lg_store *s, int64_t id)
     return lg_store_step_done(st);
 }
 
-int lg_store_track_set_cover(struct lg_store *s, int64_t id, const char *cover_path)
+/* Runs statement which with id as ?1 and text as ?2. */
+static int run_id_text(struct lg_store *s, enum stmt_id which, int64_t id, const char *text)
 {
-    sqlite3_stmt *st = stmt(s, S_TRACK_SET_COVER);
+    sqlite3_stmt *st = stmt(s, which);
     if (!st)
         return LG_ESTORE;
     sqlite3_bind_int64(st, 1, id);
-    sqlite3_bind_text(st, 2, nz(cover_path), -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, text, -1, SQLITE_STATIC);
     return lg_store_step_done(st);
+}
+
+int lg_store_track_set_cover(struct lg_store *s, int64_t id, const char *cover_path)
+{
+    return run_id_text(s, S_TRACK_SET_COVER, id, nz(cover_path));
 }
 
 int lg_store_track_set_ctime(struct lg_store *s, int64_t id, int64_t ctime_ns)
@@ -877,12 +883,7 @@ int lg_store_track_set_ctime(struct lg_store *s, int64_t id, int64_t ctime_ns)
 
 int lg_store_track_rename(struct lg_store *s, int64_t id, const char *path)
 {
-    sqlite3_stmt *st = stmt(s, S_TRACK_RENAME);
-    if (!st)
-        return LG_ESTORE;
-    sqlite3_bind_int64(st, 1, id);
-    sqlite3_bind_text(st, 2, path, -1, SQLITE_STATIC);
-    return lg_store_step_done(st);
+    return run_id_text(s, S_TRACK_RENAME, id, path);
 }
 
 int lg_store_files_each(struct lg_store *s, lg_store_file_fn *fn, void *ud)
