@@ -118,12 +118,14 @@ static int feed(const struct lg_pcm_track *t, struct lg_loudness *m, struct lg_w
 static void *cpu_worker(void *arg)
 {
     struct cpu_pool *p = arg;
-    float *buf = malloc(S16_BLOCK * MAX_CH * sizeof(float));
+    float *buf = NULL; /* for 16-bit tracks, made at the first */
     for (;;) {
         size_t i = atomic_fetch_add(&p->next, 1);
         if (i >= p->n)
             break;
         const struct lg_pcm_track *t = &p->t[i];
+        if (t->s16 && !buf)
+            buf = malloc(S16_BLOCK * MAX_CH * sizeof(float));
         struct lg_loudness *m = lg_loudness_new(t->rate, t->channels, p->mode);
         struct lg_waveform *w = NULL;
         if (p->waves)

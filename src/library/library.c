@@ -1068,8 +1068,9 @@ static int scan_run(struct lg_store *s, const char *music_dir, int n_threads,
     bool gone = sc->stats.files == 0 && sc->known.n > 0;
     if (gone)
         lg_log(&scan_log, LG_LOG_WARN,
-               "%s holds no audio files now (not mounted?): keeping its %zu tracks", sc->root,
-               sc->known.n);
+               "%s holds no audio files now: keeping its %zu tracks; if its disk or share is "
+               "not mounted, mount it and scan again",
+               sc->root, sc->known.n);
     if (r == 0 && !cancelled(sc) && !gone)
         r = remove_vanished(sc, &b);
     r = batch_end(&b, r);

@@ -453,13 +453,18 @@ static int64_t find_playlist(struct lg_store *s, int64_t user_id, const char *na
     return id;
 }
 
+/* Runs the shell command cmd (taking it), which must succeed. */
+static void shell(char *cmd)
+{
+    CHECK_INT(system(cmd), 0);
+    free(cmd);
+}
+
 LG_TEST(m3u_import)
 {
     struct lg_store *s = lg_fx_store(tmp, "import");
     char *dir = lg_xasprintf("%s/music", tmp);
-    char *cmd = lg_xasprintf("rm -rf '%s' && mkdir -p '%s/lists' '%s/A'", dir, dir, dir);
-    CHECK_INT(system(cmd), 0);
-    free(cmd);
+    shell(lg_xasprintf("rm -rf '%s' && mkdir -p '%s/lists' '%s/A'", dir, dir, dir));
     int64_t t1 = add_track(s, "A/1.mp3", "A", 1000);
     int64_t t2 = add_track(s, "A/2.mp3", "A", 1000);
     write_file(dir, "lists/Road Trip.m3u", "#EXTM3U\n../A/2.mp3\n../A/missing.mp3\n../A/1.mp3\n",
@@ -520,31 +525,23 @@ LG_TEST(m3u_import)
     CHECK_INT(find_playlist(s, bob, "Mine", NULL), mine);
     /* A playlist under a linked folder whose target is missing (a disk not
      * mounted) stays, with its id, as the tracks there do. */
-    cmd =
-        lg_xasprintf("mkdir -p '%s/usb.disk/Album' && ln -s '%s/usb.disk' '%s/usb'", tmp, tmp, dir);
-    CHECK_INT(system(cmd), 0);
-    free(cmd);
+    shell(lg_xasprintf("mkdir -p '%s/usb.disk/Album' && ln -s '%s/usb.disk' '%s/usb'", tmp, tmp,
+                       dir));
     char *usb = lg_xasprintf("%s/usb.disk", tmp);
     write_file(usb, "Album/pl.m3u", "../../A/1.mp3\n", 1000);
     CHECK_INT(lg_library_import_playlists(s, dir, true), 0);
     int64_t usb_id = find_playlist(s, bob, "pl", NULL);
     CHECK(usb_id > 0);
-    cmd = lg_xasprintf("mv '%s' '%s.off'", usb, usb);
-    CHECK_INT(system(cmd), 0);
-    free(cmd);
+    shell(lg_xasprintf("mv '%s' '%s.off'", usb, usb));
     CHECK_INT(lg_library_import_playlists(s, dir, true), 0);
     CHECK_INT(find_playlist(s, bob, "pl", NULL), usb_id);
     /* So does a playlist that is itself a link to a missing file. */
-    cmd = lg_xasprintf("mv '%s.off' '%s' && ln -s '%s/Album/pl.m3u' '%s/linked.m3u'", usb, usb, usb,
-                       dir);
-    CHECK_INT(system(cmd), 0);
-    free(cmd);
+    shell(lg_xasprintf("mv '%s.off' '%s' && ln -s '%s/Album/pl.m3u' '%s/linked.m3u'", usb, usb, usb,
+                       dir));
     CHECK_INT(lg_library_import_playlists(s, dir, true), 0);
     int64_t linked = find_playlist(s, bob, "linked", NULL);
     CHECK(linked > 0);
-    cmd = lg_xasprintf("mv '%s' '%s.off'", usb, usb);
-    CHECK_INT(system(cmd), 0);
-    free(cmd);
+    shell(lg_xasprintf("mv '%s' '%s.off'", usb, usb));
     CHECK_INT(lg_library_import_playlists(s, dir, true), 0);
     CHECK_INT(find_playlist(s, bob, "linked", NULL), linked);
     free(usb);
