@@ -127,8 +127,13 @@ int lg_hex_decode(void *out, size_t cap, const char *hex)
 
 size_t lg_percent_decode(char *s, bool plus_is_space)
 {
-    char *o = s;
-    for (const char *p = s; *p; p++) {
+    /* Most names and values have nothing to decode: skip to the first byte
+     * that may change (strcspn goes many bytes a step). */
+    size_t plain = strcspn(s, plus_is_space ? "%+" : "%");
+    if (!s[plain])
+        return plain;
+    char *o = s + plain;
+    for (const char *p = o; *p; p++) {
         int hi = *p == '%' ? lg_hex_digit(p[1]) : -1;
         int lo = hi >= 0 ? lg_hex_digit(p[2]) : -1;
         if (lo >= 0) {

@@ -58,14 +58,32 @@ int64_t lg_http_now_ns(void)
 
 /* --- parameters, headers, replies --- */
 
-const char *lg_req_param(const struct lg_req *r, const char *key)
+/* Whether field f is named key (len bytes), ignoring ASCII case. Lengths
+ * first: a stream request asks for a dozen names among half a dozen
+ * fields, and most are turned away there. */
+static inline bool name_is(const struct lg_form_field *f, const char *key, size_t len)
+{
+    if (f->key_len != len)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        int x = (unsigned char)f->key[i], y = (unsigned char)key[i];
+        if (x == y)
+            continue;
+        /* Equal but for case: one of them a capital, the other its small. */
+        if ((x ^ y) != 32 || ((x | 32) < 'a' || (x | 32) > 'z'))
+            return false;
+    }
+    return true;
+}
+
+const char *lg_req_param_n(const struct lg_req *r, const char *key, size_t len)
 {
     for (size_t i = 0; i < r->n_query; i++) {
-        if (lg_str_casecmp(r->query_fields[i].key, key) == 0 && r->query_fields[i].value)
+        if (name_is(&r->query_fields[i], key, len) && r->query_fields[i].value)
             return r->query_fields[i].value;
     }
     for (size_t i = 0; i < r->n_form; i++) {
-        if (lg_str_casecmp(r->form[i].key, key) == 0)
+        if (name_is(&r->form[i], key, len))
             return r->form[i].value;
     }
     return NULL;
@@ -73,15 +91,17 @@ const char *lg_req_param(const struct lg_req *r, const char *key)
 
 struct collect {
     const char *key;
+    size_t key_len;
     const char **out;
     size_t max;
     size_t n;
 };
 
-static void collect_one(struct collect *c, const char *key, const char *value)
+static void collect_one(struct collect *c, const struct lg_form_field *f)
 {
-    if (lg_str_casecmp(key, c->key) != 0)
+    if (!name_is(f, c->key, c->key_len))
         return;
+    const char *value = f->value;
     if (c->n < c->max)
         c->out[c->n] = value ? value : "";
     c->n++;
@@ -90,11 +110,11 @@ static void collect_one(struct collect *c, const char *key, const char *value)
 /* Writes up to max values of key to out; returns how many there are in all. */
 static size_t collect_all(const struct lg_req *r, const char *key, const char **out, size_t max)
 {
-    struct collect c = { key, out, max, 0 };
+    struct collect c = { key, strlen(key), out, max, 0 };
     for (size_t i = 0; i < r->n_query; i++)
-        collect_one(&c, r->query_fields[i].key, r->query_fields[i].value);
+        collect_one(&c, &r->query_fields[i]);
     for (size_t i = 0; i < r->n_form; i++)
-        collect_one(&c, r->form[i].key, r->form[i].value);
+        collect_one(&c, &r->form[i]);
     return c.n;
 }
 
@@ -176,6 +196,8 @@ static int parse_pairs(char *s, struct lg_form_field *fields, size_t max, bool b
             if (eq)
                 *eq = '\0';
             lg_percent_decode(p, true);
+            /* A decoded NUL ends the name ("p%00" is "p"), as for the log. */
+            fields[n].key_len = strlen(p);
             if (value)
                 lg_percent_decode(value, true);
             fields[n].key = p;
@@ -198,22 +220,39 @@ static bool secret_key(const char *key, size_t len)
 {
     /* Subsonic's and legato's credentials, OAuth's codes and tokens, the QR
      * handle of a device sign-in (h) and a hand-off link to claim (url). */
-    static const char *const secrets[] = {
-        "p",
-        "t",
-        "s",
-        "apiKey",
-        "token",
-        "password",
-        "access_token",
-        "refresh_token",
-        "device_code",
-        "user_code",
-        "code",
-        "client_secret",
-        "h",
-        "url",
+#define SECRET(name)           \
+    {                          \
+        name, sizeof(name) - 1 \
+    }
+    static const struct {
+        const char *name;
+        size_t len;
+    } secrets[] = {
+        SECRET("p"),
+        SECRET("t"),
+        SECRET("s"),
+        SECRET("apiKey"),
+        SECRET("token"),
+        SECRET("password"),
+        SECRET("access_token"),
+        SECRET("refresh_token"),
+        SECRET("device_code"),
+        SECRET("user_code"),
+        SECRET("code"),
+        SECRET("client_secret"),
+        SECRET("h"),
+        SECRET("url"),
     };
+#undef SECRET
+    /* Without '%' decoding changes at most '+' into ' ', which no name
+     * holds: the raw bytes compare (one per request and parameter). */
+    if (!memchr(key, '%', len)) {
+        for (size_t i = 0; i < LG_ARRAY_LEN(secrets); i++) {
+            if (secrets[i].len == len && strncasecmp(key, secrets[i].name, len) == 0)
+                return true;
+        }
+        return false;
+    }
     char small[32];
     char *name = len < sizeof(small) ? small : lg_xmalloc(len + 1);
     memcpy(name, key, len);
@@ -221,50 +260,55 @@ static bool secret_key(const char *key, size_t len)
     lg_percent_decode(name, true);
     bool found = false;
     for (size_t i = 0; i < LG_ARRAY_LEN(secrets) && !found; i++)
-        found = lg_str_casecmp(name, secrets[i]) == 0;
+        found = lg_str_casecmp(name, secrets[i].name) == 0;
     if (name != small)
         free(name);
     return found;
 }
 
-/* Appends n bytes of s to out, replacing control bytes; false when full. */
-static bool log_put(char *out, size_t cap, size_t *len, const char *s, size_t n)
+/* Appends n bytes of s to out: all of them when cap keeps room for "..."
+ * and the NUL after them, else what fits and "..."; false when full. */
+static bool log_span(char *out, size_t cap, size_t *len, const char *s, size_t n)
 {
-    for (size_t i = 0; i < n; i++) {
-        if (*len + 4 >= cap) {
-            memcpy(out + *len, "...", 4);
-            *len += 3;
-            return false;
-        }
-        unsigned char c = (unsigned char)s[i];
-        out[(*len)++] = c < 0x20 || c == 0x7f ? '?' : (char)c;
+    size_t room = cap - 4 - *len;
+    if (n <= room) {
+        memcpy(out + *len, s, n);
+        *len += n;
+        return true;
     }
-    out[*len] = '\0';
-    return true;
+    memcpy(out + *len, s, room);
+    memcpy(out + *len + room, "...", 3);
+    *len += room + 3;
+    return false;
 }
 
 size_t lg_http_redact_uri(const char *uri, char *out, size_t cap)
 {
     lg_assert(cap >= 8);
     size_t len = 0;
-    out[0] = '\0';
     const char *q = strchr(uri, '?');
     size_t path_len = q ? (size_t)(q - uri) : strlen(uri);
-    if (!log_put(out, cap, &len, uri, path_len) || !q)
-        return len;
-    char sep = '?';
-    for (const char *p = q + 1; *p;) {
-        size_t n = strcspn(p, "&");
-        size_t key_len = strcspn(p, "=&");
-        if (n > 0 && !secret_key(p, key_len)) {
-            if (!log_put(out, cap, &len, &sep, 1) || !log_put(out, cap, &len, p, n))
-                return len;
-            sep = '&';
+    if (log_span(out, cap, &len, uri, path_len) && q) {
+        char sep = '?';
+        for (const char *p = q + 1; *p;) {
+            const char *amp = strchr(p, '&');
+            size_t n = amp ? (size_t)(amp - p) : strlen(p);
+            const char *eq = memchr(p, '=', n);
+            size_t key_len = eq ? (size_t)(eq - p) : n;
+            if (n > 0 && !secret_key(p, key_len)) {
+                if (!log_span(out, cap, &len, &sep, 1) || !log_span(out, cap, &len, p, n))
+                    break;
+                sep = '&';
+            }
+            p += amp ? n + 1 : n;
         }
-        p += n;
-        if (*p == '&')
-            p++;
     }
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)out[i];
+        if (c < 0x20 || c == 0x7f)
+            out[i] = '?';
+    }
+    out[len] = '\0';
     return len;
 }
 
@@ -328,7 +372,10 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 {
     if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
         lg_http_note_socket(conn, false);
-        free(*socket_context);
+        struct lg_conn *c = *socket_context;
+        if (c)
+            free(c->spare);
+        free(c);
         *socket_context = NULL;
         /* Clients gone: a thread that may now sit idle keeps no music file
          * open (it reopens them in a couple of microseconds when needed). */
@@ -371,10 +418,14 @@ static void parse_query(struct lg_req *r, char *uri)
     char *q = strchr(uri, '?');
     if (!q || !q[1])
         return;
-    r->query = lg_xstrdup(q + 1);
+    size_t len = strlen(q + 1);
+    r->query = len < sizeof(r->query_small) ? r->query_small : lg_xmalloc(len + 1);
+    memcpy(r->query, q + 1, len + 1);
     q[1] = '\0'; /* the library's copy: see above */
     size_t max = pieces_max(r->query);
-    r->query_fields = lg_xmalloc(max * sizeof(*r->query_fields));
+    r->query_fields = max <= LG_ARRAY_LEN(r->fields_small)
+                          ? r->fields_small
+                          : lg_xmalloc(max * sizeof(*r->query_fields));
     int n = parse_pairs(r->query, r->query_fields, max, true);
     r->n_query = n > 0 ? (size_t)n : 0;
 }
@@ -384,10 +435,12 @@ static struct lg_req *req_new(struct lg_http *h, struct MHD_Connection *conn, co
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
     lg_assert(ci && ci->socket_context); /* made by on_connection at accept */
-    struct lg_req *r = lg_xmalloc(sizeof(*r));
+    struct lg_conn *c = ci->socket_context;
+    struct lg_req *r = c->spare ? c->spare : lg_xmalloc(sizeof(*r));
+    c->spare = NULL;
     r->http = h;
     r->conn = conn;
-    r->lconn = ci->socket_context;
+    r->lconn = c;
     r->ip = r->lconn->ip;
     r->method = "-";
     r->path = "";
@@ -411,9 +464,14 @@ static void req_free(struct lg_req *r)
 {
     lg_buf_free(&r->body);
     free(r->form);
-    free(r->query);
-    free(r->query_fields);
-    free(r);
+    if (r->query != r->query_small)
+        free(r->query);
+    if (r->query_fields != r->fields_small)
+        free(r->query_fields);
+    if (r->lconn->spare)
+        free(r);
+    else
+        r->lconn->spare = r; /* for the connection's next request */
 }
 
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)

@@ -13,6 +13,7 @@
 #define LG_HTTP_HTTP_INT_H
 
 #include <stdbool.h>
+#include <string.h>
 
 #include <netinet/in.h>
 
@@ -59,11 +60,15 @@ struct lg_conn {
     unsigned char auth_hash[LG_CONN_AUTH_HASH];
     int64_t auth_until_ns; /* 0: nothing remembered */
     struct lg_principal auth_user;
+    /* The last request's context, kept for the next request on this
+     * connection (one at a time): no allocation per request. */
+    struct lg_req *spare;
 };
 
 struct lg_form_field {
     const char *key;
     const char *value;
+    size_t key_len; /* strlen(key) */
 };
 
 struct lg_req {
@@ -84,16 +89,24 @@ struct lg_req {
     size_t n_form;
     struct lg_form_field *form; /* allocated for POST requests only */
     /* The query string's parameters, decoded, in order (legato parses the
-     * query itself: see parse_query in http.c); they point into query. */
+     * query itself: see parse_query in http.c); they point into query.
+     * query and query_fields are the two arrays below when they fit. */
     char *query;
     size_t n_query;
     struct lg_form_field *query_fields;
+    char query_small[256];
+    struct lg_form_field fields_small[16];
 };
 
 /* A request parameter: the query string first, then a form-encoded POST
  * body. Names compare case-insensitively (as MHD does for the query). NULL
  * when absent or given without a value ("?key"); "" for "key=". */
-const char *lg_req_param(const struct lg_req *r, const char *key);
+const char *lg_req_param_n(const struct lg_req *r, const char *key, size_t len);
+/* Inline, so that the length of a literal name is a constant. */
+static inline const char *lg_req_param(const struct lg_req *r, const char *key)
+{
+    return lg_req_param_n(r, key, strlen(key));
+}
 /* The first max values of a repeated parameter, query first, in order;
  * returns how many it wrote. lg_req_param_count says whether there are more. */
 size_t lg_req_params(const struct lg_req *r, const char *key, const char **out, size_t max);
@@ -135,6 +148,9 @@ struct MHD_Response *lg_response_from_file(int fd, uint64_t offset, uint64_t len
 /* Tells sockets.c that conn's socket opened (MHD's "started" notice) or is
  * about to close. */
 void lg_http_note_socket(struct MHD_Connection *conn, bool open);
+/* Marks the calling thread as one that runs libmicrohttpd's event loop, as
+ * a connection's "started" notice does (for tests of sockets.c). */
+void lg_http_note_loop_thread(void);
 /* Replies with the contents of b (taken; b is left empty). */
 enum MHD_Result lg_req_reply_buf(struct lg_req *r, unsigned status, const char *ctype,
                                  struct lg_buf *b);

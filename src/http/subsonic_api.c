@@ -115,15 +115,30 @@ static const struct {
     { "updateUser", lg_sub_update_user },
 };
 
-static lg_sub_handler_fn *find_method(const char *name)
+const char *lg_sub_method_name(size_t i)
+{
+    return i < LG_ARRAY_LEN(methods) ? methods[i].name : NULL;
+}
+
+/* methods is sorted by name (bytewise; a unit test checks): a binary search. */
+lg_sub_handler_fn *lg_sub_find_method(const char *name)
 {
     size_t n = strlen(name);
     if (n > 5 && strcmp(name + n - 5, ".view") == 0)
         n -= 5;
-    for (size_t i = 0; i < LG_ARRAY_LEN(methods); i++) {
-        const char *m = methods[i].name; /* first letters first: no strlen */
-        if (m[0] == name[0] && strncmp(m, name, n) == 0 && m[n] == '\0')
-            return methods[i].fn;
+    size_t lo = 0, hi = LG_ARRAY_LEN(methods);
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        const char *m = methods[mid].name;
+        int c = strncmp(m, name, n);
+        if (c == 0 && m[n] != '\0')
+            c = 1; /* m is longer: name sorts first */
+        if (c == 0)
+            return methods[mid].fn;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
     return NULL;
 }
@@ -427,7 +442,7 @@ static enum MHD_Result dispatch(struct lg_req *r, const char *name)
     struct lg_sub_ctx c = { .req = r };
     c.callback = lg_req_param(r, "callback");
     c.fmt = lg_sub_format_from(lg_req_param(r, "f"), c.callback);
-    lg_sub_handler_fn *fn = find_method(name);
+    lg_sub_handler_fn *fn = lg_sub_find_method(name);
     if (!fn)
         return lg_sub_reply_status(&c, MHD_HTTP_NOT_FOUND,
                                    lg_sub_new_error(LG_SUB_ERR_NOT_FOUND, "Unknown API method"));

@@ -26,6 +26,11 @@ struct lg_sub_ctx {
 
 typedef enum MHD_Result lg_sub_handler_fn(struct lg_sub_ctx *c);
 
+/* The handler of a method name, with or without ".view"; NULL if unknown. */
+lg_sub_handler_fn *lg_sub_find_method(const char *name);
+/* The i-th name of the method table (sorted bytewise), NULL past its end. */
+const char *lg_sub_method_name(size_t i);
+
 /* Handles /rest/NAME; name is what follows "/rest/". */
 enum MHD_Result lg_sub_api_handle(struct lg_req *r, const char *name);
 

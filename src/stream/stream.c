@@ -481,7 +481,20 @@ const char *lg_stream_mime(const char *suffix)
 
 /* Fills *out from an open descriptor, which it takes: on failure it is
  * closed. A file without links (deleted since it was opened) counts as gone. */
-static int file_from_fd(int fd, struct lg_stream_file *out)
+/* A file's validators with what they are made of: they depend on nothing
+ * else, so a row keeps the last ones it made and copies them while the file
+ * stays the same (formatting them was a tenth of a range request's work). */
+struct validators {
+    bool made;
+    uint64_t ino;
+    int64_t size;
+    int64_t mtime_ns;
+    char etag[LG_ETAG_MAX];
+    char last_modified[LG_HTTP_DATE_LEN];
+};
+
+/* Fills *out from fd (taken: closed on failure); memo may be NULL. */
+static int file_from_fd(int fd, struct lg_stream_file *out, struct validators *memo)
 {
     struct stat st;
     int rc = 0;
@@ -499,13 +512,28 @@ static int file_from_fd(int fd, struct lg_stream_file *out)
     out->fd = fd;
     out->size = (int64_t)st.st_size;
     out->mtime_s = (int64_t)st.st_mtim.tv_sec;
+    if (memo && memo->made && memo->ino == (uint64_t)st.st_ino && memo->size == out->size &&
+        memo->mtime_ns == mtime_ns)
+    {
+        memcpy(out->etag, memo->etag, sizeof(out->etag));
+        memcpy(out->last_modified, memo->last_modified, sizeof(out->last_modified));
+        return 0;
+    }
     lg_etag_make(out->etag, (uint64_t)st.st_ino, out->size, mtime_ns);
     if (lg_http_date_format(out->mtime_s, out->last_modified) < 0)
         out->last_modified[0] = '\0';
+    if (memo) {
+        *memo = (struct validators){
+            .made = true, .ino = (uint64_t)st.st_ino, .size = out->size, .mtime_ns = mtime_ns
+        };
+        memcpy(memo->etag, out->etag, sizeof(memo->etag));
+        memcpy(memo->last_modified, out->last_modified, sizeof(memo->last_modified));
+    }
     return 0;
 }
 
-int lg_stream_open(const char *root, const char *rel, struct lg_stream_file *out)
+static int open_path(const char *root, const char *rel, struct lg_stream_file *out,
+                     struct validators *memo)
 {
     if (!lg_path_rel_safe(rel))
         return LG_EINVAL;
@@ -518,7 +546,12 @@ int lg_stream_open(const char *root, const char *rel, struct lg_stream_file *out
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     if (fd < 0)
         return -errno;
-    return file_from_fd(fd, out);
+    return file_from_fd(fd, out, memo);
+}
+
+int lg_stream_open(const char *root, const char *rel, struct lg_stream_file *out)
+{
+    return open_path(root, rel, out, NULL);
 }
 
 void lg_stream_file_close(struct lg_stream_file *f)
@@ -549,9 +582,11 @@ enum {
 struct row {
     int64_t id; /* 0: empty */
     int64_t expires_ns;
-    char *path; /* relative to the music folder */
-    int fd;     /* the open file, or -1 */
+    char *path;                /* relative to the music folder */
+    int fd;                    /* the open file, or -1 */
+    size_t name_off, name_len; /* the base name in path */
     char content_type[LG_STREAM_CTYPE_MAX];
+    struct validators memo;
 };
 
 struct rows {
@@ -675,6 +710,10 @@ static int row_load(struct lg_stream *st, struct rows *t, int64_t id, struct row
     free(r->path);
     r->path = tr.path; /* taken from tr */
     tr.path = NULL;
+    /* A path component is at most NAME_MAX (255) bytes: it always fits. */
+    const char *slash = strrchr(r->path, '/');
+    r->name_off = slash ? (size_t)(slash + 1 - r->path) : 0;
+    r->name_len = LG_MIN(strlen(r->path + r->name_off), LG_STREAM_NAME_MAX - 1);
     r->id = id;
     r->expires_ns = mono_ns() + ROW_TTL_NS;
     snprintf(r->content_type, sizeof(r->content_type), "%s", type);
@@ -689,14 +728,14 @@ static int row_open(struct lg_stream *st, struct rows *t, struct row *r, struct 
 {
     if (r->fd >= 0) {
         int fd = fcntl(r->fd, F_DUPFD_CLOEXEC, 0);
-        if (fd >= 0 && file_from_fd(fd, out) == 0)
+        if (fd >= 0 && file_from_fd(fd, out, &r->memo) == 0)
             return 0;
         row_drop_fd(t, r);
     }
-    int rc = lg_stream_open(st->music_dir, r->path, out);
+    int rc = open_path(st->music_dir, r->path, out, &r->memo);
     if (rc == -EMFILE || rc == -ENFILE) {
         rows_drop_fds(t); /* our own share of the limit first */
-        rc = lg_stream_open(st->music_dir, r->path, out);
+        rc = open_path(st->music_dir, r->path, out, &r->memo);
     }
     if (rc == 0 && t->n_fds < FDS_MAX) {
         r->fd = fcntl(out->fd, F_DUPFD_CLOEXEC, 0);
@@ -723,12 +762,8 @@ int lg_stream_open_track(struct lg_stream *st, int64_t id, struct lg_stream_file
         return gone ? LG_ENOTFOUND : rc;
     }
     memcpy(out->content_type, r->content_type, sizeof(out->content_type));
-    /* A path component is at most NAME_MAX (255) bytes: it always fits. */
-    const char *slash = strrchr(r->path, '/');
-    const char *base = slash ? slash + 1 : r->path;
-    size_t n = LG_MIN(strlen(base), sizeof(out->name) - 1);
-    memcpy(out->name, base, n);
-    out->name[n] = '\0';
+    memcpy(out->name, r->path + r->name_off, r->name_len);
+    out->name[r->name_len] = '\0';
     return 0;
 }
 

@@ -71,10 +71,20 @@ LG_TEST(percent_decoding)
         bool plus;
         const char *out;
     } rows[] = {
-        { "a%20b", false, "a b" },     { "a+b", true, "a b" },    { "a+b", false, "a+b" },
-        { "%41%6a", false, "Aj" },     { "100%", false, "100%" }, { "%4", false, "%4" },
-        { "%zz", false, "%zz" },       { "%%41", false, "%A" },   { "", true, "" },
+        { "a%20b", false, "a b" },
+        { "a+b", true, "a b" },
+        { "a+b", false, "a+b" },
+        { "%41%6a", false, "Aj" },
+        { "100%", false, "100%" },
+        { "%4", false, "%4" },
+        { "%zz", false, "%zz" },
+        { "%%41", false, "%A" },
+        { "", true, "" },
         { "%2e%2E/x", false, "../x" },
+        { "plain", true, "plain" },
+        { "abc+d%41", false, "abc+dA" },
+        { "abcdefghijklmnopqrstuvwxyz0123456789+%41", true,
+          "abcdefghijklmnopqrstuvwxyz0123456789 A" },
     };
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
         char *s = lg_xstrdup(rows[i].in);

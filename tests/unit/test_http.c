@@ -3,8 +3,8 @@
  * Unit tests of http/: the Subsonic response builder and its XML/JSON
  * renderers, query redaction for the log, listen-address and form parsing,
  * a live server on an ephemeral port for the routes that need neither
- * store nor auth (healthz, 404, 405, limits), and the setsockopt(2) and
- * sendfile64 that take libc's place for libmicrohttpd.
+ * store nor auth (healthz, 404, 405, limits), and the setsockopt(2),
+ * sendfile64 and epoll_wait(2) that take libc's place for libmicrohttpd.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +15,8 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -24,6 +26,7 @@
 #include "http/http.h"
 #include "http/http_int.h"
 #include "http/subsonic.h"
+#include "http/subsonic_api.h"
 
 #include "harness.h"
 
@@ -190,6 +193,10 @@ LG_TEST(redact)
         { "/rest/ping?p", "/rest/ping" },
         { "/rest/ping?&&id=1&&", "/rest/ping?id=1" },
         { "/rest/ping?pp=1&sx=2", "/rest/ping?pp=1&sx=2" },
+        /* Unescaped names compare as they are: length and letters. */
+        { "/rest/ping?Client_Secret=a&URL=b&Code=c&H=d&T&S=&tt=1&apikey2=3",
+          "/rest/ping?tt=1&apikey2=3" },
+        { "/rest/ping?p+=1&+p=2&p%2B=3", "/rest/ping?p+=1&+p=2&p%2B=3" },
         { "/x\x01y?a=\x1b", "/x?y?a=?" },
         { "/?", "/" },
     };
@@ -265,6 +272,38 @@ LG_TEST(url_decode)
     char s[] = "a%20b+c%2Bd%e2%82%ac%";
     CHECK_INT(lg_percent_decode(s, true), 11);
     CHECK_STR(s, "a b c+d\xe2\x82\xac%");
+}
+
+LG_TEST(method_table)
+{
+    /* The dispatcher's binary search needs the table sorted bytewise, and
+     * every name must be found, with and without ".view", but not a prefix
+     * or an extension of it. */
+    const char *prev = NULL;
+    size_t n = 0;
+    for (const char *m; (m = lg_sub_method_name(n)) != NULL; n++) {
+        if (prev)
+            CHECK(strcmp(prev, m) < 0);
+        prev = m;
+        char name[64];
+        CHECK(lg_sub_find_method(m) != NULL);
+        snprintf(name, sizeof(name), "%s.view", m);
+        CHECK(lg_sub_find_method(name) == lg_sub_find_method(m));
+        snprintf(name, sizeof(name), "%sx", m);
+        CHECK(lg_sub_find_method(name) == NULL);
+        snprintf(name, sizeof(name), "%.*s", (int)strlen(m) - 1, m);
+        bool listed = false; /* "search" is, for "search2" */
+        for (size_t j = 0; lg_sub_method_name(j); j++)
+            listed = listed || strcmp(lg_sub_method_name(j), name) == 0;
+        CHECK((lg_sub_find_method(name) != NULL) == listed);
+    }
+    CHECK(n > 50);
+    CHECK(lg_sub_find_method("stream") != lg_sub_find_method("download"));
+    CHECK(lg_sub_find_method("") == NULL);
+    CHECK(lg_sub_find_method(".view") == NULL);
+    CHECK(lg_sub_find_method("Stream") == NULL);
+    CHECK(lg_sub_find_method("zzz") == NULL);
+    CHECK(lg_sub_find_method("a") == NULL);
 }
 
 /* --- a live server --- */
@@ -523,6 +562,60 @@ LG_TEST(uncorked)
     CHECK_INT(setsockopt(fd, IPPROTO_TCP, TCP_CORK, &off, sizeof(off)), -1);
 }
 
+/* On a server loop thread, a call that follows a full batch of events on the
+ * same epoll set does not wait: libmicrohttpd's drain loop calls again after
+ * 128 events with the timeout it worked out first, and must not sleep on
+ * the batch it holds. Elsewhere, and after a batch that was not full, the
+ * timeout stands. */
+LG_TEST(epoll_full_batch)
+{
+    int (*own)(int, struct epoll_event *, int, int) = epoll_wait;
+    void *mine, *resolved = dlsym(RTLD_DEFAULT, "epoll_wait");
+    memcpy(&mine, &own, sizeof(mine));
+    CHECK(resolved == mine);
+
+    enum { N = 4 };
+    int ep = epoll_create1(EPOLL_CLOEXEC);
+    int fds[N];
+    for (int i = 0; i < N; i++) {
+        fds[i] = eventfd(1, EFD_CLOEXEC | EFD_NONBLOCK); /* readable at once */
+        /* Edge-triggered, as libmicrohttpd adds connections: one event each. */
+        struct epoll_event e = { .events = EPOLLIN | EPOLLET, .data.u32 = (uint32_t)i };
+        CHECK_INT(epoll_ctl(ep, EPOLL_CTL_ADD, fds[i], &e), 0);
+    }
+    struct epoll_event ev[N];
+    /* A thread that runs no server loop: the second call waits its 200 ms. */
+    CHECK_INT(epoll_wait(ep, ev, N, 10000), N);
+    int64_t t0 = lg_http_now_ns();
+    CHECK_INT(epoll_wait(ep, ev, N, 200), 0);
+    CHECK(lg_http_now_ns() - t0 >= 150 * 1000000LL);
+
+    lg_http_note_loop_thread();
+    for (int i = 0; i < N; i++) {
+        uint64_t one = 1;
+        CHECK(write(fds[i], &one, sizeof(one)) == sizeof(one)); /* a new edge */
+    }
+    CHECK_INT(epoll_wait(ep, ev, N, 10000), N);
+    /* The loop going on: nothing pending, and no wait (10 s if it waited). */
+    t0 = lg_http_now_ns();
+    CHECK_INT(epoll_wait(ep, ev, N, 10000), 0);
+    CHECK(lg_http_now_ns() - t0 < 5000 * 1000000LL);
+    /* That call returned no full batch: the next one waits again. */
+    t0 = lg_http_now_ns();
+    CHECK_INT(epoll_wait(ep, ev, N, 200), 0);
+    CHECK(lg_http_now_ns() - t0 >= 150 * 1000000LL);
+    /* A batch short of maxevents is the whole: the timeout stands. */
+    uint64_t one = 1;
+    CHECK(write(fds[0], &one, sizeof(one)) == sizeof(one));
+    CHECK_INT(epoll_wait(ep, ev, N, 10000), 1);
+    t0 = lg_http_now_ns();
+    CHECK_INT(epoll_wait(ep, ev, N, 200), 0);
+    CHECK(lg_http_now_ns() - t0 >= 150 * 1000000LL);
+    for (int i = 0; i < N; i++)
+        close(fds[i]);
+    close(ep);
+}
+
 ssize_t sendfile64(int out, int in, int64_t *off, size_t count);
 
 /* A file response's body is sent in calls of up to 2 MiB that stop 128 KiB
@@ -580,5 +673,6 @@ LG_TEST(sendfile_pieces)
 
 LG_TEST_MAIN(LG_CASE(envelope_error), LG_CASE(envelope_ok), LG_CASE(tree_mapping),
              LG_CASE(odd_text), LG_CASE(render_limit), LG_CASE(format_from), LG_CASE(redact),
-             LG_CASE(parse_listen), LG_CASE(form_parse), LG_CASE(url_decode), LG_CASE(live_server),
-             LG_CASE(live_server_ipv6), LG_CASE(uncorked), LG_CASE(sendfile_pieces))
+             LG_CASE(parse_listen), LG_CASE(form_parse), LG_CASE(url_decode), LG_CASE(method_table),
+             LG_CASE(live_server), LG_CASE(live_server_ipv6), LG_CASE(uncorked),
+             LG_CASE(epoll_full_batch), LG_CASE(sendfile_pieces))
