@@ -8,10 +8,11 @@
  * a request line or header block that does not fit is answered with MHD's own
  * 414 or 431.
  *
- * Life of a request: the URI callback allocates the struct lg_req (and keeps
+ * Life of a request: the URI callback sets up the struct lg_req (and keeps
  * a redacted copy of the URI for the log), the access handler routes it
  * (after gathering a POST body), and the completion callback writes the one
- * log line per request and frees the context.
+ * log line per request and releases the context, which the connection keeps
+ * for its next request.
  */
 #include "http/http.h"
 

@@ -479,8 +479,6 @@ const char *lg_stream_mime(const char *suffix)
     return lg_media_content_type(suffix ? suffix : "");
 }
 
-/* Fills *out from an open descriptor, which it takes: on failure it is
- * closed. A file without links (deleted since it was opened) counts as gone. */
 /* A file's validators with what they are made of: they depend on nothing
  * else, so a row keeps the last ones it made and copies them while the file
  * stays the same (formatting them was a tenth of a range request's work). */
@@ -493,7 +491,9 @@ struct validators {
     char last_modified[LG_HTTP_DATE_LEN];
 };
 
-/* Fills *out from fd (taken: closed on failure); memo may be NULL. */
+/* Fills *out from an open descriptor, which it takes: on failure it is
+ * closed. A file without links (deleted since it was opened) counts as gone.
+ * memo, when not NULL, keeps the validators between calls. */
 static int file_from_fd(int fd, struct lg_stream_file *out, struct validators *memo)
 {
     struct stat st;
