@@ -48,17 +48,15 @@ int lg_str_to_i64(const char *s, int64_t min, int64_t max, int64_t *out)
     return 0;
 }
 
-/* Writes v's digits in base (10 or 16) at out, most significant first.
- * Inline, so that each caller's base is a constant: a shift or a
- * multiplication, not a division instruction per digit. */
-static inline size_t fmt_base(char *out, uint64_t v, unsigned base)
+/* Writes v's hexadecimal digits at out, most significant first. */
+static size_t fmt_hex(char *out, uint64_t v)
 {
     static const char digits[] = "0123456789abcdef";
     char tmp[LG_FMT_INT_MAX];
     size_t n = 0;
     do {
-        tmp[n++] = digits[v % base];
-        v /= base;
+        tmp[n++] = digits[v & 15];
+        v >>= 4;
     } while (v);
     for (size_t i = 0; i < n; i++)
         out[i] = tmp[n - 1 - i];
@@ -66,23 +64,51 @@ static inline size_t fmt_base(char *out, uint64_t v, unsigned base)
     return n;
 }
 
+/* v in decimal, two digits a step (a division by 100 is a multiplication):
+ * a range request formats five numbers. */
+static size_t fmt_dec(char *out, uint64_t v)
+{
+    static const char pairs[] = "000102030405060708091011121314151617181920212223242526272829303132"
+                                "3334353637383940414243444546474849"
+                                "505152535455565758596061626364656667686970717273747576777879808182"
+                                "8384858687888990919293949596979899";
+    char tmp[LG_FMT_INT_MAX];
+    size_t i = sizeof(tmp);
+    while (v >= 100) {
+        size_t d = (size_t)(v % 100) * 2;
+        v /= 100;
+        tmp[--i] = pairs[d + 1];
+        tmp[--i] = pairs[d];
+    }
+    if (v >= 10) {
+        tmp[--i] = pairs[v * 2 + 1];
+        tmp[--i] = pairs[v * 2];
+    } else {
+        tmp[--i] = (char)('0' + v);
+    }
+    size_t n = sizeof(tmp) - i;
+    memcpy(out, tmp + i, n);
+    out[n] = '\0';
+    return n;
+}
+
 size_t lg_fmt_u64(char *out, uint64_t v)
 {
-    return fmt_base(out, v, 10);
+    return fmt_dec(out, v);
 }
 
 size_t lg_fmt_i64(char *out, int64_t v)
 {
     if (v >= 0)
-        return fmt_base(out, (uint64_t)v, 10);
+        return fmt_dec(out, (uint64_t)v);
     out[0] = '-';
     /* -(v + 1) + 1 has no overflow, INT64_MIN included. */
-    return 1 + fmt_base(out + 1, (uint64_t)(-(v + 1)) + 1, 10);
+    return 1 + fmt_dec(out + 1, (uint64_t)(-(v + 1)) + 1);
 }
 
 size_t lg_fmt_hex64(char *out, uint64_t v)
 {
-    return fmt_base(out, v, 16);
+    return fmt_hex(out, v);
 }
 
 void lg_hex_encode(char *out, const void *p, size_t len)

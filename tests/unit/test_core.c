@@ -310,6 +310,19 @@ LG_TEST(integer_formatting)
         CHECK_INT((long long)lg_fmt_i64(got, signed_rows[i]), (long long)strlen(want));
         CHECK_STR(got, want);
     }
+    /* Every length, and both sides of each power of ten. */
+    for (uint64_t p = 1; p <= UINT64_MAX / 10; p *= 10) {
+        for (uint64_t v = p - 1; v <= p + 1; v++) {
+            snprintf(want, sizeof(want), "%" PRIu64, v);
+            CHECK_INT((long long)lg_fmt_u64(got, v), (long long)strlen(want));
+            CHECK_STR(got, want);
+        }
+    }
+    for (uint64_t v = 0; v < 100000; v += 7) {
+        snprintf(want, sizeof(want), "%" PRIu64, v * 7919);
+        lg_fmt_u64(got, v * 7919);
+        CHECK_STR(got, want);
+    }
     static const uint64_t unsigned_rows[] = { 0, 7, 15, 16, 255, 1000000007, UINT64_MAX };
     for (size_t i = 0; i < LG_ARRAY_LEN(unsigned_rows); i++) {
         snprintf(want, sizeof(want), "%" PRIu64, unsigned_rows[i]);
