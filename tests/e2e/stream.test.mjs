@@ -142,6 +142,26 @@ test('an API key works where a password does', () => {
   });
 });
 
+test('stream: parameter names compare without case, escaped or not', async () => {
+  const a = auth();
+  const want = tracks.song.bytes.subarray(10, 20);
+  const forms = [
+    `ID=${tracks.song.id}&U=${a.u}&T=${a.t}&S=${a.s}&V=1.16.1&C=e2e`,
+    `i%64=${tracks.song.id}&u=${a.u}&%54=${a.t}&s=${a.s}&v=1.16.1&c=e2e`,
+    `iD=${tracks.song.id}&uU=x&u=${a.u}&t=${a.t}&s=${a.s}&v=1.16.1&c=e2e`,
+  ];
+  for (const q of forms) {
+    const r = await get(`${srv.base}/rest/stream.view?${q}`, { range: 'bytes=10-19' });
+    assert.equal(r.status, 206, q);
+    assert.deepEqual(r.body, want, q);
+  }
+  // A name is not a prefix of another: "idx" is no id, "u2" no user.
+  const r = await subsonic(`${srv.base}/rest/stream.view?idx=${tracks.song.id}&u2=${a.u}` +
+    `&u=${a.u}&t=${a.t}&s=${a.s}&v=1.16.1&c=e2e&f=json`);
+  assert.equal(r.body.status, 'failed');
+  assert.equal(r.body.error.code, 10); // required parameter missing: id
+});
+
 test('stream: the whole file with its validators', async () => {
   const r = await get(streamUrl('song'));
   assert.equal(r.status, 200);
