@@ -8,13 +8,27 @@
 // that one call finds all 128, then lets it go on.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import {
-  addUser, cleanup, makeAudio, sleep, sql, startServer, tmpDir, tokenAuth, url, waitFor,
+  addUser, cleanup, makeAudio, sql, startServer, tmpDir, tokenAuth, url, waitFor,
 } from './lib.mjs';
 
 const CONNS = 128;
+
+// How many established server sockets on port hold unread bytes
+// (/proc/net/tcp: local address, state 01, then tx_queue:rx_queue in hex).
+function unreadServerSockets(port) {
+  const hexPort = port.toString(16).toUpperCase().padStart(4, '0');
+  let n = 0;
+  for (const line of readFileSync('/proc/net/tcp', 'utf8').split('\n').slice(1)) {
+    const f = line.trim().split(/\s+/);
+    if (f.length < 5 || !f[1].endsWith(`:${hexPort}`) || f[3] !== '01') continue;
+    if (parseInt(f[4].split(':')[1], 16) > 0) n++;
+  }
+  return n;
+}
 
 // A keep-alive connection that sends requests and reads 206 answers with a
 // body of known length, one at a time.
@@ -70,7 +84,10 @@ test('128 requests ready at once on one server thread are answered at once', asy
     let answers;
     try {
       answers = Promise.all(conns.map((c) => c.send(req)));
-      await sleep(300); // all 128 requests reach the server's sockets
+      // All 128 requests wait in the server's sockets before it goes on,
+      // so that its first call finds them in one batch.
+      await waitFor(() => unreadServerSockets(srv.port) === CONNS,
+        { timeoutMs: 5000, what: `${CONNS} unread requests` });
     } finally {
       process.kill(srv.proc.pid, 'SIGCONT');
     }
