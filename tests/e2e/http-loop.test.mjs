@@ -4,11 +4,12 @@
 // 0.9.75 asks the kernel again after a full batch, with the wait it worked
 // out before, and slept on the batch it held until the next connection
 // timeout: 128 players on one thread, all waiting. The test holds the
-// server stopped while 128 keep-alive connections send a request each, so
-// that one call finds all 128, then lets it go on.
+// server stopped (every thread of it, checked in /proc) while 128 keep-alive
+// connections send a request each, waits until all 128 lie unread in the
+// server's sockets, so that one call finds them, then lets it go on.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import {
@@ -16,6 +17,15 @@ import {
 } from './lib.mjs';
 
 const CONNS = 128;
+
+// Whether every thread of process pid has stopped (SIGSTOP takes effect
+// when each thread is next scheduled, not when kill returns).
+function stopped(pid) {
+  return readdirSync(`/proc/${pid}/task`).every((t) => {
+    const stat = readFileSync(`/proc/${pid}/task/${t}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] === 'T';
+  });
+}
 
 // How many established server sockets on port hold unread bytes
 // (/proc/net/tcp: local address, state 01, then tx_queue:rx_queue in hex).
@@ -83,6 +93,7 @@ test('128 requests ready at once on one server thread are answered at once', asy
     process.kill(srv.proc.pid, 'SIGSTOP');
     let answers;
     try {
+      await waitFor(() => stopped(srv.proc.pid), { timeoutMs: 5000, what: 'the stopped server' });
       answers = Promise.all(conns.map((c) => c.send(req)));
       // All 128 requests wait in the server's sockets before it goes on,
       // so that its first call finds them in one batch.
