@@ -64,17 +64,7 @@ int64_t lg_http_now_ns(void)
  * fields, and most are turned away there. */
 static inline bool name_is(const struct lg_form_field *f, const char *key, size_t len)
 {
-    if (f->key_len != len)
-        return false;
-    for (size_t i = 0; i < len; i++) {
-        int x = (unsigned char)f->key[i], y = (unsigned char)key[i];
-        if (x == y)
-            continue;
-        /* Equal but for case: one of them a capital, the other its small. */
-        if ((x ^ y) != 32 || ((x | 32) < 'a' || (x | 32) > 'z'))
-            return false;
-    }
-    return true;
+    return f->key_len == len && strncasecmp(f->key, key, len) == 0;
 }
 
 const char *lg_req_param_n(const struct lg_req *r, const char *key, size_t len)

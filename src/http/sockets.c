@@ -50,7 +50,7 @@ void lg_http_note_loop_thread(void)
 void lg_http_note_socket(struct MHD_Connection *conn, bool open)
 {
     if (open)
-        loop_thread = true;
+        lg_http_note_loop_thread();
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
     if (ci && ci->connect_fd >= 0 && ci->connect_fd < FD_SLOTS)

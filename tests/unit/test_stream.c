@@ -414,8 +414,10 @@ static int64_t add_track(struct lg_store *s, const char *path, const char *ctype
     return id;
 }
 
-static void check_track(struct lg_stream *st, int64_t id, int64_t size, const char *ctype,
-                        const char *name)
+/* Opens track id, checks what it is, and keeps its validators in *v when
+ * v is not NULL. */
+static void check_track_v(struct lg_stream *st, int64_t id, int64_t size, const char *ctype,
+                          const char *name, struct lg_stream_file *v)
 {
     struct lg_stream_file f;
     CHECK_INT(lg_stream_open_track(st, id, &f), 0);
@@ -423,6 +425,14 @@ static void check_track(struct lg_stream *st, int64_t id, int64_t size, const ch
     CHECK_STR(f.content_type, ctype);
     CHECK_STR(f.name, name);
     lg_stream_file_close(&f);
+    if (v)
+        *v = f;
+}
+
+static void check_track(struct lg_stream *st, int64_t id, int64_t size, const char *ctype,
+                        const char *name)
+{
+    check_track_v(st, id, size, ctype, name, NULL);
 }
 
 /* Tracks by id through the store, with the id -> path cache in between. */
@@ -446,11 +456,19 @@ LG_TEST(open_track)
 
     struct lg_stream *st = NULL;
     CHECK_INT(lg_stream_new(s, music, &st), 0);
+    struct lg_stream_file v1, v2;
     check_track(st, id_a, 6, "audio/mpeg", "a.mp3");
-    check_track(st, id_a, 6, "audio/mpeg", "a.mp3"); /* from the cache */
-    write_file(a, "abcdefgh");                       /* the file changes... */
-    check_track(st, id_a, 8, "audio/mpeg", "a.mp3"); /* ...and is seen at once */
-    check_track(st, id_y, 4, "audio/ogg", "y.ogg");  /* type from the suffix */
+    check_track_v(st, id_a, 6, "audio/mpeg", "a.mp3", &v1); /* from the cache */
+    write_file(a, "abcdefgh");                              /* the file changes... */
+    check_track_v(st, id_a, 8, "audio/mpeg", "a.mp3", &v2); /* ...and is seen at once */
+    CHECK(strcmp(v1.etag, v2.etag) != 0);
+    /* The same size with another time: new validators, not the kept ones. */
+    struct timespec times[2] = { { 1000000000, 0 }, { 1000000000, 0 } };
+    lg_assert(utimensat(AT_FDCWD, a, times, 0) == 0);
+    check_track_v(st, id_a, 8, "audio/mpeg", "a.mp3", &v1);
+    CHECK(strcmp(v1.etag, v2.etag) != 0);
+    CHECK_STR(v1.last_modified, "Sun, 09 Sep 2001 01:46:40 GMT");
+    check_track(st, id_y, 4, "audio/ogg", "y.ogg"); /* type from the suffix */
     struct lg_stream_file f;
     CHECK_INT(lg_stream_open_track(st, id_gone, &f), LG_ENOTFOUND);
     CHECK_INT(lg_stream_open_track(st, id_escape, &f), LG_ENOTFOUND);
