@@ -3,10 +3,13 @@
  * Logging: one line per event on stderr, with time, level and subsystem, as
  * text or as JSON objects. Each subsystem keeps a named struct lg_log. The
  * threshold and format are set once at start-up, before threads exist; after
- * that every function here is thread-safe (one write(2) per line).
+ * that every function here is thread-safe (one write(2) per line, or per
+ * batch of a thread's held lines).
  */
 #ifndef LG_CORE_LOG_H
 #define LG_CORE_LOG_H
+
+#include <stdbool.h>
 
 #include "core/common.h"
 
@@ -40,6 +43,17 @@ void lg_log_write(const struct lg_log *log, enum lg_log_level lvl, const char *f
  * the len bytes at msg (cut like a formatted one beyond 2047). For lines made
  * on every request, where printf's parsing is the dearest part. */
 void lg_log_text(const struct lg_log *log, enum lg_log_level lvl, const char *msg, size_t len);
+
+/* on: the calling thread holds its lines and writes them together, in
+ * writes of at most PIPE_BUF bytes: when the next one would not fit, at a
+ * line at LG_LOG_WARN or above (which goes out with the lines before it),
+ * at lg_log_flush() and when the thread ends. For a thread that logs a line
+ * per request and calls lg_log_flush() before it waits for more work.
+ * off: writes the held lines and goes back to a write per line. */
+void lg_log_hold(bool on);
+
+/* Writes the calling thread's held lines, if any. */
+void lg_log_flush(void);
 
 /* Chooses threshold and format. Call before starting threads. */
 void lg_log_setup(enum lg_log_level threshold, int json);

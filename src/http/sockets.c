@@ -5,7 +5,8 @@
  * library reaches: sockets stay uncorked, TCP_NODELAY is set once per
  * connection, a file body goes to sendfile(2) up to 2 MiB a call rather
  * than 128 KiB, and a server thread's event loop never sleeps on events it
- * already holds. Each is done by a definition here that takes the place of
+ * already holds (and writes its held log lines before it may sleep). Each
+ * is done by a definition here that takes the place of
  * libc's for the whole process (the library calls setsockopt, sendfile64 and
  * epoll_wait through its PLT, and the executable exports these); test_http
  * checks that the process resolves them here. bench/stream and
@@ -26,6 +27,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "core/log.h"
 #include "http/http_int.h"
 
 enum { FD_SLOTS = 65536 };
@@ -44,7 +46,10 @@ static _Thread_local bool loop_thread;
 
 void lg_http_note_loop_thread(void)
 {
+    if (loop_thread)
+        return;
     loop_thread = true;
+    lg_log_hold(true); /* written before the thread waits: epoll_wait below */
 }
 
 void lg_http_note_socket(struct MHD_Connection *conn, bool open)
@@ -151,6 +156,11 @@ __attribute__((visibility("default"))) ssize_t sendfile64(int out, int in, int64
  * retried connection came) in about one run in forty. On a loop thread, a
  * call that follows a full batch on the same epoll set is the loop going
  * on, and it does not wait (tests/e2e/http-loop.test.mjs).
+ *
+ * A loop thread holds its log lines (lg_log_hold: a request's line is
+ * written with those of the requests served beside it, not by a write(2) of
+ * its own); a call that may wait writes them first, so no line waits for
+ * the next request.
  */
 static _Thread_local int full_epfd = -1;
 
@@ -159,6 +169,8 @@ __attribute__((visibility("default"))) int epoll_wait(int epfd, struct epoll_eve
 {
     if (loop_thread && epfd == full_epfd)
         timeout = 0;
+    if (loop_thread && timeout != 0)
+        lg_log_flush(); /* the lines of the requests served so far */
     int n = epoll_pwait(epfd, events, maxevents, timeout, NULL);
     full_epfd = loop_thread && n == maxevents ? epfd : -1;
     return n;

@@ -1,15 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Unit tests of src/core: integer parsing, hex, UTF-8, path safety, MD5,
- * the limited buffer and the logger's lines.
+ * the limited buffer, the logger's lines and held lines.
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -300,6 +302,140 @@ LG_TEST(log_lines)
     }
 }
 
+/* stderr sent to a file while a test looks at what is written when. */
+struct capture {
+    char *dir, *path;
+    int fd, saved;
+};
+
+static void capture_begin(struct capture *c)
+{
+    c->dir = lg_test_tmpdir("core");
+    c->path = lg_xasprintf("%s/log.txt", c->dir);
+    c->fd = open(c->path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    c->saved = dup(STDERR_FILENO);
+    lg_assert(c->fd >= 0 && c->saved >= 0 && dup2(c->fd, STDERR_FILENO) == STDERR_FILENO);
+    lg_log_setup(LG_LOG_INFO, 0);
+}
+
+/* What the file holds now (the caller frees it). */
+static char *captured(const struct capture *c)
+{
+    struct stat st;
+    lg_assert(fstat(c->fd, &st) == 0);
+    char *out = lg_xmalloc((size_t)st.st_size + 1);
+    lg_assert(pread(c->fd, out, (size_t)st.st_size, 0) == st.st_size);
+    out[st.st_size] = '\0';
+    return out;
+}
+
+static void capture_end(struct capture *c)
+{
+    lg_assert(dup2(c->saved, STDERR_FILENO) == STDERR_FILENO);
+    close(c->saved);
+    close(c->fd);
+    free(c->path);
+    free(c->dir);
+}
+
+static size_t count_lines(const char *s)
+{
+    size_t n = 0;
+    for (; *s; s++)
+        n += *s == '\n';
+    return n;
+}
+
+static const struct lg_log hold_log = { "core/hold" };
+
+static void *holding_thread(void *arg)
+{
+    (void)arg;
+    lg_log_hold(true);
+    lg_log(&hold_log, LG_LOG_INFO, "from a thread that ends");
+    return NULL;
+}
+
+/* A holding thread's lines wait for lg_log_flush, a warning, a full buffer
+ * or the thread's end, and keep their order. */
+LG_TEST(held_lines)
+{
+    struct capture c;
+    capture_begin(&c);
+    lg_log_hold(true);
+    lg_log(&hold_log, LG_LOG_INFO, "one");
+    lg_log(&hold_log, LG_LOG_INFO, "two");
+    char *out = captured(&c);
+    CHECK_STR(out, "");
+    free(out);
+    lg_log_flush();
+    out = captured(&c);
+    CHECK(count_lines(out) == 2 && strstr(out, "info  core/hold: one\n") != NULL);
+    CHECK(strstr(out, "one\n") < strstr(out, "core/hold: two\n"));
+    free(out);
+
+    /* A warning goes out at once, after the lines held before it. */
+    lg_log(&hold_log, LG_LOG_INFO, "three");
+    lg_log(&hold_log, LG_LOG_WARN, "four");
+    out = captured(&c);
+    CHECK(count_lines(out) == 4 && strstr(out, "three\n") != NULL);
+    CHECK(strstr(out, "three\n") < strstr(out, "warn  core/hold: four\n"));
+    free(out);
+
+    /* A full buffer is written whole lines at a time, PIPE_BUF at most. */
+    char msg[200];
+    memset(msg, 'm', sizeof(msg) - 1);
+    msg[sizeof(msg) - 1] = '\0';
+    size_t before = strlen(out = captured(&c));
+    free(out);
+    int lines = 0;
+    for (; lines < 40; lines++) {
+        lg_log(&hold_log, LG_LOG_INFO, "%s", msg);
+        out = captured(&c);
+        size_t now = strlen(out);
+        free(out);
+        if (now > before) {
+            CHECK(now - before <= PIPE_BUF && now - before > PIPE_BUF - 300);
+            break;
+        }
+    }
+    CHECK(lines > 10 && lines < 40); /* the line that did not fit is still held */
+    lg_log_flush();
+    out = captured(&c);
+    CHECK(count_lines(out) == 4 + (size_t)lines + 1 && out[strlen(out) - 1] == '\n');
+    free(out);
+
+    /* A line longer than the buffer (JSON's escapes) follows the held ones. */
+    lg_log(&hold_log, LG_LOG_INFO, "five");
+    char esc[2001];
+    memset(esc, 1, sizeof(esc) - 1);
+    esc[sizeof(esc) - 1] = '\0';
+    lg_log_setup(LG_LOG_INFO, 1);
+    lg_log(&hold_log, LG_LOG_INFO, "%s", esc);
+    lg_log_setup(LG_LOG_INFO, 0);
+    out = captured(&c);
+    char *five = strstr(out, "five\n"), *big = strstr(out, "\\u0001\\u0001");
+    CHECK(five != NULL && big != NULL && five < big);
+    free(out);
+
+    /* Off: the held lines go out, and each line after them at once. */
+    lg_log(&hold_log, LG_LOG_INFO, "six");
+    lg_log_hold(false);
+    lg_log(&hold_log, LG_LOG_INFO, "seven");
+    out = captured(&c);
+    CHECK(strstr(out, "six\n") != NULL && strstr(out, "seven\n") != NULL);
+    free(out);
+
+    /* A thread's held lines are written when it ends. */
+    pthread_t t;
+    lg_assert(pthread_create(&t, NULL, holding_thread, NULL) == 0);
+    pthread_join(t, NULL);
+    out = captured(&c);
+    CHECK(strstr(out, "core/hold: from a thread that ends\n") != NULL);
+    free(out);
+    capture_end(&c);
+}
+
 /* The integer formatters against printf's answers. */
 LG_TEST(integer_formatting)
 {
@@ -336,5 +472,5 @@ LG_TEST(integer_formatting)
 
 LG_TEST_MAIN(LG_CASE(parse_integers), LG_CASE(files), LG_CASE(hex_round_trip),
              LG_CASE(percent_decoding), LG_CASE(utf8), LG_CASE(path_safety), LG_CASE(md5_vectors),
-             LG_CASE(buf_limit), LG_CASE(case_helpers), LG_CASE(log_lines),
+             LG_CASE(buf_limit), LG_CASE(case_helpers), LG_CASE(log_lines), LG_CASE(held_lines),
              LG_CASE(integer_formatting))

@@ -6,6 +6,7 @@
  * store nor auth (healthz, 404, 405, limits), and the setsockopt(2),
  * sendfile64 and epoll_wait(2) that take libc's place for libmicrohttpd.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,7 @@
 
 #include "core/buf.h"
 #include "core/config.h"
+#include "core/log.h"
 #include "core/str.h"
 #include "http/http.h"
 #include "http/http_int.h"
@@ -611,6 +613,31 @@ LG_TEST(epoll_full_batch)
     t0 = lg_http_now_ns();
     CHECK_INT(epoll_wait(ep, ev, N, 200), 0);
     CHECK(lg_http_now_ns() - t0 >= 150 * 1000000LL);
+
+    /* A loop thread holds its log lines and writes them before a call that
+     * may wait. */
+    static const struct lg_log tlog = { "http/test" };
+    int threshold = lg_log_threshold, p[2];
+    lg_assert(pipe(p) == 0 && fcntl(p[0], F_SETFL, O_NONBLOCK) == 0);
+    int saved = dup(STDERR_FILENO);
+    lg_assert(saved >= 0 && dup2(p[1], STDERR_FILENO) == STDERR_FILENO);
+    lg_log_setup(LG_LOG_INFO, 0);
+    lg_log(&tlog, LG_LOG_INFO, "served");
+    char got[512];
+    CHECK(read(p[0], got, sizeof(got)) < 0 && errno == EAGAIN);
+    CHECK_INT(epoll_wait(ep, ev, N, 0), 0); /* a poll: still held */
+    CHECK(read(p[0], got, sizeof(got)) < 0 && errno == EAGAIN);
+    CHECK_INT(epoll_wait(ep, ev, N, 1), 0);
+    ssize_t n = read(p[0], got, sizeof(got) - 1);
+    got[n > 0 ? n : 0] = '\0';
+    CHECK(strstr(got, " info  http/test: served\n") != NULL);
+    lg_log_hold(false);
+    lg_log_setup((enum lg_log_level)threshold, 0);
+    lg_assert(dup2(saved, STDERR_FILENO) == STDERR_FILENO);
+    close(saved);
+    close(p[0]);
+    close(p[1]);
+
     for (int i = 0; i < N; i++)
         close(fds[i]);
     close(ep);
