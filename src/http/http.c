@@ -48,6 +48,25 @@
 #include "http/subsonic_render.h"
 #include "http/web_page.h"
 
+/* A connection keeps its last request struct for the next request (req_free).
+ * Under AddressSanitizer the kept struct is poisoned until then, so a use
+ * after the request completed is still caught as one. */
+#if defined(__SANITIZE_ADDRESS__)
+#define LG_HTTP_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define LG_HTTP_ASAN 1
+#endif
+#endif
+#ifdef LG_HTTP_ASAN
+#include <sanitizer/asan_interface.h>
+#define REQ_PARK(r)   ASAN_POISON_MEMORY_REGION((r), sizeof(*(r)))
+#define REQ_UNPARK(r) ASAN_UNPOISON_MEMORY_REGION((r), sizeof(*(r)))
+#else
+#define REQ_PARK(r)   ((void)(r))
+#define REQ_UNPARK(r) ((void)(r))
+#endif
+
 static struct lg_log http_log = { "http" };
 
 int64_t lg_http_now_ns(void)
@@ -364,8 +383,10 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
     if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
         lg_http_note_socket(conn, false);
         struct lg_conn *c = *socket_context;
-        if (c)
+        if (c && c->spare) {
+            REQ_UNPARK(c->spare);
             free(c->spare);
+        }
         free(c);
         *socket_context = NULL;
         /* Clients gone: a thread that may now sit idle keeps no music file
@@ -427,7 +448,11 @@ static struct lg_req *req_new(struct lg_http *h, struct MHD_Connection *conn, co
         MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
     lg_assert(ci && ci->socket_context); /* made by on_connection at accept */
     struct lg_conn *c = ci->socket_context;
-    struct lg_req *r = c->spare ? c->spare : lg_xmalloc(sizeof(*r));
+    struct lg_req *r = c->spare;
+    if (r)
+        REQ_UNPARK(r);
+    else
+        r = lg_xmalloc(sizeof(*r));
     c->spare = NULL;
     r->http = h;
     r->conn = conn;
@@ -459,10 +484,12 @@ static void req_free(struct lg_req *r)
         free(r->query);
     if (r->query_fields != r->fields_small)
         free(r->query_fields);
-    if (r->lconn->spare)
+    if (r->lconn->spare) {
         free(r);
-    else
+    } else {
         r->lconn->spare = r; /* for the connection's next request */
+        REQ_PARK(r);
+    }
 }
 
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
