@@ -103,11 +103,13 @@ static const char *const stmt_sql[S_COUNT_] = {
         "artists") ", ?1, ?2) "
                    "ON CONFLICT(name) DO UPDATE SET mbid = CASE WHEN excluded.mbid <> '' "
                    "THEN excluded.mbid ELSE mbid END RETURNING id",
+    /* An album is its album artist, its name and its MusicBrainz release
+     * (?6, or '' for tracks without one): 0015_album_release.sql. */
     [S_ALBUM_UPSERT] =
-        "INSERT INTO albums(id, artist_id, name, year, genre, compilation, mbid) "
+        "INSERT INTO albums(id, artist_id, name, year, genre, compilation, mbid, release) "
         "VALUES (" NEXT_ID(
-            "albums") ", ?1, ?2, ?3, ?4, ?5, ?6) "
-                      "ON CONFLICT(artist_id, name) DO UPDATE SET "
+            "albums") ", ?1, ?2, ?3, ?4, ?5, ?6, ?6) "
+                      "ON CONFLICT(artist_id, name, release) DO UPDATE SET "
                       "year = CASE WHEN excluded.year > 0 THEN excluded.year ELSE year END, "
                       "genre = CASE WHEN excluded.genre <> '' THEN excluded.genre ELSE genre END, "
                       "compilation = excluded.compilation OR compilation, "
@@ -540,6 +542,30 @@ char *lg_store_col_text(sqlite3_stmt *st, int i)
 
 /* --- migrations --- */
 
+/* Fails when a row refers to one that does not exist. */
+static int foreign_keys_hold(sqlite3 *db, const char *migration)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, "PRAGMA foreign_key_check", -1, &st, NULL) != SQLITE_OK)
+        return lg_store_fail(db, "foreign_key_check");
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        const unsigned char *tbl = sqlite3_column_text(st, 0);
+        lg_log(&slog, LG_LOG_ERROR, "migration %s: a row of %s (rowid %lld) refers to none",
+               migration, tbl ? (const char *)tbl : "?", (long long)sqlite3_column_int64(st, 1));
+    }
+    sqlite3_finalize(st);
+    if (rc == SQLITE_ROW)
+        return LG_ESTORE;
+    return rc == SQLITE_DONE ? 0 : lg_store_fail(db, "foreign_key_check");
+}
+
+/*
+ * Applies the migrations the database lacks, each in a transaction of its
+ * own. They run with foreign keys off (a table rebuilt under them would
+ * take the rows that refer to it along, or refuse to go: 0015) and every
+ * reference is checked before each commits.
+ */
 static int migrate(sqlite3 *db, int *version)
 {
     sqlite3_stmt *st;
@@ -556,25 +582,37 @@ static int migrate(sqlite3 *db, int *version)
                v, lg_migration_count);
         return LG_ESTORE;
     }
-    for (size_t i = (size_t)v; i < lg_migration_count; i++) {
+    if (v == (int)lg_migration_count) {
+        *version = v;
+        return 0;
+    }
+    int r = exec(db, "PRAGMA foreign_keys = OFF");
+    for (size_t i = (size_t)v; i < lg_migration_count && r == 0; i++) {
         const struct lg_embedded *m = &lg_migration_files[i];
         lg_assert(strtol(m->name, NULL, 10) == (long)i + 1);
         char pragma[64];
         snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %zu", i + 1);
-        int r = exec(db, "BEGIN IMMEDIATE");
+        r = exec(db, "BEGIN IMMEDIATE");
         if (r == 0)
             r = exec(db, (const char *)m->data);
         if (r == 0)
             r = exec(db, pragma);
         if (r == 0)
+            r = foreign_keys_hold(db, m->name);
+        if (r == 0)
             r = exec(db, "COMMIT");
         if (r < 0) {
             exec(db, "ROLLBACK");
             lg_log(&slog, LG_LOG_ERROR, "migration %s failed", m->name);
-            return r;
+        } else {
+            lg_log(&slog, LG_LOG_INFO, "applied migration %s", m->name);
         }
-        lg_log(&slog, LG_LOG_INFO, "applied migration %s", m->name);
     }
+    int on = exec(db, "PRAGMA foreign_keys = ON");
+    if (r < 0)
+        return r;
+    if (on < 0)
+        return on;
     *version = (int)lg_migration_count;
     return 0;
 }

@@ -141,6 +141,43 @@ test('rescan: unchanged skipped, changed updated, deleted removed, ids stable', 
   rmSync(t.root, { recursive: true, force: true });
 });
 
+test('two releases of one name by one artist are two albums, across rescans', opts, () => {
+  const root = mkdtempSync(join(tmpdir(), 'legato-scan-'));
+  const music = join(root, 'music');
+  const releases = [
+    ['1981', 'a0e1f0c4-1981-4b1e-8000-000000000001', 2],
+    ['2011', 'a0e1f0c4-2011-4b1e-8000-000000000002', 1],
+  ];
+  for (const [year, mbid, n] of releases) {
+    mkdirSync(join(music, year), { recursive: true });
+    for (let i = 1; i <= n; i++) {
+      tone(join(music, year, `0${i}.flac`), 1, {
+        title: `Hit ${i}`, artist: 'Queen', album: 'Greatest Hits', date: year,
+        MUSICBRAINZ_ALBUMID: mbid,
+      });
+    }
+  }
+  // And one untagged copy of a song: the name alone.
+  mkdirSync(join(music, 'rip'));
+  tone(join(music, 'rip', '01.mp3'), 1, { title: 'Hit 1', artist: 'Queen', album: 'Greatest Hits' });
+  const args = ['scan', '--music', music, '--data', join(root, 'data')];
+  const db = join(root, 'data', 'legato.db');
+  assert.equal(summary(legato(args, root)).added, 4);
+  if (HAVE_SQLITE3) {
+    const albums = () => sql(db, 'SELECT al.id, al.year, al.mbid, count(t.id) FROM albums al ' +
+      'JOIN tracks t ON t.album_id = al.id GROUP BY al.id ORDER BY al.year, al.mbid');
+    const first = albums();
+    assert.deepEqual(first.split('\n').map((l) => l.split('|').slice(1)), [
+      ['0', '', '1'],
+      ['1981', releases[0][1], '2'],
+      ['2011', releases[1][1], '1'],
+    ]);
+    assert.equal(summary(legato(args, root)).unchanged, 4);
+    assert.equal(albums(), first);
+  }
+  rmSync(root, { recursive: true, force: true });
+});
+
 test('broken files are named in warnings, the scan still succeeds', opts, () => {
   const t = fresh();
   const r = legato(['scan', '--music', t.music, '--data', t.data], t.root);

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Unit tests of the SQLite store: migrations, track upsert with stable ids,
- * album grouping, pruning, users and API keys, per-thread connections,
- * writers contending for the write lock, lazy durability, and the
- * generation that moves on with every commit.
+ * Unit tests of the SQLite store: migrations (and the album table's rebuild
+ * in 0015), track upsert with stable ids, album grouping, pruning, users and API keys, per-thread
+ * connections, writers contending for the write lock, lazy durability, and the generation that
+ * moves on with every commit.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -144,6 +144,157 @@ LG_TEST(grouping)
     CHECK_INT(n.albums, 2);
     CHECK_INT(n.artists, 2);
     lg_store_close(s);
+}
+
+/* Albums of one name by one album artist: one per MusicBrainz release, and
+ * one for the tracks without the tag. */
+LG_TEST(grouping_by_release)
+{
+    struct lg_store *s = open_fresh("release");
+    struct lg_track t[5] = {
+        track("gh81/1.mp3", "Queen", "Queen", "Greatest Hits"),
+        track("gh81/2.mp3", "Queen", "Queen", "Greatest Hits"),
+        track("gh04/1.mp3", "Queen", "Queen", "Greatest Hits"),
+        track("rip/1.mp3", "Queen", "Queen", "Greatest Hits"),
+        track("rip/2.mp3", "Queen", "Queen", "Greatest Hits"),
+    };
+    t[0].mb_album_id = t[1].mb_album_id = (char *)"a6c5f0ad-0000-4000-8000-000000001981";
+    t[2].mb_album_id = (char *)"a6c5f0ad-0000-4000-8000-000000002004";
+    int64_t id[5], album[5];
+    for (int i = 0; i < 5; i++) {
+        CHECK_INT(lg_store_track_upsert(s, &t[i], &id[i]), 0);
+        struct lg_track g;
+        CHECK_INT(lg_store_track_get(s, id[i], &g), 0);
+        album[i] = g.album_id;
+        lg_track_free(&g);
+    }
+    CHECK_INT(album[0], album[1]);
+    CHECK(album[2] != album[0]);
+    CHECK_INT(album[3], album[4]);
+    CHECK(album[3] != album[0] && album[3] != album[2]);
+    struct lg_store_counts n;
+    CHECK_INT(lg_store_counts(s, &n), 0);
+    CHECK_INT(n.albums, 3);
+    CHECK_INT(n.artists, 1);
+    lg_store_close(s);
+}
+
+/* Runs sql on db, which must succeed. */
+static void sql_ok(sqlite3 *db, const char *sql)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        fprintf(stderr, "%s: %s\n", sql, msg ? msg : "?");
+        lg_assert(0);
+    }
+}
+
+static int64_t sql_int(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *st;
+    lg_assert(sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK);
+    int64_t v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+    sqlite3_finalize(st);
+    return v;
+}
+
+struct lg_embedded {
+    const char *name;
+    const unsigned char *data;
+    size_t len;
+};
+extern const struct lg_embedded lg_migration_files[];
+
+/* A database of schema 14, where one album held two releases and untagged
+ * tracks, migrated: the album keeps its id, star, analysis and the tracks of
+ * its main release; the others are probed again and find their own albums. */
+LG_TEST(album_release_migration)
+{
+    char *dir = lg_xasprintf("%s/v14", tmp);
+    lg_assert(mkdir(dir, 0700) == 0);
+    char *path = lg_xasprintf("%s/legato.db", dir);
+    sqlite3 *db;
+    lg_assert(sqlite3_open(path, &db) == SQLITE_OK);
+    sql_ok(db, "PRAGMA foreign_keys = ON");
+    for (int i = 0; i < 14; i++)
+        sql_ok(db, (const char *)lg_migration_files[i].data);
+    sql_ok(db, "PRAGMA user_version = 14;"
+               "INSERT INTO users(id, name, pass_hash, pass_box) VALUES (1, 'u', 'h', x'00');"
+               "INSERT INTO artists(id, name) VALUES (3, 'Queen');"
+               "INSERT INTO albums(id, artist_id, name, genre, mbid) "
+               "VALUES (7, 3, 'Greatest Hits', 'Rock', 'x');"
+               "INSERT INTO tracks(id, path, size, mtime_ns, album_id, title, album, genre, "
+               "mb_album_id) "
+               "VALUES (10, 'a/1.mp3', 9, 5, 7, 'A1', 'Greatest Hits', 'Rock', 'x'),"
+               "       (11, 'a/2.mp3', 9, 5, 7, 'A2', 'Greatest Hits', 'Rock', 'x'),"
+               "       (12, 'b/1.mp3', 9, 5, 7, 'B1', 'Greatest Hits', '', 'y'),"
+               "       (13, 'c/1.mp3', 9, 5, 7, 'C1', 'Greatest Hits', '', '');"
+               "INSERT INTO annotations(user_id, type, item_id, starred_at) "
+               "VALUES (1, 'album', 7, 100);"
+               "INSERT INTO album_analysis(album_id, integrated_lufs) VALUES (7, -9.5);");
+    CHECK_INT(sql_int(db, "SELECT song_count FROM albums WHERE id = 7"), 4);
+    sqlite3_close(db);
+
+    struct lg_store *s = NULL;
+    int r = lg_store_open(path, &s);
+    CHECK_INT(r, 0);
+    if (r != 0) {
+        free(path);
+        free(dir);
+        return;
+    }
+    CHECK_INT(lg_store_schema_version(s), lg_store_migrations_count());
+    int64_t fk = 0;
+    CHECK_INT(lg_store_int(s, "PRAGMA foreign_keys", &fk), 0);
+    CHECK_INT(fk, 1); /* on again after the migrations */
+    /* The tracks of another release, or of none, are due for a probe. */
+    int64_t m[4];
+    CHECK_INT(lg_store_int(s, "SELECT mtime_ns FROM tracks WHERE id = 10", &m[0]), 0);
+    CHECK_INT(lg_store_int(s, "SELECT mtime_ns FROM tracks WHERE id = 11", &m[1]), 0);
+    CHECK_INT(lg_store_int(s, "SELECT mtime_ns FROM tracks WHERE id = 12", &m[2]), 0);
+    CHECK_INT(lg_store_int(s, "SELECT mtime_ns FROM tracks WHERE id = 13", &m[3]), 0);
+    CHECK(m[0] == 5 && m[1] == 5 && m[2] == -1 && m[3] == -1);
+    /* The scan's probes of the two tracks of other releases. */
+    struct lg_track b = track("b/1.mp3", "Queen", "Queen", "Greatest Hits");
+    b.mb_album_id = (char *)"y";
+    struct lg_track c = track("c/1.mp3", "Queen", "Queen", "Greatest Hits");
+    struct lg_track a = track("a/1.mp3", "Queen", "Queen", "Greatest Hits");
+    a.mb_album_id = (char *)"x";
+    a.genre = (char *)"Rock";
+    int64_t ib, ic, ia;
+    CHECK_INT(lg_store_track_upsert(s, &b, &ib), 0);
+    CHECK_INT(lg_store_track_upsert(s, &c, &ic), 0);
+    CHECK_INT(lg_store_track_upsert(s, &a, &ia), 0);
+    CHECK_INT(ib, 12);
+    CHECK_INT(ic, 13);
+    CHECK_INT(ia, 10);
+    CHECK(lg_store_prune(s) >= 0);
+    lg_store_close(s);
+
+    lg_assert(sqlite3_open(path, &db) == SQLITE_OK);
+    CHECK_INT(sql_int(db, "SELECT count(*) FROM albums WHERE id = 7 AND release = 'x'"), 1);
+    CHECK_INT(sql_int(db, "SELECT album_id FROM tracks WHERE id = 10"), 7);
+    CHECK_INT(sql_int(db, "SELECT album_id FROM tracks WHERE id = 11"), 7);
+    CHECK(sql_int(db, "SELECT album_id FROM tracks WHERE id = 12") > 7);
+    CHECK(sql_int(db, "SELECT album_id FROM tracks WHERE id = 13") > 7);
+    CHECK(sql_int(db, "SELECT album_id FROM tracks WHERE id = 12") !=
+          sql_int(db, "SELECT album_id FROM tracks WHERE id = 13"));
+    CHECK_INT(sql_int(db, "SELECT count(*) FROM albums WHERE name = 'Greatest Hits'"), 3);
+    CHECK_INT(sql_int(db, "SELECT song_count FROM albums WHERE id = 7"), 2);
+    CHECK_INT(sql_int(db, "SELECT count(*) FROM annotations WHERE item_id = 7"), 1);
+    CHECK_INT(sql_int(db, "SELECT count(*) FROM album_analysis WHERE album_id = 7"), 1);
+    CHECK_INT(sql_int(db, "SELECT album_count FROM genres WHERE name = 'Rock'"), 1);
+    CHECK_INT(sql_int(db, "SELECT count(*) FROM albums_fts WHERE albums_fts MATCH 'greatest'"), 3);
+    CHECK_INT(sql_int(db, "SELECT count(*) FROM sqlite_master WHERE type = 'trigger' "
+                          "AND tbl_name = 'albums'"),
+              8);
+    CHECK_INT(sql_int(db, "SELECT count(*) FROM pragma_foreign_key_check"), 0);
+    CHECK_INT(sql_int(db, "SELECT count(*) FROM pragma_integrity_check WHERE "
+                          "integrity_check <> 'ok'"),
+              0);
+    sqlite3_close(db);
+    free(path);
+    free(dir);
 }
 
 static int count_files(void *ud, int64_t id, const char *path, int64_t size, int64_t mtime_ns,
@@ -380,8 +531,9 @@ LG_TEST(wal_checkpoints)
     lg_store_close(s);
 }
 
-LG_TEST_MAIN(LG_CASE(setup), LG_CASE(migrations), LG_CASE(track_upsert_stable_ids),
-             LG_CASE(grouping), LG_CASE(rollback_keeps_nothing), LG_CASE(users_and_keys),
+LG_TEST_MAIN(LG_CASE(setup), LG_CASE(migrations), LG_CASE(album_release_migration),
+             LG_CASE(track_upsert_stable_ids), LG_CASE(grouping_by_release), LG_CASE(grouping),
+             LG_CASE(rollback_keeps_nothing), LG_CASE(users_and_keys),
              LG_CASE(threads_have_own_connections), LG_CASE(contending_writers),
              LG_CASE(lazy_durability), LG_CASE(newer_schema_refused), LG_CASE(generation),
              LG_CASE(wal_checkpoints))
