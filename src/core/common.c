@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/log.h"
+
 const char *lg_strerror(int err)
 {
     switch (err) {
@@ -47,6 +49,7 @@ const char *lg_strerror(int err)
 
 static void oom(size_t n)
 {
+    lg_log_flush(); /* the lines this thread holds go first */
     fprintf(stderr, "legato: out of memory allocating %zu bytes\n", n);
     abort();
 }
@@ -105,6 +108,7 @@ char *lg_xasprintf(const char *fmt, ...)
 
 void lg_assert_fail(const char *expr, const char *file, int line)
 {
+    lg_log_flush();
     fprintf(stderr, "legato: assertion failed: %s (%s:%d)\n", expr, file, line);
     abort();
 }

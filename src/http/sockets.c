@@ -159,8 +159,10 @@ __attribute__((visibility("default"))) ssize_t sendfile64(int out, int in, int64
  *
  * A loop thread holds its log lines (lg_log_hold: a request's line is
  * written with those of the requests served beside it, not by a write(2) of
- * its own); a call that may wait writes them first, so no line waits for
- * the next request.
+ * its own); a call that may wait writes them first, so a thread that goes
+ * idle holds nothing back. A busy thread writes them when its buffer is
+ * full or when it next may wait; a handler that blocks (on SQLite's lock,
+ * say) delays them by as long.
  */
 static _Thread_local int full_epfd = -1;
 

@@ -282,6 +282,35 @@ static int pass_loop(struct lg_store *s, struct batch *b, int n_threads,
     return r == 0 && is_cancelled(b->cancel) ? -ECANCELED : r;
 }
 
+/* Albums that a track joined or left since their values were stored (the
+ * store drops them then), measured again from their tracks' stored
+ * energies: no file is decoded. */
+static int albums_pass(struct lg_store *s, atomic_bool *cancel, struct lg_analysis_pass_stats *st)
+{
+    enum { ALBUMS_PER_TRANSACTION = 256 };
+    int64_t after = 0;
+    int r = 0;
+    while (r == 0 && !is_cancelled(cancel)) {
+        int64_t *ids = NULL;
+        size_t n = 0;
+        r = lg_store_albums_unmeasured(s, after, ALBUMS_PER_TRANSACTION, &ids, &n);
+        if (r < 0 || n == 0)
+            break;
+        after = ids[n - 1];
+        r = lg_store_begin(s);
+        for (size_t i = 0; r == 0 && i < n; i++)
+            r = album_update(s, ids[i]);
+        if (r == 0)
+            r = lg_store_commit(s);
+        else
+            lg_store_rollback(s);
+        if (r == 0)
+            st->albums += (int64_t)n;
+        free(ids);
+    }
+    return r == 0 && is_cancelled(cancel) ? -ECANCELED : r;
+}
+
 int lg_library_analyze_pending(struct lg_store *s, const char *music_dir, int n_threads,
                                int backend, atomic_bool *cancel,
                                struct lg_analysis_pass_stats *stats)
@@ -299,6 +328,11 @@ int lg_library_analyze_pending(struct lg_store *s, const char *music_dir, int n_
                (long long)st.due, gpu ? "cuda: " : "the cpu", gpu ? why : "");
         r = pass_loop(s, &b, n_threads > 0 ? n_threads : default_threads(), &st, t0);
     }
+    if (r == 0)
+        r = albums_pass(s, cancel, &st);
+    if (st.albums > 0)
+        lg_log(&an_log, LG_LOG_INFO, "analysis: %lld albums measured again from their tracks",
+               (long long)st.albums);
     st.seconds = mono_s() - t0;
     if (r < 0 && r != -ECANCELED)
         lg_log(&an_log, LG_LOG_ERROR, "analysis failed: %s", lg_strerror(r));

@@ -192,6 +192,7 @@ struct lg_analysis_pass_stats {
     int64_t due;      /* tracks without a current analysis at the start */
     int64_t analysed; /* measured and stored */
     int64_t failed;   /* could not be decoded (stored with the reason) */
+    int64_t albums;   /* measured again from their tracks (one joined or left) */
     double seconds;
 };
 
@@ -206,10 +207,11 @@ struct lg_analysis_pass_stats {
  * the CPU with a warning), stores loudness, peaks, gating
  * energies and waveform per track and recomputes the albums of the tracks
  * from their stored energies, committing every batch of files (so a killed
- * pass keeps its work). Failed files are stored with the reason and retried
- * only when they change. Logs progress and a summary under
- * "library/analysis". Stops after the current files with -ECANCELED once
- * *cancel (may be NULL) is true. Writes *stats (may be NULL) on return. */
+ * pass keeps its work); then recomputes, from stored energies alone, the
+ * albums a track joined or left since their values were stored. Failed files are stored with the
+ * reason and retried only when they change. Logs progress and a summary under "library/analysis".
+ * Stops after the current files with -ECANCELED once *cancel (may be NULL) is true. Writes *stats
+ * (may be NULL) on return. */
 int lg_library_analyze_pending(struct lg_store *s, const char *music_dir, int n_threads,
                                int backend, atomic_bool *cancel,
                                struct lg_analysis_pass_stats *stats) LG_MUST_CHECK;

@@ -631,6 +631,12 @@ int lg_store_analysis_todo(struct lg_store *s, int dsp_version, int64_t after_id
                            struct lg_analysis_todo **out, size_t *n_out) LG_MUST_CHECK;
 /* How many tracks lg_store_analysis_todo would return without limits. */
 int lg_store_analysis_todo_count(struct lg_store *s, int dsp_version, int64_t *out) LG_MUST_CHECK;
+/* Up to limit albums with id > after_id, in id order, that have no stored
+ * analysis while some of their tracks have one: a track joined or left them
+ * since (the triggers of 0015_album_release.sql drop the album's values
+ * then). *out (caller frees) is NULL when *n_out is 0. */
+int lg_store_albums_unmeasured(struct lg_store *s, int64_t after_id, size_t limit, int64_t **out,
+                               size_t *n_out) LG_MUST_CHECK;
 
 struct lg_track_analysis {
     int64_t track_id;

@@ -35,6 +35,11 @@ static const char sql_album_energies[] =
 static const char sql_album_put[] =
     "INSERT OR REPLACE INTO album_analysis(album_id, integrated_lufs, range_lu, true_peak_dbtp, "
     "sample_peak_dbfs) VALUES (?1, ?2, ?3, ?4, ?5)";
+static const char sql_albums_unmeasured[] =
+    "SELECT al.id FROM albums al WHERE al.id > ?1 AND NOT EXISTS "
+    "(SELECT 1 FROM album_analysis aa WHERE aa.album_id = al.id) AND EXISTS "
+    "(SELECT 1 FROM tracks t JOIN track_analysis a ON a.track_id = t.id "
+    "WHERE t.album_id = al.id AND a.error IS NULL) ORDER BY al.id LIMIT ?2";
 static const char sql_album_get[] =
     "SELECT integrated_lufs, range_lu, true_peak_dbtp, sample_peak_dbfs, analysed_at "
     "FROM album_analysis WHERE album_id = ?1";
@@ -122,6 +127,36 @@ int lg_store_analysis_todo(struct lg_store *s, int dsp_version, int64_t after_id
     if (failed) {
         lg_analysis_todos_free(v, n);
         return lg_store_fail(sqlite3_db_handle(st), "analysis todo");
+    }
+    if (!n) {
+        free(v);
+        v = NULL;
+    }
+    *out = v;
+    *n_out = n;
+    return 0;
+}
+
+int lg_store_albums_unmeasured(struct lg_store *s, int64_t after_id, size_t limit, int64_t **out,
+                               size_t *n_out)
+{
+    *out = NULL;
+    *n_out = 0;
+    sqlite3_stmt *st = lg_store_stmt(s, sql_albums_unmeasured);
+    if (!st)
+        return LG_ESTORE;
+    sqlite3_bind_int64(st, 1, after_id);
+    sqlite3_bind_int64(st, 2, (int64_t)limit);
+    int64_t *v = limit ? lg_xcalloc(limit, sizeof(*v)) : NULL;
+    size_t n = 0;
+    int rc = SQLITE_DONE;
+    while (n < limit && (rc = sqlite3_step(st)) == SQLITE_ROW)
+        v[n++] = sqlite3_column_int64(st, 0);
+    bool failed = n < limit && rc != SQLITE_DONE;
+    sqlite3_reset(st);
+    if (failed) {
+        free(v);
+        return lg_store_fail(sqlite3_db_handle(st), "albums to measure");
     }
     if (!n) {
         free(v);

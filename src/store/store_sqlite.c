@@ -542,29 +542,31 @@ char *lg_store_col_text(sqlite3_stmt *st, int i)
 
 /* --- migrations --- */
 
-/* Fails when a row refers to one that does not exist. */
-static int foreign_keys_hold(sqlite3 *db, const char *migration)
+/* Counts the rows that refer to a row that does not exist (*first: the
+ * table of the first, or ""). */
+static int foreign_key_breaks(sqlite3 *db, int64_t *n, char first[64])
 {
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(db, "PRAGMA foreign_key_check", -1, &st, NULL) != SQLITE_OK)
         return lg_store_fail(db, "foreign_key_check");
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
+    int rc;
+    *n = 0;
+    first[0] = '\0';
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         const unsigned char *tbl = sqlite3_column_text(st, 0);
-        lg_log(&slog, LG_LOG_ERROR, "migration %s: a row of %s (rowid %lld) refers to none",
-               migration, tbl ? (const char *)tbl : "?", (long long)sqlite3_column_int64(st, 1));
+        if ((*n)++ == 0)
+            snprintf(first, 64, "%s", tbl ? (const char *)tbl : "?");
     }
     sqlite3_finalize(st);
-    if (rc == SQLITE_ROW)
-        return LG_ESTORE;
     return rc == SQLITE_DONE ? 0 : lg_store_fail(db, "foreign_key_check");
 }
 
 /*
  * Applies the migrations the database lacks, each in a transaction of its
  * own. They run with foreign keys off (a table rebuilt under them would
- * take the rows that refer to it along, or refuse to go: 0015) and every
- * reference is checked before each commits.
+ * take the rows that refer to it along, or refuse to go: 0015), and a
+ * migration that leaves more broken references than there were before it
+ * (a database edited by hand may have some) is rolled back.
  */
 static int migrate(sqlite3 *db, int *version)
 {
@@ -586,7 +588,15 @@ static int migrate(sqlite3 *db, int *version)
         *version = v;
         return 0;
     }
+    int64_t breaks = 0, now = 0;
+    char tbl[64];
     int r = exec(db, "PRAGMA foreign_keys = OFF");
+    if (r == 0)
+        r = foreign_key_breaks(db, &breaks, tbl);
+    if (r == 0 && breaks > 0)
+        lg_log(&slog, LG_LOG_WARN,
+               "database: %lld rows refer to rows that do not exist (the first in %s)",
+               (long long)breaks, tbl);
     for (size_t i = (size_t)v; i < lg_migration_count && r == 0; i++) {
         const struct lg_embedded *m = &lg_migration_files[i];
         lg_assert(strtol(m->name, NULL, 10) == (long)i + 1);
@@ -598,7 +608,12 @@ static int migrate(sqlite3 *db, int *version)
         if (r == 0)
             r = exec(db, pragma);
         if (r == 0)
-            r = foreign_keys_hold(db, m->name);
+            r = foreign_key_breaks(db, &now, tbl);
+        if (r == 0 && now > breaks) {
+            lg_log(&slog, LG_LOG_ERROR, "migration %s: %lld rows refer to none (the first in %s)",
+                   m->name, (long long)(now - breaks), tbl);
+            r = LG_ESTORE;
+        }
         if (r == 0)
             r = exec(db, "COMMIT");
         if (r < 0) {

@@ -265,6 +265,59 @@ LG_TEST(cascade)
     lg_store_close(s);
 }
 
+/* A track that leaves its album for another, its file unchanged: no file
+ * is decoded again, and both albums are measured again from the stored
+ * energies of the tracks they now hold. */
+LG_TEST(album_membership)
+{
+    struct lg_store *s = open_store("member");
+    sh("mkdir -p mem && cp m/Ann/First/1.flac m/Ann/First/2.flac m/Ann/First/3.flac mem/");
+    scan(s, "mem");
+    pass(s, "mem");
+    struct lg_track t;
+    CHECK_INT(lg_store_track_get(s, id_of(s, "1.flac"), &t), 0);
+    int64_t first = t.album_id;
+    free(t.album);
+    t.album = lg_xstrdup("Moved");
+    CHECK_INT(lg_store_begin(s), 0);
+    CHECK_INT(lg_store_track_upsert(s, &t, NULL), 0);
+    CHECK(lg_store_prune(s) >= 0);
+    CHECK_INT(lg_store_commit(s), 0);
+    lg_track_free(&t);
+    CHECK_INT(lg_store_track_get(s, id_of(s, "1.flac"), &t), 0);
+    int64_t moved = t.album_id;
+    lg_track_free(&t);
+    CHECK(moved != first);
+    struct lg_album_analysis aa;
+    CHECK_INT(lg_store_album_analysis_get(s, first, &aa), LG_ENOTFOUND);
+
+    struct lg_analysis_pass_stats st = pass(s, "mem");
+    CHECK_INT(st.due, 0);
+    CHECK_INT(st.analysed, 0);
+    CHECK_INT(st.albums, 2);
+    struct lg_analysis v[3];
+    static const char *const rel[] = { "1.flac", "2.flac", "3.flac" };
+    for (int i = 0; i < 3; i++) {
+        char *p = lg_xasprintf("%s/mem/%s", tmp, rel[i]);
+        char err[160];
+        CHECK_INT(lg_analyze_file(p, &v[i], err, sizeof(err)), 0);
+        free(p);
+    }
+    struct lg_analysis al;
+    CHECK_INT(lg_analyze_album(v + 1, 2, &al), 0); /* First holds 2 and 3 now */
+    CHECK_INT(lg_store_album_analysis_get(s, first, &aa), 0);
+    CHECK(fabs(aa.integrated_lufs - al.integrated_lufs) < 1e-6);
+    CHECK(fabs(aa.true_peak_dbtp - al.true_peak_dbtp) < 1e-9);
+    lg_analysis_free(&al);
+    CHECK_INT(lg_store_album_analysis_get(s, moved, &aa), 0);
+    CHECK(fabs(aa.integrated_lufs - v[0].integrated_lufs) < 1e-6);
+    for (int i = 0; i < 3; i++)
+        lg_analysis_free(&v[i]);
+    st = pass(s, "mem"); /* measured: nothing left */
+    CHECK_INT(st.albums, 0);
+    lg_store_close(s);
+}
+
 LG_TEST(cancelled)
 {
     struct lg_store *s = open_store("cancel");
@@ -328,5 +381,5 @@ LG_TEST(batched_as_on_gpu)
 }
 
 LG_TEST_MAIN(LG_CASE(setup), LG_CASE(round_trip), LG_CASE(album_from_stored_energies),
-             LG_CASE(changed_and_failed), LG_CASE(cascade), LG_CASE(cancelled),
-             LG_CASE(batched_as_on_gpu))
+             LG_CASE(changed_and_failed), LG_CASE(cascade), LG_CASE(album_membership),
+             LG_CASE(cancelled), LG_CASE(batched_as_on_gpu))

@@ -35,9 +35,10 @@ SELECT id, artist_id, name, year, genre, compilation, mbid, created_at, artist_s
 FROM albums;
 
 -- Its tracks of another release, or of none beside tagged ones, are probed
--- again by the next scan (an mtime no file has), which files each under
--- its own album; they keep their ids.
-UPDATE tracks SET mtime_ns = -1
+-- again by the next scan (a status change time no file has; size and mtime
+-- stay, so a file moved meanwhile is still found as moved), which files each
+-- under its own album; they keep their ids.
+UPDATE tracks SET ctime_ns = -1
 WHERE mb_album_id <> (SELECT release FROM albums_new WHERE albums_new.id = tracks.album_id);
 
 -- The legacy rename leaves the other tables' triggers as they are (they name
@@ -53,6 +54,19 @@ CREATE INDEX albums_artist_sort ON albums(artist_sort COLLATE NOCASE, name COLLA
 CREATE INDEX albums_year ON albums(year, name COLLATE NOCASE, id);
 CREATE INDEX albums_created ON albums(created_at, id);
 CREATE INDEX albums_genre ON albums(genre, name COLLATE NOCASE, id);
+
+-- An album's loudness and peaks are measured over its tracks: when one
+-- leaves or joins it (a retag, or a release told apart above), the values
+-- stored are no longer the album's. They go, and the background analysis
+-- measures them again from the tracks' stored energies, without decoding.
+-- (A track added to an album is measured, and its album with it, anyway.)
+CREATE TRIGGER tracks_album_analysis_au AFTER UPDATE OF album_id ON tracks
+WHEN OLD.album_id IS NOT NEW.album_id BEGIN
+    DELETE FROM album_analysis WHERE album_id IN (OLD.album_id, NEW.album_id);
+END;
+CREATE TRIGGER tracks_album_analysis_ad AFTER DELETE ON tracks BEGIN
+    DELETE FROM album_analysis WHERE album_id = OLD.album_id;
+END;
 
 -- The triggers on albums of 0002_catalog.sql and 0014_retired_ids.sql.
 CREATE TRIGGER albums_sort_ai AFTER INSERT ON albums BEGIN
