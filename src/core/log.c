@@ -17,6 +17,8 @@
 #include <pthread.h>
 #include <unistd.h>
 
+#include "core/str.h"
+
 int lg_log_threshold = LG_LOG_INFO;
 static int log_json;
 
@@ -209,8 +211,11 @@ static void emit(const struct lg_log *log, enum lg_log_level lvl, const char *ms
     char line[4608];
     size_t n;
     if (log_json) {
+        /* JSON text is UTF-8: a file name in another encoding is cleaned. */
+        char *clean = lg_utf8_valid(msg, len) ? NULL : lg_utf8_sanitize(msg, len);
         char esc[4096];
-        json_escape(esc, sizeof(esc), msg, len);
+        json_escape(esc, sizeof(esc), clean ? clean : msg, clean ? strlen(clean) : len);
+        free(clean);
         int w = snprintf(
             line, sizeof(line),
             "{\"time\":\"%s.%03ldZ\",\"level\":\"%s\",\"subsystem\":\"%s\",\"msg\":\"%s%s\"}\n",

@@ -396,13 +396,6 @@ static void visit_file(struct scan *sc, const char *rel, const char *cover, cons
         warn_file(sc, rel, "empty file");
         return;
     }
-    /* Paths reach clients as JSON and XML text, which must be UTF-8. */
-    if (!lg_utf8_valid(rel, strlen(rel))) {
-        char *shown = lg_utf8_sanitize(rel, strlen(rel));
-        warn_file(sc, shown, "file name is not valid UTF-8");
-        free(shown);
-        return;
-    }
     add_job(sc, rel, cover, k, st);
 }
 
@@ -663,15 +656,17 @@ static void *worker_main(void *arg)
     }
 }
 
-/* The title of an untagged file: its name without directory and suffix
- * (valid UTF-8: the walk skips other names). */
+/* The title of an untagged file: its name without directory and suffix, as
+ * UTF-8 text (a name in another encoding, say Latin-1 from an old disk, has
+ * its stray bytes as U+FFFD; the path itself is kept as it is, byte for
+ * byte, and clients get it cleaned the same way). */
 static char *title_from_path(const char *rel)
 {
     const char *base = strrchr(rel, '/');
     base = base ? base + 1 : rel;
     const char *dot = strrchr(base, '.');
     size_t n = dot && dot != base ? (size_t)(dot - base) : strlen(base);
-    return lg_xstrndup(base, n);
+    return lg_utf8_sanitize(base, n);
 }
 
 /* The lowercase suffix of a file name, into out. */

@@ -8,7 +8,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, writeFileSync, copyFileSync, rmSync, utimesSync } from 'node:fs';
+import {
+  mkdtempSync, mkdirSync, writeFileSync, copyFileSync, rmSync, utimesSync, readFileSync, renameSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -176,6 +178,47 @@ test('two releases of one name by one artist are two albums, across rescans', op
     assert.equal(albums(), first);
   }
   rmSync(root, { recursive: true, force: true });
+});
+
+// A name in Latin-1 (an old disk, a Windows zip): "Caf\xe9.mp3" is not UTF-8.
+// The file is catalogued and plays; its path is kept byte for byte, and what
+// clients see of it (path, title of an untagged file, download name) is
+// UTF-8 with U+FFFD for the stray byte.
+test('a file name that is not UTF-8 is catalogued, and plays', opts, async () => {
+  const { startServer, addUser, tokenAuth, url, get, subsonic } = await import('./lib.mjs');
+  const root = mkdtempSync(join(tmpdir(), 'legato-scan-'));
+  const music = join(root, 'music');
+  mkdirSync(join(music, 'old'), { recursive: true });
+  const plain = join(music, 'old', 'plain.mp3');
+  tone(plain, 1);
+  const latin1 = Buffer.concat([Buffer.from(join(music, 'old', 'Caf')), Buffer.from([0xe9]),
+    Buffer.from('.mp3')]);
+  renameSync(plain, latin1);
+  const dirs = { music, data: join(root, 'data') };
+  const s = summary(legato(['scan', '--music', music, '--data', dirs.data], root));
+  assert.equal(s.added, 1);
+  if (HAVE_SQLITE3) {
+    assert.equal(sql(join(dirs.data, 'legato.db'), 'SELECT hex(path) FROM tracks'),
+      Buffer.from('old/Caf\xe9.mp3', 'latin1').toString('hex').toUpperCase());
+  }
+  addUser(dirs, 'ann', 'pw-latin1');
+  const srv = await startServer(dirs);
+  try {
+    const auth = tokenAuth('ann', 'pw-latin1');
+    const r = await subsonic(url(srv.base, '/rest/search3', { ...auth, query: '', f: 'json' }));
+    const song = r.body.searchResult3.song[0];
+    assert.equal(song.path, 'old/Caf\ufffd.mp3');
+    assert.equal(song.title, 'Caf\ufffd');
+    const st = await get(url(srv.base, '/rest/stream', { ...auth, id: song.id, format: 'raw' }));
+    assert.equal(st.status, 200);
+    assert.ok(st.body.equals(readFileSync(latin1)), 'the file\'s bytes');
+    const dl = await get(url(srv.base, '/rest/download', { ...auth, id: song.id }));
+    assert.equal(dl.status, 200);
+    assert.match(dl.headers.get('content-disposition'), /filename\*=UTF-8''Caf%EF%BF%BD\.mp3/);
+  } finally {
+    await srv.stop();
+    rmSync(root, { recursive: true, force: true });
+  }
 });
 
 test('broken files are named in warnings, the scan still succeeds', opts, () => {

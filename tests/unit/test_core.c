@@ -294,6 +294,11 @@ LG_TEST(log_lines)
         CHECK(strstr(out, "Z\",\"level\":\"debug\",\"subsystem\":\"core/test\","
                           "\"msg\":\"quote \\\" tab\\u0009\\u001f\"}\n") != NULL);
         free(out);
+        /* JSON is UTF-8: a Latin-1 file name's stray byte becomes U+FFFD. */
+        out = logged(1, as_text, LG_LOG_WARN, "skipping caf\xe9.mp3");
+        CHECK(strstr(out, "\"msg\":\"skipping caf\xef\xbf\xbd.mp3\"}\n") != NULL);
+        CHECK(lg_utf8_valid(out, strlen(out)));
+        free(out);
         memset(big, 'b', 3000); /* NUL at 3000 still */
         out = logged(1, as_text, LG_LOG_INFO, big);
         CHECK(strstr(out, "bbb...\"}\n") != NULL);
