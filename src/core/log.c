@@ -39,15 +39,23 @@ int lg_log_level_parse(const char *s)
     return LG_EINVAL;
 }
 
-/* Appends the len bytes of s to out as the inside of a JSON string, escaping
- * as needed; stops early rather than overflow cap. */
-static size_t json_escape(char *out, size_t cap, const char *s, size_t len)
+/* Appends the len bytes of s (UTF-8) to out as the inside of a JSON string,
+ * escaping as needed; stops early, before a whole character, rather than
+ * overflow cap, and then sets *cut. */
+static size_t json_escape(char *out, size_t cap, const char *s, size_t len, bool *cut)
 {
     static const char hex[] = "0123456789abcdef";
-    size_t n = 0;
-    for (size_t i = 0; i < len && n + 7 < cap; i++) {
+    size_t n = 0, i = 0;
+    for (; i < len && n + 7 < cap; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (c == '"' || c == '\\') {
+        if (c >= 0xc0) { /* a character of 2 to 4 bytes goes whole or not at all */
+            size_t k = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
+            if (i + k > len || n + k + 7 > cap)
+                break;
+            memcpy(out + n, s + i, k);
+            n += k;
+            i += k - 1;
+        } else if (c == '"' || c == '\\') {
             out[n++] = '\\';
             out[n++] = (char)c;
         } else if (c < 0x20) {
@@ -59,6 +67,7 @@ static size_t json_escape(char *out, size_t cap, const char *s, size_t len)
             out[n++] = (char)c;
         }
     }
+    *cut = i < len;
     out[n] = '\0';
     return n;
 }
@@ -214,8 +223,11 @@ static void emit(const struct lg_log *log, enum lg_log_level lvl, const char *ms
         /* JSON text is UTF-8: a file name in another encoding is cleaned. */
         char *clean = lg_utf8_valid(msg, len) ? NULL : lg_utf8_sanitize(msg, len);
         char esc[4096];
-        json_escape(esc, sizeof(esc), clean ? clean : msg, clean ? strlen(clean) : len);
+        bool cut = false;
+        json_escape(esc, sizeof(esc), clean ? clean : msg, clean ? strlen(clean) : len, &cut);
         free(clean);
+        if (cut)
+            more = "...";
         int w = snprintf(
             line, sizeof(line),
             "{\"time\":\"%s.%03ldZ\",\"level\":\"%s\",\"subsystem\":\"%s\",\"msg\":\"%s%s\"}\n",

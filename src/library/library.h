@@ -93,8 +93,10 @@ void lg_m3u_free(struct lg_m3u *m);
  * Relative entries resolve against dir_rel, absolute ones must lie under root
  * or root_alt (either may be NULL; root_alt is meant for the real path of
  * root); ".." is resolved lexically and may not climb out of the folder.
- * utf8 is true for .m3u8: text is UTF-8 and invalid lines are refused;
- * otherwise text that is not valid UTF-8 as a whole is read as Latin-1.
+ * utf8 is true for .m3u8: text is UTF-8, and a line that is not is taken
+ * as the bytes of a file name in another encoding; otherwise text that is
+ * not valid UTF-8 as a whole is read as Latin-1 (the import then looks an
+ * entry up by its Latin-1 bytes too, for a file named in Latin-1).
  * Whether a resolved path is a track is not checked here. Always 0 for now;
  * caller owns *out (lg_m3u_free). Pure; thread-safe. */
 int lg_m3u_parse(const char *data, size_t len, bool utf8, const char *root, const char *root_alt,

@@ -216,7 +216,7 @@ static void parse_line(struct lg_m3u *m, size_t *cap, const char *line, size_t l
         len--;
     if (len == 0 || line[0] == '#')
         return;
-    if (len > M3U_MAX_PATH || memchr(line, '\0', len) || !lg_utf8_valid(line, len)) {
+    if (len > M3U_MAX_PATH || memchr(line, '\0', len)) {
         skip_entry(m, line, len);
         return;
     }
@@ -515,6 +515,52 @@ static char *name_of(const char *rel)
     return lg_utf8_sanitize(base, n);
 }
 
+/* The Latin-1 bytes of UTF-8 text whose characters all lie below U+0100
+ * and not all below U+0080, or NULL: the name of a file written in Latin-1
+ * (the library keeps file names as their bytes), as a playlist read as
+ * Latin-1, or written in UTF-8, names it. */
+static char *utf8_to_latin1(const char *s)
+{
+    size_t len = strlen(s);
+    if (!lg_utf8_valid(s, len))
+        return NULL;
+    char *out = lg_xmalloc(len + 1);
+    size_t n = 0;
+    bool wide = false;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p < 0x80) {
+            out[n++] = (char)*p;
+        } else if ((*p == 0xc2 || *p == 0xc3) && (p[1] & 0xc0) == 0x80) {
+            out[n++] = (char)(((*p & 0x03) << 6) | (p[1] & 0x3f));
+            wide = true;
+            p++;
+        } else {
+            free(out);
+            return NULL;
+        }
+    }
+    out[n] = '\0';
+    if (!wide) {
+        free(out);
+        return NULL;
+    }
+    return out;
+}
+
+/* A playlist entry's track: by its path, else by the path's Latin-1 bytes. */
+static int track_id_of(struct lg_store *s, const char *path, int64_t *id)
+{
+    int r = lg_store_track_id_by_path(s, path, id);
+    if (r != LG_ENOTFOUND)
+        return r;
+    char *latin1 = utf8_to_latin1(path);
+    if (latin1) {
+        r = lg_store_track_id_by_path(s, latin1, id);
+        free(latin1);
+    }
+    return r;
+}
+
 /* Looks the parsed paths up as tracks; unknown ones count as skipped. */
 static int64_t *track_ids(struct lg_store *s, struct lg_m3u *m, size_t *n_ids, int *err)
 {
@@ -522,12 +568,12 @@ static int64_t *track_ids(struct lg_store *s, struct lg_m3u *m, size_t *n_ids, i
     size_t n = 0;
     *err = 0;
     for (size_t i = 0; i < m->n; i++) {
-        int r = lg_store_track_id_by_path(s, m->paths[i], &ids[n]);
+        int r = track_id_of(s, m->paths[i], &ids[n]);
         if (r == 0) {
             n++;
         } else if (r == LG_ENOTFOUND) {
             if (!m->first_skipped)
-                m->first_skipped = lg_xstrdup(m->paths[i]);
+                m->first_skipped = lg_utf8_sanitize(m->paths[i], strlen(m->paths[i]));
             m->n_skipped++;
         } else {
             *err = r;

@@ -621,6 +621,7 @@ static int migrate(sqlite3 *db, int *version)
             lg_log(&slog, LG_LOG_ERROR, "migration %s failed", m->name);
         } else {
             lg_log(&slog, LG_LOG_INFO, "applied migration %s", m->name);
+            breaks = now; /* what the next one is measured against */
         }
     }
     int on = exec(db, "PRAGMA foreign_keys = ON");

@@ -299,6 +299,14 @@ LG_TEST(log_lines)
         CHECK(strstr(out, "\"msg\":\"skipping caf\xef\xbf\xbd.mp3\"}\n") != NULL);
         CHECK(lg_utf8_valid(out, strlen(out)));
         free(out);
+        /* Cleaned, such a name takes three bytes a byte: the line is cut
+         * before a whole character, and says so. */
+        memset(big, 0xe9, 2000);
+        big[2000] = '\0';
+        out = logged(1, as_text, LG_LOG_WARN, big);
+        CHECK(lg_utf8_valid(out, strlen(out)));
+        CHECK(strstr(out, "\xef\xbf\xbd...\"}\n") != NULL);
+        free(out);
         memset(big, 'b', 3000); /* NUL at 3000 still */
         out = logged(1, as_text, LG_LOG_INFO, big);
         CHECK(strstr(out, "bbb...\"}\n") != NULL);

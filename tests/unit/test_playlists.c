@@ -384,7 +384,7 @@ static const struct {
     { "comments and blanks", "# a comment\n\n#another\n   \n", false, "", "", 0 },
     { "latin-1 .m3u", "caf\xe9.mp3\n", false, "", "caf\xc3\xa9.mp3", 0 },
     { "utf-8 .m3u", "caf\xc3\xa9.mp3\n", false, "", "caf\xc3\xa9.mp3", 0 },
-    { "invalid utf-8 in .m3u8", "caf\xe9.mp3\nok.mp3\n", true, "", "ok.mp3", 1 },
+    { "not utf-8 in .m3u8: the bytes", "caf\xe9.mp3\nok.mp3\n", true, "", "caf\xe9.mp3|ok.mp3", 0 },
     { "urls", "http://host/a.mp3\nfile:///music/My%20Song.mp3\nfile://localhost/music/b.mp3\n",
       false, "", "My Song.mp3|b.mp3", 1 },
     { "no final newline", "a.mp3", false, "", "a.mp3", 0 },
@@ -480,6 +480,12 @@ LG_TEST(m3u_import)
     shell(lg_xasprintf("rm -rf '%s' && mkdir -p '%s/lists' '%s/A'", dir, dir, dir));
     int64_t t1 = add_track(s, "A/1.mp3", "A", 1000);
     int64_t t2 = add_track(s, "A/2.mp3", "A", 1000);
+    /* A file named in Latin-1 (kept as its bytes), named by a Latin-1 .m3u
+     * (read as Latin-1: U+00E9), a UTF-8 .m3u8 and a .m3u8 with the bytes. */
+    int64_t t4 = add_track(s, "A/caf\xe9.mp3", "A", 1000);
+    write_file(dir, "Latin.m3u", "A/caf\xe9.mp3\n", 1000);
+    write_file(dir, "Utf.m3u8", "A/caf\xc3\xa9.mp3\n", 1000);
+    write_file(dir, "Bytes.m3u8", "A/caf\xe9.mp3\n", 1000);
     write_file(dir, "lists/Road Trip.m3u", "#EXTM3U\n../A/2.mp3\n../A/missing.mp3\n../A/1.mp3\n",
                1000);
     char *abs = lg_xasprintf("%s/A/1.mp3\n", dir);
@@ -509,6 +515,14 @@ LG_TEST(m3u_import)
     CHECK(abs_id > 0);
     want = lg_xasprintf("%lld", (long long)t1);
     CHECK_ENTRIES(s, bob, abs_id, want);
+    free(want);
+    want = lg_xasprintf("%lld", (long long)t4);
+    static const char *const latin_lists[] = { "Latin", "Utf", "Bytes" };
+    for (size_t i = 0; i < LG_ARRAY_LEN(latin_lists); i++) {
+        int64_t lid = find_playlist(s, bob, latin_lists[i], NULL);
+        CHECK(lid > 0);
+        CHECK_ENTRIES(s, bob, lid, want);
+    }
     free(want);
 
     /* Unchanged files are left alone, even when forced. */
