@@ -171,38 +171,24 @@ static int batch_run(struct batch *b, int n_threads)
 
 /* --- storing --- */
 
-/* An album's values from its tracks' stored energies. */
-static int album_measure(struct lg_store *s, int64_t album_id, struct lg_album_analysis *a)
+/* Recomputes an album's values from its tracks' stored energies. */
+static int album_update(struct lg_store *s, int64_t album_id)
 {
     struct lg_album_energies e;
     int r = lg_store_album_energies(s, album_id, &e);
     if (r < 0)
         return r;
-    *a = (struct lg_album_analysis){ .album_id = album_id,
-                                     .true_peak_dbtp = e.true_peak_dbtp,
-                                     .sample_peak_dbfs = e.sample_peak_dbfs };
+    struct lg_album_analysis a = { .album_id = album_id,
+                                   .true_peak_dbtp = e.true_peak_dbtp,
+                                   .sample_peak_dbfs = e.sample_peak_dbfs };
     double v = NAN;
     r = lg_loudness_gate_integrated(e.block_energies, e.n_block, &v);
-    a->integrated_lufs = finite_or_nan(r, v);
+    a.integrated_lufs = finite_or_nan(r, v);
     r = lg_loudness_gate_range(e.shortterm_energies, e.n_shortterm, &v);
-    a->range_lu = finite_or_nan(r, v);
+    a.range_lu = finite_or_nan(r, v);
     lg_album_energies_free(&e);
-    return 0;
-}
-
-/* Stores an album's values (an album gone meanwhile is no error). */
-static int album_put(struct lg_store *s, const struct lg_album_analysis *a)
-{
-    int r = lg_store_album_analysis_put(s, a);
+    r = lg_store_album_analysis_put(s, &a);
     return r == LG_ENOTFOUND ? 0 : r;
-}
-
-/* Recomputes an album's values from its tracks' stored energies. */
-static int album_update(struct lg_store *s, int64_t album_id)
-{
-    struct lg_album_analysis a;
-    int r = album_measure(s, album_id, &a);
-    return r < 0 ? r : album_put(s, &a);
 }
 
 static bool seen_before(const struct lg_analysis_todo *v, size_t i)
@@ -298,14 +284,13 @@ static int pass_loop(struct lg_store *s, struct batch *b, int n_threads,
 
 /* Albums that a track joined or left since their values were stored (the
  * store drops them then), measured again from their tracks' stored
- * energies: no file is decoded. Each album is measured outside any
- * transaction and a few are stored at a time, so the write lock is held
- * for the writes alone (a track that joins or leaves meanwhile drops the
- * album's values again, and a track measured meanwhile stores its album's
- * again with it). */
+ * energies: no file is decoded. An album is measured and stored in one
+ * transaction, so what is stored is what its tracks hold at the commit
+ * (another process's analysis, or a scan, may change them), and a few
+ * albums a transaction keep the write lock short. */
 static int albums_pass(struct lg_store *s, atomic_bool *cancel, struct lg_analysis_pass_stats *st)
 {
-    enum { ALBUMS_PER_TRANSACTION = 32 };
+    enum { ALBUMS_PER_TRANSACTION = 8 };
     int64_t after = 0;
     int r = 0;
     while (r == 0 && !is_cancelled(cancel)) {
@@ -315,23 +300,15 @@ static int albums_pass(struct lg_store *s, atomic_bool *cancel, struct lg_analys
         if (r < 0 || n == 0)
             break;
         after = ids[n - 1];
-        struct lg_album_analysis a[ALBUMS_PER_TRANSACTION];
-        size_t k = 0;
-        for (; r == 0 && k < n && !is_cancelled(cancel); k++)
-            r = album_measure(s, ids[k], &a[k]);
-        bool began = false;
-        if (r == 0 && k > 0) {
-            r = lg_store_begin(s);
-            began = r == 0;
-        }
-        for (size_t i = 0; r == 0 && i < k; i++)
-            r = album_put(s, &a[i]);
-        if (began && r == 0)
+        r = lg_store_begin(s);
+        for (size_t i = 0; r == 0 && i < n; i++)
+            r = album_update(s, ids[i]);
+        if (r == 0)
             r = lg_store_commit(s);
-        else if (began)
+        else
             lg_store_rollback(s);
         if (r == 0)
-            st->albums += (int64_t)k;
+            st->albums += (int64_t)n;
         free(ids);
     }
     return r == 0 && is_cancelled(cancel) ? -ECANCELED : r;

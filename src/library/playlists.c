@@ -7,7 +7,9 @@
  * entries are resolved against the playlist's folder and absolute ones must
  * lie under the music folder; both are normalised lexically, and an entry
  * whose ".." climbs out of the folder is refused. Text of a .m3u that is not
- * valid UTF-8 is read as Latin-1; .m3u8 is UTF-8 only.
+ * valid UTF-8 is read as Latin-1; a line of a .m3u8 that is not UTF-8 is
+ * taken as the bytes of a file name. An entry not found by its path is
+ * looked up by the path's Latin-1 bytes (a file named in Latin-1).
  *
  * lg_library_import_playlists, called by the scan after the tracks are
  * stored, walks the folder as the scan does (real directories first, linked
