@@ -52,7 +52,7 @@ void lg_decoder_free(struct lg_decoder *d)
     av_channel_layout_uninit(&d->out_layout);
     av_channel_layout_uninit(&d->in_layout);
     avcodec_free_context(&d->dec);
-    avformat_close_input(&d->fmt);
+    lg_media_close_input(&d->fmt);
     av_packet_free(&d->pkt);
     av_frame_free(&d->frame);
     av_free(d->buf);

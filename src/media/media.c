@@ -12,11 +12,15 @@
 #include "media/media.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <fcntl.h>
 #include <pthread.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
@@ -303,22 +307,128 @@ static int open_error(int averr, char *err, size_t err_len)
     return averr == AVERROR(ENOMEM) ? -ENOMEM : LG_EMEDIA;
 }
 
+/*
+ * Files are read through an I/O context of legato's own rather than
+ * libavformat's "file:" protocol, to bound what opening one may read:
+ * libavformat reads tags and embedded pictures whole into memory as it opens
+ * a file (an ID3 tag may claim 256 MB, a FLAC file any number of 16 MB
+ * pictures), allocating before it reads. Reads stop at LG_MEDIA_HEADER_MAX
+ * while the file is opened (memory that is allocated but never read into is
+ * never touched), and the open fails with a clear reason; afterwards reads
+ * are unbounded, for decoding.
+ */
+enum { IO_BUFFER = 64 * 1024 };
+
+struct media_io {
+    int fd;
+    int64_t budget; /* bytes left to read while opening; -1: no bound */
+    bool over;      /* the bound was reached */
+};
+
+static int io_read(void *opaque, uint8_t *buf, int size)
+{
+    struct media_io *io = opaque;
+    if (io->budget >= 0) {
+        if (io->budget == 0) {
+            io->over = true;
+            return AVERROR(EFBIG);
+        }
+        if (size > io->budget)
+            size = (int)io->budget;
+    }
+    ssize_t n;
+    do
+        n = read(io->fd, buf, (size_t)size);
+    while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return AVERROR(errno);
+    if (n == 0)
+        return AVERROR_EOF;
+    if (io->budget >= 0)
+        io->budget -= n;
+    return (int)n;
+}
+
+static int64_t io_seek(void *opaque, int64_t offset, int whence)
+{
+    struct media_io *io = opaque;
+    if (whence & AVSEEK_SIZE) {
+        struct stat st;
+        return fstat(io->fd, &st) == 0 ? (int64_t)st.st_size : AVERROR(errno);
+    }
+    off_t r = lseek(io->fd, (off_t)offset, whence & ~AVSEEK_FORCE);
+    return r < 0 ? AVERROR(errno) : (int64_t)r;
+}
+
+static void io_free(AVIOContext *pb)
+{
+    if (!pb)
+        return;
+    struct media_io *io = pb->opaque;
+    av_freep(&pb->buffer);
+    avio_context_free(&pb);
+    if (io) {
+        close(io->fd);
+        free(io);
+    }
+}
+
+void lg_media_close_input(AVFormatContext **fmt)
+{
+    if (!fmt || !*fmt)
+        return;
+    AVIOContext *pb = (*fmt)->pb;
+    avformat_close_input(fmt); /* leaves a caller's I/O context alone */
+    io_free(pb);
+}
+
 int lg_media_open_input(const char *path, AVFormatContext **out, char *err, size_t err_len)
 {
-    AVFormatContext *fmt = avformat_alloc_context();
-    if (!fmt)
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return open_error(AVERROR(errno), err, err_len);
+    struct media_io *io = malloc(sizeof(*io));
+    unsigned char *buf = av_malloc(IO_BUFFER);
+    AVIOContext *pb =
+        io && buf ? avio_alloc_context(buf, IO_BUFFER, 0, io, io_read, NULL, io_seek) : NULL;
+    AVFormatContext *fmt = pb ? avformat_alloc_context() : NULL;
+    if (!fmt) {
+        if (pb) {
+            io_free(pb); /* its buffer and io; and the file */
+        } else {
+            av_free(buf);
+            free(io);
+            close(fd);
+        }
         return -ENOMEM;
+    }
+    *io = (struct media_io){ .fd = fd, .budget = LG_MEDIA_HEADER_MAX };
+    fmt->pb = pb;
+    fmt->flags |= AVFMT_FLAG_CUSTOM_IO;
     fmt->format_probesize = PROBE_BYTES;
     fmt->probesize = ANALYZE_BYTES;
     fmt->max_analyze_duration = ANALYZE_USEC;
     fmt->format_whitelist = av_strdup(format_whitelist);
+    /* For the files a container may name (none is read: see the formats). */
     fmt->protocol_whitelist = av_strdup("file");
     /* "file:" keeps a name such as "a:b.mp3" from being read as a protocol. */
     char *url = lg_xasprintf("file:%s", path);
     int r = avformat_open_input(&fmt, url, NULL, NULL); /* frees fmt on failure */
     free(url);
-    if (r < 0)
+    if (r >= 0 && io->over) { /* opened on a cut header: not what the file says */
+        avformat_close_input(&fmt);
+        r = AVERROR(EFBIG);
+    }
+    if (r < 0) {
+        bool over = io->over;
+        io_free(pb);
+        if (over) {
+            set_err(err, err_len, "tags or pictures larger than 64 MB", 0);
+            return LG_EMEDIA;
+        }
         return open_error(r, err, err_len);
+    }
+    io->budget = -1;
     *out = fmt;
     return 0;
 }
@@ -416,7 +526,7 @@ int lg_media_probe(const char *path, struct lg_media_info *out, char *err, size_
     *out = mi;
     r = 0;
 out:
-    avformat_close_input(&fmt);
+    lg_media_close_input(&fmt);
     return r;
 }
 
@@ -465,7 +575,7 @@ int lg_media_picture(const char *path, size_t limit_bytes, unsigned char **data,
         r = 0;
         break;
     }
-    avformat_close_input(&fmt);
+    lg_media_close_input(&fmt);
     return r;
 }
 

@@ -12,8 +12,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <unistd.h>
+
 #include "core/str.h"
 #include "media/media.h"
+#include "media/media_int.h"
 
 #include "harness.h"
 
@@ -247,6 +250,66 @@ LG_TEST(pictures)
     free(p);
 }
 
+/* name: an ID3v2.3 tag holding one APIC frame of pic_bytes zero bytes (a
+ * "JPEG"), then the MPEG frames of bare.mp3 (made without a tag). */
+static void write_big_tag(const char *name, size_t pic_bytes)
+{
+    char *src = path_of("bare.mp3");
+    FILE *in = fopen(src, "rb");
+    lg_assert(in != NULL);
+    char *dst = path_of(name);
+    FILE *out = fopen(dst, "wb");
+    lg_assert(out != NULL);
+    static const char head[] = "\0image/jpeg\0\3\0"; /* encoding, MIME, type, description */
+    size_t frame = sizeof(head) - 1 + pic_bytes, tag = 10 + frame;
+    unsigned char id3[10] = { 'I', 'D', '3', 3, 0, 0 };
+    for (int i = 0; i < 4; i++)
+        id3[6 + i] = (unsigned char)((tag >> (7 * (3 - i))) & 0x7f); /* syncsafe */
+    unsigned char fh[10] = { 'A', 'P', 'I', 'C' };
+    for (int i = 0; i < 4; i++)
+        fh[4 + i] = (unsigned char)(frame >> (8 * (3 - i)));
+    lg_assert(fwrite(id3, 1, 10, out) == 10 && fwrite(fh, 1, 10, out) == 10);
+    lg_assert(fwrite(head, 1, sizeof(head) - 1, out) == sizeof(head) - 1);
+    static const unsigned char zeros[65536];
+    for (size_t left = pic_bytes; left > 0;) {
+        size_t n = left < sizeof(zeros) ? left : sizeof(zeros);
+        lg_assert(fwrite(zeros, 1, n, out) == n);
+        left -= n;
+    }
+    char buf[65536];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
+        lg_assert(fwrite(buf, 1, n, out) == n);
+    lg_assert(fclose(out) == 0);
+    fclose(in);
+    free(dst);
+    free(src);
+}
+
+/* Opening a file reads at most LG_MEDIA_HEADER_MAX bytes of headers: a tag
+ * that claims more is refused with a reason, not read into memory. */
+LG_TEST(oversized_tags)
+{
+    ffmpeg(SINE "-id3v2_version 0 -write_xing 0 bare.mp3");
+    write_big_tag("small-tag.mp3", 1 << 20);
+    write_big_tag("big-tag.mp3", LG_MEDIA_HEADER_MAX + (1 << 20));
+    struct lg_media_info mi = { 0 };
+    char err[128] = "";
+    CHECK_INT(probe("small-tag.mp3", &mi, err, sizeof(err)), 0); /* the tag is well made */
+    CHECK_INT(mi.has_picture, 1);
+    lg_media_info_free(&mi);
+    mi = (struct lg_media_info){ 0 };
+    CHECK_INT(probe("big-tag.mp3", &mi, err, sizeof(err)), LG_EMEDIA);
+    CHECK(strstr(err, "larger than 64 MB") != NULL);
+    char *p = path_of("big-tag.mp3");
+    unsigned char *data = NULL;
+    size_t len = 0;
+    const char *mime = NULL;
+    CHECK_INT(lg_media_picture(p, 1 << 20, &data, &len, &mime), LG_EMEDIA);
+    CHECK_INT(unlink(p), 0); /* 65 MB */
+    free(p);
+}
+
 LG_TEST(content_types)
 {
     static const struct {
@@ -379,4 +442,5 @@ LG_TEST(audio_names)
 
 LG_TEST_MAIN(LG_CASE(setup), LG_CASE(common_tags), LG_CASE(mp3_specifics), LG_CASE(flac_specifics),
              LG_CASE(untagged_and_invalid_utf8), LG_CASE(failures), LG_CASE(pictures),
-             LG_CASE(content_types), LG_CASE(audio_names), LG_CASE(decode_to_float))
+             LG_CASE(oversized_tags), LG_CASE(content_types), LG_CASE(audio_names),
+             LG_CASE(decode_to_float))
