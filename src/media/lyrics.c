@@ -26,6 +26,7 @@
 
 #include "core/str.h"
 #include "media/media.h"
+#include "media/media_int.h"
 
 #define STAMPS_MAX     64     /* time stamps taken from one line */
 #define LINES_MAX      100000 /* lines kept from one text */
@@ -429,26 +430,18 @@ static void read_dict(const AVDictionary *dict, struct found *f, int *seen)
     }
 }
 
-/* Lyrics tags of the container and its streams. The demuxers allowed are the
- * probe's (media.c): audio formats only, and no protocol but file. */
+/* Lyrics tags of the container and its streams, opened as the probe opens
+ * a file (media.c: audio formats only, headers bounded). */
 static void read_tags(const char *path, struct found *f)
 {
-    AVFormatContext *fmt = avformat_alloc_context();
-    if (!fmt)
-        return;
-    fmt->format_probesize = 65536;
-    fmt->format_whitelist = av_strdup("mp3,flac,ogg,mov,aac,wav,aiff,asf,ape,wv,mpc,mpc8");
-    fmt->protocol_whitelist = av_strdup("file");
-    char *url = lg_xasprintf("file:%s", path);
-    int r = avformat_open_input(&fmt, url, NULL, NULL); /* frees fmt on failure */
-    free(url);
-    if (r < 0)
+    AVFormatContext *fmt = NULL;
+    if (lg_media_open_input(path, &fmt, NULL, 0) < 0)
         return;
     int seen = 0;
     read_dict(fmt->metadata, f, &seen);
     for (unsigned i = 0; i < fmt->nb_streams; i++)
         read_dict(fmt->streams[i]->metadata, f, &seen);
-    avformat_close_input(&fmt);
+    lg_media_close_input(&fmt);
 }
 
 int lg_media_lyrics(const char *path, struct lg_lyrics **out, size_t *n_out)

@@ -309,13 +309,16 @@ static int open_error(int averr, char *err, size_t err_len)
 
 /*
  * Files are read through an I/O context of legato's own rather than
- * libavformat's "file:" protocol, to bound what opening one may read:
- * libavformat reads tags and embedded pictures whole into memory as it opens
- * a file (an ID3 tag may claim 256 MB, a FLAC file any number of 16 MB
- * pictures), allocating before it reads. Reads stop at LG_MEDIA_HEADER_MAX
- * while the file is opened (memory that is allocated but never read into is
- * never touched), and the open fails with a clear reason; afterwards reads
- * are unbounded, for decoding.
+ * libavformat's "file:" protocol, to bound what opening one may read into
+ * memory: libavformat reads tags and embedded pictures whole as it opens a
+ * file (an ID3 tag may claim 256 MB, a FLAC file up to a thousand 16 MB
+ * pictures), allocating before it reads. It reads such a block straight
+ * into its own allocation, with one request larger than the I/O buffer;
+ * those requests may take LG_MEDIA_HEADER_MAX bytes in all while the file is
+ * opened (memory allocated but never read into is never touched), and the
+ * open then fails with a clear reason. Refills of the buffer itself (headers,
+ * frames, a fragmented MP4's skipped media) take no memory beyond it and
+ * are not counted; after the open nothing is.
  */
 enum { IO_BUFFER = 64 * 1024 };
 
@@ -328,7 +331,8 @@ struct media_io {
 static int io_read(void *opaque, uint8_t *buf, int size)
 {
     struct media_io *io = opaque;
-    if (io->budget >= 0) {
+    bool counted = io->budget >= 0 && size > IO_BUFFER;
+    if (counted) {
         if (io->budget == 0) {
             io->over = true;
             return AVERROR(EFBIG);
@@ -344,7 +348,7 @@ static int io_read(void *opaque, uint8_t *buf, int size)
         return AVERROR(errno);
     if (n == 0)
         return AVERROR_EOF;
-    if (io->budget >= 0)
+    if (counted)
         io->budget -= n;
     return (int)n;
 }
@@ -388,6 +392,8 @@ int lg_media_open_input(const char *path, AVFormatContext **out, char *err, size
     if (fd < 0)
         return open_error(AVERROR(errno), err, err_len);
     struct media_io *io = malloc(sizeof(*io));
+    if (io)
+        *io = (struct media_io){ .fd = fd, .budget = LG_MEDIA_HEADER_MAX };
     unsigned char *buf = av_malloc(IO_BUFFER);
     AVIOContext *pb =
         io && buf ? avio_alloc_context(buf, IO_BUFFER, 0, io, io_read, NULL, io_seek) : NULL;
@@ -402,7 +408,6 @@ int lg_media_open_input(const char *path, AVFormatContext **out, char *err, size
         }
         return -ENOMEM;
     }
-    *io = (struct media_io){ .fd = fd, .budget = LG_MEDIA_HEADER_MAX };
     fmt->pb = pb;
     fmt->flags |= AVFMT_FLAG_CUSTOM_IO;
     fmt->format_probesize = PROBE_BYTES;
