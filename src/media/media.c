@@ -428,7 +428,10 @@ int lg_media_open_input(const char *path, AVFormatContext **out, char *err, size
         bool over = io->over;
         io_free(pb);
         if (over) {
-            set_err(err, err_len, "tags or pictures larger than 64 MB", 0);
+            set_err(err, err_len,
+                    "tags or pictures larger than 64 MB (not read: save the file with smaller "
+                    "embedded pictures)",
+                    0);
             return LG_EMEDIA;
         }
         return open_error(r, err, err_len);

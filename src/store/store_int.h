@@ -27,6 +27,16 @@
     T(cover_path) L(ctime_ns)
 /* clang-format on */
 
+/* The numbered migrations (migrations/NNNN_*.sql, embedded by the build), in
+ * order: the schema is lg_migration_count of them applied. */
+struct lg_embedded {
+    const char *name;
+    const unsigned char *data;
+    size_t len;
+};
+extern const struct lg_embedded lg_migration_files[];
+extern const size_t lg_migration_count;
+
 /* The statement for sql on this thread's connection, reset and with its
  * bindings cleared; NULL on failure (logged). */
 sqlite3_stmt *lg_store_stmt(struct lg_store *s, const char *sql);

@@ -25,13 +25,6 @@
 
 static const struct lg_log slog = { "store" };
 
-struct lg_embedded {
-    const char *name;
-    const unsigned char *data;
-    size_t len;
-};
-extern const struct lg_embedded lg_migration_files[];
-extern const size_t lg_migration_count;
 
 enum stmt_id {
     S_BEGIN,
@@ -595,7 +588,8 @@ static int migrate(sqlite3 *db, int *version)
         r = foreign_key_breaks(db, &breaks, tbl);
     if (r == 0 && breaks > 0)
         lg_log(&slog, LG_LOG_WARN,
-               "database: %lld rows refer to rows that do not exist (the first in %s)",
+               "database: %lld rows refer to rows that do not exist (the first in %s; "
+               "`sqlite3 legato.db 'PRAGMA foreign_key_check'` lists them)",
                (long long)breaks, tbl);
     for (size_t i = (size_t)v; i < lg_migration_count && r == 0; i++) {
         const struct lg_embedded *m = &lg_migration_files[i];

@@ -198,13 +198,6 @@ static int64_t sql_int(sqlite3 *db, const char *sql)
     return v;
 }
 
-struct lg_embedded {
-    const char *name;
-    const unsigned char *data;
-    size_t len;
-};
-extern const struct lg_embedded lg_migration_files[];
-
 /* A database of schema 14, where one album held two releases and untagged
  * tracks, migrated: the album keeps its id, star, analysis and the tracks of
  * its main release; the others are probed again and find their own albums. */
